@@ -1,0 +1,31 @@
+# sokuho — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check match bench clean install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## run the service on embedded defaults (console output without a Telegram token)
+	$(BIN)/sokuho run
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+check: $(STAMP)
+	$(BIN)/sokuho check
+
+bench: $(STAMP)
+	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/match_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

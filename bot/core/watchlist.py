@@ -1,0 +1,151 @@
+"""Watchlist and feed-list models (validated with pydantic; unknown keys are errors).
+
+Pure: these take already-parsed YAML data. Reading files and mapping errors to file:line:column is
+done by bot.adapters.config.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+LANG_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Alias(Strict):
+    """One way of naming the subject. A bare string in YAML is `{text: ...}` with defaults."""
+
+    text: str = Field(min_length=1, max_length=200)
+    match: Literal["auto", "exact", "fuzzy"] = "auto"
+    case: Literal["insensitive", "sensitive"] = "insensitive"
+    # Ambiguous aliases count only with context: a word from `context` (or from the watchlist's
+    # context when `needs_context` is true) must appear in the item, within `within` characters
+    # of the alias when `within` is set.
+    context: tuple[str, ...] = ()
+    needs_context: bool = False
+    within: int | None = Field(default=None, ge=1, le=2000)
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.needs_context or bool(self.context)
+
+
+def _alias(v):
+    return {"text": v} if isinstance(v, str) else v
+
+
+AliasIn = Annotated[Alias, Field()]
+
+
+class Watchlist(Strict):
+    name: str = Field(pattern=NAME_RE)
+    title: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+    urgent: bool = False          # default delivery mode suggestion for new subscribers
+    aliases: dict[str, tuple[AliasIn, ...]]
+    context: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases(cls, v):
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for lang, items in v.items():
+            if isinstance(items, str):
+                items = [items]
+            out[lang] = [_alias(i) for i in items] if isinstance(items, list) else items
+        return out
+
+    @field_validator("aliases")
+    @classmethod
+    def _langs(cls, v):
+        if not any(v.values()):
+            raise ValueError("a watchlist needs at least one alias")
+        for lang in v:
+            if not re.match(LANG_RE, lang):
+                raise ValueError(f"{lang!r} is not a language code (ja, en, es, de, ...)")
+        return v
+
+    @field_validator("context", "excludes", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, str) else v
+
+    def all_aliases(self) -> list[tuple[str, Alias]]:
+        return [(lang, a) for lang, items in self.aliases.items() for a in items]
+
+    def label(self, lang: str = "en") -> str:
+        return self.title.get(lang) or self.title.get("en") or self.name
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(v) -> float:
+    """'90s', '5m', '1h', '2d' or a number of seconds -> seconds."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        secs = float(v)
+    else:
+        m = _DURATION.match(str(v))
+        if not m:
+            raise ValueError(f"{v!r} is not a duration (use e.g. 90s, 5m, 1h)")
+        secs = float(m.group(1)) * _UNIT[m.group(2)]
+    if secs <= 0:
+        raise ValueError("a duration must be positive")
+    return secs
+
+
+class Feed(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=1)
+    lang: str | None = Field(default=None, pattern=LANG_RE)
+    interval: float | None = None      # seconds; None = the default
+    enabled: bool = True
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, v):
+        if v is None:
+            return None
+        secs = parse_duration(v)
+        if secs < 30:
+            raise ValueError("interval must be at least 30s (be kind to servers)")
+        return secs
+
+
+class FeedDefaults(Strict):
+    interval: float = 300.0
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, v):
+        return parse_duration(v)
+
+
+class FeedList(Strict):
+    defaults: FeedDefaults = FeedDefaults()
+    feeds: tuple[Feed, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self):
+        seen_names, seen_urls = set(), set()
+        for i, f in enumerate(self.feeds):
+            if f.name in seen_names:
+                raise ValueError(f"feeds[{i}]: duplicate feed name {f.name!r}")
+            if f.url in seen_urls:
+                raise ValueError(f"feeds[{i}]: duplicate feed url {f.url!r}")
+            seen_names.add(f.name)
+            seen_urls.add(f.url)
+        return self
+
+    def interval_of(self, feed: Feed) -> float:
+        return feed.interval or self.defaults.interval

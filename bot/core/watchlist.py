@@ -30,6 +30,9 @@ class Alias(Strict):
     context: tuple[str, ...] = ()
     needs_context: bool = False
     within: int | None = Field(default=None, ge=1, le=2000)
+    # Veto words: the alias does not count when one of these appears anywhere in the item
+    # (e.g. グリーンランド unless 遊園地, the amusement park in Kumamoto).
+    unless: tuple[str, ...] = ()
 
     @property
     def ambiguous(self) -> bool:

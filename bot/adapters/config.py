@@ -1,0 +1,198 @@
+"""Loading watchlists/*.yaml and feeds.yaml, with errors that name file, line, column and field.
+
+A broken file never half-loads: `load_config` either returns a complete Config or raises ConfigError
+listing every problem found, so the caller can keep the last good configuration running.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from bot.core.watchlist import FeedList, Watchlist
+
+FEEDS_FILE = "feeds.yaml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None      # 1-based
+    column: int | None    # 1-based
+    field: str            # dotted path, e.g. aliases.en[3].text
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        fld = f" {self.field}:" if self.field else ""
+        return f"{where}:{fld} {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Config:
+    watchlists: dict[str, Watchlist]
+    feeds: FeedList
+    files: dict[str, str] = field(default_factory=dict)   # watchlist name -> file path
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _locate(node, loc: tuple) -> tuple[int | None, int | None]:
+    """Follow a pydantic error location through ruamel nodes to the deepest line/column known."""
+    line = col = None
+    if hasattr(node, "lc"):
+        line, col = node.lc.line, node.lc.col
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line, col = node.lc.key(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, col = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+    return (line + 1 if line is not None else None, col + 1 if col is not None else None)
+
+
+def _read(path: Path) -> tuple[object, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        return None, [Problem(str(path), None, None, "", f"not UTF-8 text ({e.reason})")]
+    except OSError as e:
+        return None, [Problem(str(path), None, None, "", f"cannot read: {e.strerror or e}")]
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        msg = " ".join(x for x in (e.context, e.problem) if x) or str(e)
+        return None, [Problem(str(path), line, col, "", f"invalid YAML: {msg}")]
+    except Exception as e:  # ruamel raises a few non-marked errors (e.g. duplicate keys)
+        return None, [Problem(str(path), None, None, "", f"invalid YAML: {e}")]
+    return data, []
+
+
+def _validate(model, data, path: Path):
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        return None, [Problem(str(path), 1, 1, "", f"expected a mapping at the top level, got {kind}")]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as e:
+        probs = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            line, col = _locate(data, loc)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (typo?) — allowed keys are listed in docs/watchlists.md"
+            probs.append(Problem(str(path), line, col, _dotted(loc), msg))
+        return None, probs
+
+
+def watchlist_files(directory: Path) -> list[Path]:
+    files = sorted(p for p in directory.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    return [p for p in files if p.name not in (FEEDS_FILE, "feeds.yml")]
+
+
+def load_watchlist_file(path: Path) -> tuple[Watchlist | None, list[Problem]]:
+    data, probs = _read(path)
+    if probs:
+        return None, probs
+    return _validate(Watchlist, data, path)
+
+
+def load_feeds(path: Path) -> tuple[FeedList | None, list[Problem]]:
+    if not path.exists():
+        return FeedList(), []
+    data, probs = _read(path)
+    if probs:
+        return None, probs
+    return _validate(FeedList, data, path)
+
+
+def load_config(directory: Path | str, *, require_watchlists: bool = True) -> Config:
+    directory = Path(directory)
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        raise ConfigError([Problem(str(directory), None, None, "", "watchlist folder not found")])
+    watchlists: dict[str, Watchlist] = {}
+    files: dict[str, str] = {}
+    for path in watchlist_files(directory):
+        wl, probs = load_watchlist_file(path)
+        problems += probs
+        if wl is None:
+            continue
+        if wl.name in watchlists:
+            problems.append(Problem(str(path), None, None, "name",
+                                    f"watchlist name {wl.name!r} is already used by {files[wl.name]}"))
+            continue
+        watchlists[wl.name] = wl
+        files[wl.name] = str(path)
+    if require_watchlists and not watchlists and not problems:
+        problems.append(Problem(str(directory), None, None, "", "no watchlist files (*.yaml) found"))
+    feeds, probs = load_feeds(directory / FEEDS_FILE)
+    problems += probs
+    if problems:
+        raise ConfigError(problems)
+    return Config(watchlists, feeds, files)
+
+
+def diff_config(old: Config | None, new: Config) -> list[str]:
+    """Human-readable changes between two configurations (for reload logs)."""
+    if old is None:
+        return [f"loaded {len(new.watchlists)} watchlists, {len(new.feeds.feeds)} feeds"]
+    out = []
+    for name in sorted(set(new.watchlists) - set(old.watchlists)):
+        out.append(f"watchlist added: {name}")
+    for name in sorted(set(old.watchlists) - set(new.watchlists)):
+        out.append(f"watchlist removed: {name}")
+    for name in sorted(set(old.watchlists) & set(new.watchlists)):
+        a = {x.text for _, x in old.watchlists[name].all_aliases()}
+        b = {x.text for _, x in new.watchlists[name].all_aliases()}
+        if b - a:
+            out.append(f"{name}: aliases added: {', '.join(sorted(b - a))}")
+        if a - b:
+            out.append(f"{name}: aliases removed: {', '.join(sorted(a - b))}")
+        ea, eb = set(old.watchlists[name].excludes), set(new.watchlists[name].excludes)
+        if eb - ea:
+            out.append(f"{name}: excludes added: {', '.join(sorted(eb - ea))}")
+        if ea - eb:
+            out.append(f"{name}: excludes removed: {', '.join(sorted(ea - eb))}")
+    fa = {f.url: f for f in old.feeds.feeds}
+    fb = {f.url: f for f in new.feeds.feeds}
+    for url in fb.keys() - fa.keys():
+        out.append(f"feed added: {fb[url].name} <{url}>")
+    for url in fa.keys() - fb.keys():
+        out.append(f"feed removed: {fa[url].name} <{url}>")
+    return out

@@ -1,0 +1,430 @@
+"""SQLite state store (WAL) with versioned per-component migrations. All SQL is in store_sql.py.
+
+One connection per Store, guarded by an RLock so the store can be used from worker threads
+(asyncio.to_thread) as well as the loop. Timestamps: see store_sql.to_ts.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import threading
+import urllib.parse
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import ClassVar, Iterable, Iterator
+
+from bot.adapters import store_sql as Q
+from bot.adapters.store_base import (CHUNK, FeedState, StoreError, chunks, convert_error,
+                                     item_from_row, marks)
+
+__all__ = ["FeedState", "Store", "StoreError"]
+from bot.adapters.store_sql import from_ts, to_ts
+from bot.core.model import Entry, Hit, Processed, StoredItem
+
+try:
+    from bot.core.urlclean import canonical_url
+except ImportError:          # the URL cleaner is optional: the link as given is then canonical
+    def canonical_url(link: str) -> str:
+        return link
+
+
+class Store:
+    MIGRATIONS: ClassVar[dict[str, list[str]]] = {"core": list(Q.CORE_MIGRATIONS)}
+
+    @classmethod
+    def register_migrations(cls, component: str, scripts: list[str]) -> None:
+        """Migrations are append-only: registering again with the same or a longer list (whose
+        start is unchanged) is fine; changing an already-registered script is a ValueError."""
+        old = cls.MIGRATIONS.get(component, [])
+        new = list(scripts)
+        common = min(len(old), len(new))
+        if old[:common] != new[:common]:
+            raise ValueError(f"migrations of component {component!r} changed: they are "
+                             "append-only (add a new script instead of editing one)")
+        if len(new) > len(old):
+            cls.MIGRATIONS[component] = new
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool, busy: float):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self.pending: dict[str, int] = {}    # readonly only: component -> unapplied script count
+        self._busy = busy
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # --- opening, migrations --------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, *, readonly: bool = False,
+             busy_timeout: float = 5.0) -> "Store":
+        """Open (creating the directory and file unless readonly) and migrate.
+        busy_timeout: seconds to wait for another process's write lock before StoreError."""
+        path = Path(path)
+        if readonly:
+            if not path.exists():
+                raise StoreError(f"state database {path}: does not exist (has the service run?)",
+                                 path=path, kind="missing")
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                kind = {errno.ENOSPC: "full", errno.EACCES: "readonly", errno.EPERM: "readonly",
+                        errno.EROFS: "readonly"}.get(e.errno, "io")
+                raise StoreError(f"state database {path}: cannot create directory "
+                                 f"{path.parent}: {e.strerror or e}", path=path, kind=kind) from e
+        try:
+            if readonly:
+                uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=busy_timeout)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=busy_timeout)
+        except sqlite3.Error as e:
+            raise convert_error(e, path, "opening", busy_timeout) from e
+        store = cls(conn, path, readonly=readonly, busy=busy_timeout)
+        try:
+            with store._errors("opening"):
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the header
+                if not readonly:
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        raise StoreError(f"state database {path}: could not switch to WAL "
+                                         f"journal mode (got {mode!r})", path=path, kind="io")
+                # FULL, not NORMAL: in WAL mode NORMAL is crash-safe for the process but may lose
+                # the last commits on power loss / kernel crash. Our rule is "nothing committed is
+                # ever lost" (e.g. an outbox row marked sent, a stored item), and we commit only
+                # a few times per poll cycle, so one WAL fsync per commit is cheap.
+                conn.execute("PRAGMA synchronous = FULL")
+            store._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _applied(self) -> dict[str, int]:
+        has = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'schema_migrations'").fetchone()
+        return dict(self.conn.execute(Q.APPLIED_VERSIONS).fetchall()) if has else {}
+
+    def _migrate(self) -> None:
+        with self._errors("reading the schema version"):
+            applied = self._applied()
+        self._check_newer(applied)
+        pending = {c: len(s) - applied.get(c, 0) for c, s in self.MIGRATIONS.items()
+                   if len(s) > applied.get(c, 0)}
+        if self.readonly:
+            self.pending = pending          # status can still show what exists
+            return
+        for component in pending:
+            with self.transaction():
+                c = self.conn
+                c.execute(Q.SCHEMA_MIGRATIONS)
+                applied = self._applied()    # re-read under the write lock (concurrent opener)
+                self._check_newer(applied)
+                scripts = self.MIGRATIONS[component]
+                for version in range(applied.get(component, 0) + 1, len(scripts) + 1):
+                    for stmt in Q.split_statements(scripts[version - 1]):
+                        c.execute(stmt)
+                    c.execute(Q.RECORD_MIGRATION, (component, version, to_ts(_utcnow())))
+
+    def _check_newer(self, applied: dict[str, int]) -> None:
+        for component, version in applied.items():
+            known = len(self.MIGRATIONS.get(component, ()))
+            if component in self.MIGRATIONS and version > known:
+                raise StoreError(
+                    f"state database {self.path}: schema of {component!r} is at version {version}"
+                    f" but this version of sokuho knows only up to {known}; it was written by a "
+                    "newer sokuho (upgrade, or restore a backup)", path=self.path,
+                    kind="newer_schema")
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transactions, errors ---------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str):
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise convert_error(e, self.path, action, self._busy) from e
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on exception. Nested use joins the outer
+        transaction through a SAVEPOINT (an exception inside undoes only the inner part, then
+        propagates). sqlite3 errors surface as StoreError."""
+        with self._lock:
+            if self._depth:
+                name = f"sp{self._depth}"
+                with self._errors("starting a nested transaction"):
+                    self.conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    with self._errors("writing"):
+                        yield self.conn
+                except BaseException:
+                    with self._errors("rolling back"):
+                        self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        self.conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                else:
+                    with self._errors("writing"):
+                        self.conn.execute(f"RELEASE SAVEPOINT {name}")
+                finally:
+                    self._depth -= 1
+                return
+            with self._errors("starting a write transaction"):
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                with self._errors("writing"):
+                    yield self.conn
+                with self._errors("committing"):
+                    self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    try:
+                        self.conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass            # the original error is the one worth reporting
+                raise
+            finally:
+                self._depth = 0
+
+    def _all(self, sql: str, params=(), action: str = "reading") -> list:
+        with self._lock, self._errors(action):
+            return self.conn.execute(sql, params).fetchall()
+
+    # --- feeds -----------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: list, default_interval: float, now: datetime) -> dict:
+        """Upsert the configured feeds by url; unlisted feeds are disabled (history kept). New
+        feeds are due now; a shorter interval pulls next_poll_at in to at most now + interval."""
+        added, removed, changed = [], [], []
+        listed = set()
+        with self.transaction() as c:
+            old = {r[0]: FeedState._from_row(r) for r in c.execute(Q.SELECT_FEEDS)}
+            for f in feeds:
+                interval = float(f.interval or default_interval)
+                listed.add(f.url)
+                st = old.get(f.url)
+                if st is None:
+                    c.execute(Q.INSERT_FEED, (f.url, f.name, f.lang, interval, int(f.enabled),
+                                              to_ts(now)))
+                    added.append(f.url)
+                    continue
+                if (st.name, st.lang, st.interval, st.enabled) == (f.name, f.lang, interval,
+                                                                   f.enabled):
+                    continue
+                nxt = st.next_poll_at
+                if nxt is not None and interval < st.interval:
+                    nxt = min(nxt, now + timedelta(seconds=interval))
+                c.execute(Q.UPDATE_FEED_CONFIG, (f.name, f.lang, interval, int(f.enabled),
+                                                 to_ts(nxt), f.url))
+                changed.append(f.url)
+            for url, st in old.items():
+                if url not in listed and st.enabled:
+                    c.execute(Q.DISABLE_FEED, (url,))
+                    removed.append(url)
+        return {"added": added, "removed": removed, "changed": changed}
+
+    def feeds(self, *, include_disabled: bool = False) -> list[FeedState]:
+        where = "" if include_disabled else " WHERE enabled = 1"
+        return [FeedState._from_row(r) for r in self._all(Q.SELECT_FEEDS + where + Q.ORDER_FEEDS)]
+
+    def feed(self, url: str) -> FeedState | None:
+        rows = self._all(Q.SELECT_FEED, (url,))
+        return FeedState._from_row(rows[0]) if rows else None
+
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        """Enabled feeds whose next_poll_at is unset or <= now, most overdue first."""
+        return [FeedState._from_row(r) for r in self._all(Q.SELECT_DUE, (to_ts(now),))]
+
+    def record_fetch(self, url: str, *, status: str, etag: str | None = None,
+                     last_modified: str | None = None, error: str | None = None,
+                     error_kind: str | None = None, new_items: int = 0,
+                     next_poll_at: datetime, now: datetime) -> FeedState:
+        nxt, ts = to_ts(next_poll_at), to_ts(now)
+        if status == "ok":
+            sql, params = Q.FETCH_OK, (status, etag, last_modified, nxt, ts, new_items,
+                                       new_items, ts, url)
+        elif status == "not_modified":
+            sql, params = Q.FETCH_NOT_MODIFIED, (status, etag, last_modified, nxt, ts,
+                                                 new_items, new_items, ts, url)
+        elif status == "failed":
+            sql, params = Q.FETCH_FAILED, (status, error, error_kind, ts, nxt, url)
+        else:
+            raise ValueError(f"status must be 'ok', 'not_modified' or 'failed', not {status!r}")
+        with self.transaction() as c:
+            if c.execute(sql, params).rowcount == 0:
+                raise KeyError(f"feed {url} is not in the state database (sync_feeds first)")
+            return FeedState._from_row(c.execute(Q.SELECT_FEED, (url,)).fetchone())
+
+    # --- items ---------------------------------------------------------------------------------
+
+    def save_processed(self, batch: list[Processed], *, fetched_at: datetime) -> list[StoredItem]:
+        """Store a batch in ONE transaction: items, their hits and duplicate links. Guids already
+        stored (or repeated within the batch) are skipped and not returned. Returned items carry
+        also_in for duplicates of them stored in this batch."""
+        out: list[StoredItem] = []
+        fetched = to_ts(fetched_at)
+        with self.transaction() as c:
+            for p in batch:
+                e, dup = p.entry, p.dup
+                reason = (dup.reason or "duplicate") if dup.duplicate_of is not None else None
+                row = c.execute(Q.INSERT_ITEM, (
+                    e.id, e.feed, e.title, e.link, canonical_url(e.link),
+                    e.summary, to_ts(e.published), fetched, e.lang, dup.duplicate_of,
+                    reason)).fetchone()
+                if row is None:
+                    continue
+                hits, seen = [], set()
+                for h in p.hits:
+                    key = (h.watchlist, h.alias, h.field)
+                    if key not in seen:
+                        seen.add(key)
+                        hits.append(h)
+                        c.execute(Q.INSERT_MATCH, (row[0], h.watchlist, h.alias, h.field, h.text,
+                                                   h.kind, float(h.score)))
+                out.append(StoredItem(entry=e, hits=hits, duplicate_of=dup.duplicate_of,
+                                      fetched_at=from_ts(fetched), rowid=row[0]))
+            self._fill_also_in(out)
+        return out
+
+    def has_item(self, guid: str) -> bool:
+        return bool(self._all(Q.HAS_ITEM, (guid,)))
+
+    def known_guids(self, guids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunks(list(dict.fromkeys(guids))):
+            found.update(r[0] for r in self._all(Q.KNOWN_GUIDS.format(marks=marks(len(chunk))),
+                                                 chunk))
+        return found
+
+    def item(self, guid: str) -> StoredItem | None:
+        rows = self._all(Q.SELECT_ITEM, (guid,))
+        if not rows:
+            return None
+        items = [item_from_row(rows[0])]
+        self._fill_hits(items)
+        self._fill_also_in(items)
+        return items[0]
+
+    def recent_entries(self, since: datetime) -> Iterator[tuple[Entry, str | None]]:
+        """(entry, duplicate_of) for items published or fetched at/after `since`, oldest first
+        (by published time, else fetched time). Read page by page; the lock is not held between
+        pages."""
+        s, last_t, last_id = to_ts(since), "", -1
+        while True:
+            rows = self._all(Q.RECENT_ENTRIES, (s, s, last_t, last_t, last_id, CHUNK))
+            for r in rows:
+                yield item_from_row(r).entry, r[8]
+            if len(rows) < CHUNK:
+                return
+            last_t, last_id = rows[-1][10], rows[-1][0]
+
+    def recent_matches(self, since: datetime, watchlist: str | None = None, *,
+                       include_duplicates: bool = False) -> list[StoredItem]:
+        """Matched items fetched at/after `since`, newest first, with all their hits and also_in.
+        `watchlist` keeps items with at least one hit for it."""
+        params: list = [to_ts(since)]
+        wl = ""
+        if watchlist is not None:
+            wl = "AND m.watchlist = ?"
+            params.append(watchlist)
+        dups = "" if include_duplicates else "AND dup_reason IS NULL"
+        items = [item_from_row(r)
+                 for r in self._all(Q.RECENT_MATCHES.format(wl=wl, dups=dups), params)]
+        self._fill_hits(items)
+        self._fill_also_in(items)
+        return items
+
+    def _fill_hits(self, items: list[StoredItem]) -> None:
+        by_id = {it.rowid: it for it in items}
+        for chunk in chunks(list(by_id)):
+            for r in self._all(Q.MATCHES_OF.format(marks=marks(len(chunk))), chunk):
+                by_id[r[0]].hits.append(Hit(watchlist=r[1], alias=r[2], field=r[3], text=r[4],
+                                            kind=r[5], score=r[6]))
+
+    def _fill_also_in(self, items: list[StoredItem]) -> None:
+        by_guid = {it.entry.id: it for it in items}
+        for chunk in chunks(list(by_guid)):
+            for kept, feed in self._all(Q.ALSO_IN.format(marks=marks(len(chunk))), chunk):
+                also = by_guid[kept].also_in
+                if feed not in also:
+                    also.append(feed)
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete items fetched before `older_than` and their matches. Survivors that pointed at a
+        deleted item get duplicate_of = NULL (their dup_reason is kept, so they still count as
+        duplicates and do not resurface in recent_matches). Returns the number of items deleted."""
+        ts = to_ts(older_than)
+        with self.transaction() as c:
+            c.execute(Q.PRUNE_MATCHES, (ts,))
+            n = c.execute(Q.PRUNE_ITEMS, (ts,)).rowcount
+            c.execute(Q.FIX_DANGLING)
+        return n
+
+    # --- maintenance ---------------------------------------------------------------------------
+
+    def backup(self, dest: Path | str) -> None:
+        """Consistent copy (one backup step = one read snapshot, safe while other processes
+        write), written to a temp file in dest's directory, fsynced, then renamed over dest."""
+        dest = Path(dest)
+        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            target = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                with self._lock, self._errors(f"backing up to {dest}"):
+                    self.conn.backup(target)
+                with self._errors(f"backing up to {dest}"):
+                    target.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+            finally:
+                target.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, dest)
+            dfd = os.open(dest.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as e:
+            raise StoreError(f"backup of {self.path} to {dest} failed: {e.strerror or e}",
+                             path=dest, kind="full" if e.errno == errno.ENOSPC else "io") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def counts(self) -> dict:
+        r = self._all(Q.COUNTS)[0]
+        return {"feeds": r[0], "feeds_failing": r[1], "items": r[2], "matches": r[3],
+                "matched_items": r[4], "duplicates": r[5]}
+
+    def ping(self) -> bool:
+        try:
+            return self._all("SELECT 1")[0][0] == 1
+        except StoreError:
+            return False
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,198 @@
+"""All SQL of the state store, plus the timestamp encoding. Kept portable to PostgreSQL.
+
+Portability rules followed here (a later issue adds a PostgreSQL backend):
+- upserts use `INSERT ... ON CONFLICT (...) DO NOTHING / DO UPDATE SET x = excluded.x`;
+  new ids come back with `RETURNING id` (SQLite >= 3.35 and PostgreSQL);
+- timestamps are ISO-8601 UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (fixed width, so text order is
+  time order); booleans are INTEGER 0/1;
+- `id INTEGER PRIMARY KEY` (no AUTOINCREMENT; PostgreSQL would use an identity column);
+- no column named `interval` (a PostgreSQL keyword): `interval_s`;
+- NULL ordering is spelled out with CASE (SQLite sorts NULLs first, PostgreSQL last);
+- parameters are `?` (qmark); a PostgreSQL adapter translates them to `%s`.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+# --- timestamps ------------------------------------------------------------------------------
+
+def to_ts(dt: datetime | None) -> str | None:
+    """Aware datetime -> 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (UTC). Naive datetimes are refused: the
+    store cannot know which zone they meant."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: the store needs timezone-aware datetimes")
+    u = dt.astimezone(timezone.utc)
+    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
+            f"{u.second:02d}.{u.microsecond:06d}Z")
+
+
+def from_ts(s: str | None) -> datetime | None:
+    if s is None:
+        return None
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script into single statements. `executescript` is not used because it COMMITs any
+    open transaction first, which would break one-transaction-per-component migrations."""
+    out, buf = [], ""
+    for ch in script:
+        buf += ch
+        if ch == ";" and sqlite3.complete_statement(buf):
+            if buf.strip(" \t\r\n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    component  TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (component, version)
+)"""
+
+CORE_V1 = """
+CREATE TABLE feeds (
+    id               INTEGER PRIMARY KEY,
+    url              TEXT NOT NULL UNIQUE,
+    name             TEXT NOT NULL,
+    lang             TEXT,
+    interval_s       REAL NOT NULL,
+    enabled          INTEGER NOT NULL DEFAULT 1,
+    etag             TEXT,
+    last_modified    TEXT,
+    next_poll_at     TEXT,
+    last_success_at  TEXT,
+    last_error       TEXT,
+    last_error_kind  TEXT,
+    last_error_at    TEXT,
+    error_count      INTEGER NOT NULL DEFAULT 0,
+    items_total      INTEGER NOT NULL DEFAULT 0,
+    last_new_item_at TEXT,
+    last_status      TEXT
+);
+CREATE TABLE items (
+    id             INTEGER PRIMARY KEY,
+    guid           TEXT NOT NULL UNIQUE,
+    feed           TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    link           TEXT NOT NULL,
+    canonical_link TEXT NOT NULL,
+    summary        TEXT NOT NULL,
+    published_at   TEXT,
+    fetched_at     TEXT NOT NULL,
+    lang           TEXT,
+    duplicate_of   TEXT,
+    dup_reason     TEXT
+);
+CREATE TABLE matches (
+    item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    watchlist TEXT NOT NULL,
+    alias     TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    score     REAL NOT NULL,
+    PRIMARY KEY (item_id, watchlist, alias, field)
+);
+CREATE INDEX items_fetched_at ON items(fetched_at);
+CREATE INDEX items_published_at ON items(published_at);
+CREATE INDEX items_duplicate_of ON items(duplicate_of);
+CREATE INDEX matches_watchlist ON matches(watchlist);
+"""
+
+# v2: lookups by canonical link (cross-restart URL dedup) and the scheduler's due-feeds scan.
+CORE_V2 = """
+CREATE INDEX items_canonical_link ON items(canonical_link);
+CREATE INDEX feeds_due ON feeds(enabled, next_poll_at);
+"""
+
+CORE_MIGRATIONS = [CORE_V1, CORE_V2]
+
+# --- migrations bookkeeping ----------------------------------------------------------------------
+
+APPLIED_VERSIONS = "SELECT component, MAX(version) FROM schema_migrations GROUP BY component"
+RECORD_MIGRATION = ("INSERT INTO schema_migrations (component, version, applied_at) "
+                    "VALUES (?, ?, ?)")
+
+# --- feeds -----------------------------------------------------------------------------------
+
+FEED_COLS = ("url, name, lang, interval_s, enabled, etag, last_modified, next_poll_at, "
+             "last_success_at, last_error, last_error_kind, last_error_at, error_count, "
+             "items_total, last_new_item_at, last_status")
+SELECT_FEEDS = f"SELECT {FEED_COLS} FROM feeds"
+ORDER_FEEDS = " ORDER BY name, url"
+SELECT_FEED = f"SELECT {FEED_COLS} FROM feeds WHERE url = ?"
+SELECT_DUE = (f"SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 "
+              "AND (next_poll_at IS NULL OR next_poll_at <= ?) "
+              "ORDER BY CASE WHEN next_poll_at IS NULL THEN 0 ELSE 1 END, next_poll_at, url")
+INSERT_FEED = ("INSERT INTO feeds (url, name, lang, interval_s, enabled, next_poll_at) "
+               "VALUES (?, ?, ?, ?, ?, ?)")
+UPDATE_FEED_CONFIG = ("UPDATE feeds SET name = ?, lang = ?, interval_s = ?, enabled = ?, "
+                      "next_poll_at = ? WHERE url = ?")
+DISABLE_FEED = "UPDATE feeds SET enabled = 0 WHERE url = ?"
+FETCH_OK = ("UPDATE feeds SET last_status = ?, etag = ?, last_modified = ?, next_poll_at = ?, "
+            "last_success_at = ?, error_count = 0, items_total = items_total + ?, "
+            "last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE url = ?")
+# A 304 may carry fresh validators; when it does not, the old ones stay.
+FETCH_NOT_MODIFIED = ("UPDATE feeds SET last_status = ?, etag = COALESCE(?, etag), "
+                      "last_modified = COALESCE(?, last_modified), next_poll_at = ?, "
+                      "last_success_at = ?, error_count = 0, items_total = items_total + ?, "
+                      "last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END "
+                      "WHERE url = ?")
+FETCH_FAILED = ("UPDATE feeds SET last_status = ?, last_error = ?, last_error_kind = ?, "
+                "last_error_at = ?, next_poll_at = ?, error_count = error_count + 1 "
+                "WHERE url = ?")
+
+# --- items -------------------------------------------------------------------------------------
+
+INSERT_ITEM = ("INSERT INTO items (guid, feed, title, link, canonical_link, summary, published_at, "
+               "fetched_at, lang, duplicate_of, dup_reason) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (guid) DO NOTHING RETURNING id")
+INSERT_MATCH = ("INSERT INTO matches (item_id, watchlist, alias, field, text, kind, score) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (item_id, watchlist, alias, field) DO NOTHING")
+ITEM_COLS = ("id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
+             "fetched_at")
+SELECT_ITEM = f"SELECT {ITEM_COLS} FROM items WHERE guid = ?"
+HAS_ITEM = "SELECT 1 FROM items WHERE guid = ?"
+KNOWN_GUIDS = "SELECT guid FROM items WHERE guid IN ({marks})"
+MATCHES_OF = ("SELECT item_id, watchlist, alias, field, text, kind, score FROM matches "
+              "WHERE item_id IN ({marks}) ORDER BY item_id, score DESC, watchlist, alias, field")
+ALSO_IN = ("SELECT duplicate_of, feed FROM items WHERE duplicate_of IN ({marks}) "
+           "ORDER BY fetched_at, id")
+# Entries published or fetched inside the window (a superset: the deduper applies its own window),
+# oldest first by the time the deduper will see, keyset-paginated on (t, id).
+RECENT_ENTRIES = (f"SELECT {ITEM_COLS}, COALESCE(published_at, fetched_at) AS t FROM items "
+                  "WHERE (published_at >= ? OR fetched_at >= ?) "
+                  "AND (COALESCE(published_at, fetched_at) > ? "
+                  "OR (COALESCE(published_at, fetched_at) = ? AND id > ?)) "
+                  "ORDER BY t, id LIMIT ?")
+# dup_reason is set exactly when the item was a duplicate when stored; it survives prune (which
+# may have to clear duplicate_of), so it is what "is a duplicate" means in queries.
+RECENT_MATCHES = (f"SELECT {ITEM_COLS} FROM items WHERE fetched_at >= ? "
+                  "AND EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id {wl}) {dups} "
+                  "ORDER BY fetched_at DESC, id DESC")
+PRUNE_MATCHES = ("DELETE FROM matches WHERE item_id IN "
+                 "(SELECT id FROM items WHERE fetched_at < ?)")   # CASCADE does it too; explicit
+PRUNE_ITEMS = "DELETE FROM items WHERE fetched_at < ?"
+FIX_DANGLING = ("UPDATE items SET duplicate_of = NULL WHERE duplicate_of IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM items k WHERE k.guid = items.duplicate_of)")
+
+COUNTS = """SELECT
+  (SELECT COUNT(*) FROM feeds WHERE enabled = 1),
+  (SELECT COUNT(*) FROM feeds WHERE enabled = 1 AND error_count > 0),
+  (SELECT COUNT(*) FROM items),
+  (SELECT COUNT(*) FROM matches),
+  (SELECT COUNT(DISTINCT item_id) FROM matches),
+  (SELECT COUNT(*) FROM items WHERE dup_reason IS NOT NULL)"""

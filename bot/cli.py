@@ -1,0 +1,78 @@
+"""The `sokuho` command: a thin layer over the library. Each command lives in bot/commands/<name>.py
+and provides `register(subparsers)`, which adds its parser and sets `func=run(args, settings) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from bot import __version__
+from bot.settings import Settings
+
+# Order here is the order in `sokuho --help`.
+COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "unit"]
+
+
+def common_parent() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    g.add_argument("--watchlists", metavar="DIR",
+                   help="folder with watchlist YAML files and feeds.yaml (default: watchlists)")
+    g.add_argument("--state", metavar="DIR",
+                   help="folder for the SQLite state (default: state, or $STATE_DIRECTORY)")
+    g.add_argument("--debug", action="store_true", help="verbose logging")
+    g.add_argument("--log-format", choices=["auto", "plain", "journal", "json"],
+                   help="log line format on stderr (default: auto)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sokuho",
+        description="sokuho (速報): polls news feeds, matches watchlists in Japanese, English and "
+                    "Spanish, drops duplicates, and posts digests and alerts.")
+    parser.add_argument("--version", action="version", version=f"sokuho {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = common_parent()
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"bot.commands.{name}")
+        except ModuleNotFoundError as e:          # a command still being written
+            if e.name != f"bot.commands.{name}":
+                raise
+            continue
+        mod.register(sub, parent)
+    return parser
+
+
+def setup_logging(settings: Settings) -> None:
+    try:
+        from bot.ops.logs import setup
+    except ModuleNotFoundError:
+        logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return
+    setup(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env().apply_args(args)
+    setup_logging(settings)
+    try:
+        return int(args.func(args, settings) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `sokuho match ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

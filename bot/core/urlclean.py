@@ -1,0 +1,52 @@
+"""Canonical article URLs (pure): the same page reached through different links compares equal.
+
+Tracking parameters (utm_*, fbclid, gclid, ...) and the fragment are dropped, the host is lower-cased,
+http/https and default ports are unified, a trailing slash is ignored and the remaining query
+parameters are sorted.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "at_", "ns_", "oly_", "__twitter")
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "twclid",
+    "ttclid", "li_fat_id", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "ref_url",
+    "cmpid", "ocid", "smid", "smtyp", "sr_share", "s_cid", "ito", "mbid", "spm",
+    "fromrss", "wt.mc_id", "guccounter",
+})
+
+
+def is_tracking(name: str) -> bool:
+    n = name.lower()
+    return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
+
+
+@lru_cache(maxsize=65536)
+def canonical_url(url: str) -> str:
+    """Return a canonical form of `url`; non-HTTP strings come back stripped but otherwise as-is."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = quote(unquote(parts.path or "/"), safe="/:@!$&'()*+,;=-._~%")
+    while "//" in path:
+        path = path.replace("//", "/")
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)]
+    query.sort()
+    return urlunsplit(("https", netloc, path, urlencode(query, doseq=True), ""))

@@ -1,0 +1,115 @@
+"""Settings: embedded defaults, overridden by environment variables, overridden by CLI flags.
+
+Every setting is documented in README.md ("Settings"); tests check the table stays complete.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from bot.core.watchlist import parse_duration
+
+_TOKEN_FILE = "telegram-token"
+
+
+def _split_ints(v: str) -> tuple[int, ...]:
+    out = []
+    for part in v.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            out.append(int(part))
+    return tuple(out)
+
+
+@dataclass
+class Settings:
+    watchlists: Path = Path("watchlists")          # SOKUHO_WATCHLISTS  / --watchlists
+    state: Path = Path("state")                    # SOKUHO_STATE, $STATE_DIRECTORY / --state
+    telegram_api: str = "https://api.telegram.org"  # SOKUHO_TELEGRAM_API
+    admins: tuple[int, ...] = ()                   # SOKUHO_ADMINS="123,456"
+    allowed_chats: tuple[int, ...] = ()            # SOKUHO_ALLOWED_CHATS (empty: everyone)
+    dedup_window: float = 48 * 3600                # SOKUHO_DEDUP_WINDOW ("48h")
+    retention: float = 30 * 86400                  # SOKUHO_RETENTION ("30d")
+    backfill: float = 24 * 3600                    # SOKUHO_BACKFILL ("24h")
+    digest_interval: float = 3600                  # SOKUHO_DIGEST_INTERVAL (console digests)
+    user_agent: str = "sokuho/0.1 (+https://github.com/sokuho/sokuho; news alert bot)"
+    metrics_port: int | None = None                # SOKUHO_METRICS_PORT (127.0.0.1 only)
+    log_format: str = "auto"                       # SOKUHO_LOG_FORMAT: auto|plain|journal|json
+    debug: bool = False                            # SOKUHO_DEBUG=1 / --debug
+    _token: str | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        # systemd: ConfigurationDirectory= / StateDirectory= / LoadCredential=
+        if env.get("CONFIGURATION_DIRECTORY") and not env.get("SOKUHO_WATCHLISTS"):
+            s.watchlists = Path(env["CONFIGURATION_DIRECTORY"].split(":")[0])
+        if env.get("STATE_DIRECTORY"):
+            s.state = Path(env["STATE_DIRECTORY"].split(":")[0])
+        if env.get("SOKUHO_WATCHLISTS"):
+            s.watchlists = Path(env["SOKUHO_WATCHLISTS"])
+        if env.get("SOKUHO_STATE"):
+            s.state = Path(env["SOKUHO_STATE"])
+        if env.get("SOKUHO_TELEGRAM_API"):
+            s.telegram_api = env["SOKUHO_TELEGRAM_API"].rstrip("/")
+        if env.get("SOKUHO_ADMINS"):
+            s.admins = _split_ints(env["SOKUHO_ADMINS"])
+        if env.get("SOKUHO_ALLOWED_CHATS"):
+            s.allowed_chats = _split_ints(env["SOKUHO_ALLOWED_CHATS"])
+        for key, attr in (("SOKUHO_DEDUP_WINDOW", "dedup_window"), ("SOKUHO_RETENTION", "retention"),
+                          ("SOKUHO_BACKFILL", "backfill"),
+                          ("SOKUHO_DIGEST_INTERVAL", "digest_interval")):
+            if env.get(key):
+                setattr(s, attr, parse_duration(env[key]))
+        if env.get("SOKUHO_USER_AGENT"):
+            s.user_agent = env["SOKUHO_USER_AGENT"]
+        if env.get("SOKUHO_METRICS_PORT"):
+            s.metrics_port = int(env["SOKUHO_METRICS_PORT"])
+        if env.get("SOKUHO_LOG_FORMAT"):
+            s.log_format = env["SOKUHO_LOG_FORMAT"]
+        s.debug = env.get("SOKUHO_DEBUG", "") not in ("", "0", "false", "no")
+        s._token = env.get("TELEGRAM_BOT_TOKEN") or None
+        if not s._token and env.get("CREDENTIALS_DIRECTORY"):
+            p = Path(env["CREDENTIALS_DIRECTORY"]) / _TOKEN_FILE
+            if p.is_file():
+                s._token = p.read_text(encoding="utf-8").strip() or None
+        return s
+
+    def apply_args(self, args) -> "Settings":
+        """CLI flags win over the environment."""
+        for name in ("watchlists", "state"):
+            v = getattr(args, name, None)
+            if v:
+                setattr(self, name, Path(v))
+        if getattr(args, "debug", False):
+            self.debug = True
+        if getattr(args, "log_format", None):
+            self.log_format = args.log_format
+        return self
+
+    # ---------------------------------------------------------------- accessors
+    @property
+    def telegram_token(self) -> str | None:
+        return self._token
+
+    @property
+    def db_path(self) -> Path:
+        return self.state / "sokuho.db"
+
+    @property
+    def feeds_file(self) -> Path:
+        return self.watchlists / "feeds.yaml"
+
+    def public(self) -> dict:
+        """Settings safe to print: the token is never included."""
+        out = {}
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = str(v) if isinstance(v, Path) else v
+        out["telegram"] = "configured" if self._token else "not configured"
+        return out

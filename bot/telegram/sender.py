@@ -1,0 +1,281 @@
+"""The outbox worker: sends queued rows, one job per chat at a time, many chats concurrently.
+
+A row is marked sent right after the API call returns (no await in between). Errors:
+RetryAfter -> that chat waits (others continue); network/5xx -> backoff; Forbidden or
+"chat not found" -> chat deactivated; ChatMigrated -> rows and subscriptions moved;
+"can't parse entities"/"too long" -> re-rendered as plain text (split) and sent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter,
+                            TelegramError, TimedOut)
+
+from bot.core import render
+from bot.core.model import StoredItem
+from bot.telegram.outbox import Outbox, Row
+from bot.telegram.pacing import Pacer
+
+log = logging.getLogger("bot.telegram.sender")
+MAX_ATTEMPTS = 12
+PLAIN_ERRORS = ("can't parse entities", "message is too long", "text is too long",
+                "unsupported start tag", "can't find end tag")
+GONE_ERRORS = ("chat not found", "bot was kicked", "user is deactivated", "chat_write_forbidden",
+               "have no rights to send", "not enough rights", "bot is not a member")
+
+
+def retry_seconds(e: RetryAfter) -> float:
+    v = getattr(e, "_retry_after", None)        # timedelta in PTB >= 22.2, no warning
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    v = e.retry_after
+    return v.total_seconds() if isinstance(v, timedelta) else float(v)
+
+
+@dataclass
+class Part:
+    text: str
+    rows: list[Row]
+    html: bool = True
+
+
+class Sender:
+    def __init__(self, bot, outbox: Outbox, store, pacer: Pacer, *,
+                 names: Callable[[str], dict[str, str]], on_gone=None,
+                 backoff_base: float = 2.0, backoff_max: float = 300.0):
+        self.bot = bot
+        self.outbox = outbox
+        self.store = store
+        self.pacer = pacer
+        self.names = names                      # lang -> {watchlist: label}
+        self.on_gone = on_gone                  # async (chat_id, reason) -> None
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.wake = asyncio.Event()
+        self.inflight: dict[int, asyncio.Task] = {}
+        self.stopping = False
+        self._task: asyncio.Task | None = None
+        self.sent_messages = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self.stopping = False
+        self._task = asyncio.create_task(self._loop(), name="telegram-outbox")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """No new sends; let in-flight API calls finish (so their rows get marked), then stop."""
+        self.stopping = True
+        self.wake.set()
+        if self.inflight:
+            await asyncio.wait(list(self.inflight.values()), timeout=grace)
+        for t in list(self.inflight.values()):
+            t.cancel()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    async def _loop(self) -> None:
+        while not self.stopping:
+            try:
+                self._dispatch()
+            except Exception:
+                log.exception("outbox worker: dispatch failed (retrying)")
+            nb = self.outbox.next_not_before()
+            timeout = 5.0
+            if nb is not None:
+                timeout = min(timeout, max(0.05, (nb - _now()).total_seconds()))
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+
+    def _dispatch(self) -> None:
+        rows = self.outbox.due(_now(), exclude=set(self.inflight))
+        by_chat: dict[int, list[Row]] = {}
+        for r in rows:
+            by_chat.setdefault(r.chat_id, []).append(r)
+        for chat_id, chat_rows in by_chat.items():
+            if self.stopping:
+                return
+            t = asyncio.create_task(self._job(chat_id, chat_rows), name=f"tg-send-{chat_id}")
+            self.inflight[chat_id] = t
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued and due (tests, benchmark). True if drained."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            self.poke()
+            if not self.inflight and not self.outbox.due(_now()):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # ---------------------------------------------------------------- one chat
+    async def _job(self, chat_id: int, rows: list[Row]) -> None:
+        try:
+            chat = self.outbox.chat(chat_id)
+            if chat is None or not chat.active:
+                self.outbox.mark_dead([r.id for r in rows], "chat inactive")
+                return
+            self.outbox.number(rows)
+            items = self._items(rows)
+            for part in self._parts(chat, rows, items):
+                if self.stopping:
+                    return
+                if not await self._send(chat, part, items):
+                    return
+        except Exception:
+            log.exception("outbox: sending to chat %s failed", chat_id)
+        finally:
+            self.inflight.pop(chat_id, None)
+            self.wake.set()
+
+    def _items(self, rows: list[Row]) -> dict[str, StoredItem]:
+        out = {}
+        for r in rows:
+            if r.guid not in out:
+                it = self.store.item(r.guid)
+                if it is None:
+                    self.outbox.mark_dead([r.id], "item no longer in the store")
+                else:
+                    out[r.guid] = it
+        return out
+
+    def _parts(self, chat, rows: list[Row], items: dict[str, StoredItem]) -> list[Part]:
+        names = self.names(chat.lang)
+        parts: list[Part] = []
+        digest: dict[int, list[Row]] = {}
+        for r in rows:
+            if r.guid not in items:
+                continue
+            if r.kind == "instant":
+                text = render.render_alert_html(items[r.guid], watchlist=r.watchlist, tz=chat.tz,
+                                                lang=chat.lang, no=r.item_no, names=names)
+                parts.append(Part(text, [r]))
+            else:
+                digest.setdefault(r.thread_id, []).append(r)
+        for thread_rows in digest.values():
+            entries = [render.DigestEntry(items[r.guid], r.watchlist, r.item_no)
+                       for r in thread_rows]
+            by_no = {r.item_no: r for r in thread_rows}
+            for text, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
+                                                         names=names, now=_now()):
+                parts.append(Part(text, [by_no[e.no] for e in ents]))
+        return parts
+
+    def _plain(self, chat, part: Part, items) -> list[Part]:
+        names = self.names(chat.lang)
+        rows = part.rows
+        if len(rows) == 1 and rows[0].kind == "instant":
+            r = rows[0]
+            text = render.render_alert_plain(items[r.guid], watchlist=r.watchlist, tz=chat.tz,
+                                             lang=chat.lang, no=r.item_no, names=names)
+            return [Part(text[:4000], rows, html=False)]
+        entries = [render.DigestEntry(items[r.guid], r.watchlist, r.item_no) for r in rows]
+        by_no = {r.item_no: r for r in rows}
+        return [Part(t, [by_no[e.no] for e in ents], html=False)
+                for t, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
+                                                          names=names, now=_now(), plain=True)]
+
+    # ---------------------------------------------------------------- one message
+    async def _send(self, chat, part: Part, items) -> bool:
+        """Send one part (falling back to plain text). False: stop this chat's job."""
+        r0 = part.rows[0]
+        ids = [r.id for r in part.rows]
+        instant = r0.kind == "instant"
+        kw = {}
+        if r0.thread_id:
+            kw["message_thread_id"] = r0.thread_id
+        if part.html:
+            kw["parse_mode"] = ParseMode.HTML
+        kw["link_preview_options"] = LinkPreviewOptions(is_disabled=not instant)
+        if instant and r0.item_no is not None:
+            kw["reply_markup"] = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("?", callback_data=f"why:{r0.item_no}")]])
+        await self.pacer.acquire(chat.chat_id)
+        try:
+            msg = await self.bot.send_message(chat.chat_id, part.text, **kw)
+            self.outbox.mark_sent(ids, getattr(msg, "message_id", None), _now())
+            self.sent_messages += 1
+            return True
+        except RetryAfter as e:
+            secs = retry_seconds(e)
+            self.pacer.block(chat.chat_id, secs)
+            self.outbox.mark_retry(ids, f"429 retry after {secs:g}s",
+                                   _now() + timedelta(seconds=secs))
+            log.warning("chat %s: flood control, retry after %gs", chat.chat_id, secs)
+            return False
+        except ChatMigrated as e:
+            log.info("chat %s migrated to %s: subscriptions and outbox moved",
+                     chat.chat_id, e.new_chat_id)
+            self.outbox.migrate_chat(chat.chat_id, e.new_chat_id)
+            self.pacer.forget(chat.chat_id)
+            return False
+        except Forbidden as e:
+            await self._gone(chat.chat_id, f"forbidden: {e.message}")
+            return False
+        except BadRequest as e:
+            msg_l = e.message.lower()
+            if any(s in msg_l for s in GONE_ERRORS):
+                await self._gone(chat.chat_id, f"bad request: {e.message}")
+                return False
+            if part.html:
+                log.warning("chat %s: Telegram rejected HTML (%s); resending as plain text",
+                            chat.chat_id, e.message)
+                for p in self._plain(chat, part, items):
+                    if not await self._send(chat, p, items):
+                        return False
+                return True
+            return self._retry(chat, part, f"bad request: {e.message}")
+        except TimedOut as e:
+            # Ambiguous: Telegram may have delivered it. We retry (at-least-once for this case).
+            return self._retry(chat, part, f"timed out: {e.message}")
+        except NetworkError as e:
+            return self._retry(chat, part, f"network: {e.message}")
+        except TelegramError as e:
+            return self._retry(chat, part, f"telegram: {e.message}")
+
+    def _retry(self, chat, part: Part, error: str) -> bool:
+        attempts = max(r.attempts for r in part.rows) + 1
+        ids = [r.id for r in part.rows]
+        if attempts >= MAX_ATTEMPTS:
+            log.error("chat %s: giving up on %d item(s) after %d attempts: %s",
+                      chat.chat_id, len(ids), attempts, error)
+            self.outbox.mark_dead(ids, error)
+            return True
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
+        for r in part.rows:
+            r.attempts = attempts
+        self.outbox.mark_retry(ids, error, _now() + timedelta(seconds=delay))
+        log.warning("chat %s: send failed (%s); retry in %gs", chat.chat_id, error, delay)
+        return False
+
+    async def _gone(self, chat_id: int, reason: str) -> None:
+        n = self.outbox.deactivate(chat_id, reason)
+        self.pacer.forget(chat_id)
+        log.warning("chat %s deactivated (%s); %d undelivered item(s) dropped for it",
+                    chat_id, reason, n)
+        if self.on_gone:
+            try:
+                await self.on_gone(chat_id, reason)
+            except Exception:
+                log.exception("on_gone hook failed")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

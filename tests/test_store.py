@@ -1,0 +1,558 @@
+"""State store: migrations, feeds, items, transactions, crash safety, errors, backup."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from bot.adapters.store import Store, StoreError
+from bot.adapters.store_sql import from_ts, to_ts
+from bot.adapters.store import canonical_url
+from bot.core.model import DupVerdict, Entry, Hit, Processed
+from bot.core.watchlist import Feed
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry():
+    saved = {k: list(v) for k, v in Store.MIGRATIONS.items()}
+    yield
+    Store.MIGRATIONS.clear()
+    Store.MIGRATIONS.update(saved)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "state" / "sokuho.db"
+
+
+@pytest.fixture
+def store(db):
+    s = Store.open(db)
+    yield s
+    s.close()
+
+
+def entry(guid, feed="nhk", title="t", published=None, link=None, summary="s"):
+    return Entry(id=guid, feed=feed, title=title, link=link or f"https://ex.com/{guid}",
+                 summary=summary, published=published, lang="ja")
+
+
+def proc(guid, *, hits=(), dup=None, **kw):
+    return Processed(entry=entry(guid, **kw), hits=list(hits),
+                     dup=DupVerdict(dup, "url" if dup else ""))
+
+
+HIT = Hit(watchlist="toyota", alias="トヨタ", field="title", text="トヨタ", kind="exact")
+HIT2 = Hit(watchlist="sony", alias="Sony", field="summary", text="sony", kind="fuzzy", score=91.5)
+
+
+def raw(db):
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA foreign_keys = ON")
+    return c
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+def test_migrations_apply_once_and_are_recorded(db):
+    Store.open(db).close()
+    rows = raw(db).execute("SELECT component, version, applied_at FROM schema_migrations "
+                           "ORDER BY version").fetchall()
+    n_core = len(Store.MIGRATIONS["core"])
+    assert n_core >= 2 and [(c, v) for c, v, _ in rows] == [("core", i + 1) for i in range(n_core)]
+    assert all(from_ts(a) is not None for _, _, a in rows)
+    Store.open(db).close()          # idempotent: nothing re-applied (CREATE TABLE would fail)
+    assert raw(db).execute("SELECT component, version, applied_at FROM schema_migrations "
+                           "ORDER BY version").fetchall() == rows
+
+
+def test_newer_schema_is_refused(db):
+    Store.open(db).close()
+    c = raw(db)
+    c.execute("INSERT INTO schema_migrations VALUES ('core', 99, ?)", (to_ts(T0),))
+    c.commit()
+    with pytest.raises(StoreError) as ei:
+        Store.open(db)
+    assert ei.value.kind == "newer_schema"
+    assert str(db) in str(ei.value) and "99" in str(ei.value) and "newer" in str(ei.value)
+    with pytest.raises(StoreError):
+        Store.open(db, readonly=True)
+
+
+def test_component_registered_later_migrates_on_next_open(db):
+    Store.open(db).close()
+    v1 = "CREATE TABLE tc_a (x INTEGER); INSERT INTO tc_a VALUES (1);"
+    Store.register_migrations("testcomp", [v1])
+    Store.register_migrations("testcomp", [v1])            # same list again: no-op
+    with Store.open(db) as s:
+        assert s.conn.execute("SELECT x FROM tc_a").fetchall() == [(1,)]
+    Store.register_migrations("testcomp", [v1, "INSERT INTO tc_a VALUES (2)"])
+    Store.register_migrations("testcomp", [v1])            # a shorter prefix does not shrink it
+    with Store.open(db) as s:
+        assert s.conn.execute("SELECT x FROM tc_a ORDER BY x").fetchall() == [(1,), (2,)]
+        assert s.conn.execute("SELECT version FROM schema_migrations WHERE component = "
+                              "'testcomp' ORDER BY version").fetchall() == [(1,), (2,)]
+    with pytest.raises(ValueError):
+        Store.register_migrations("testcomp", ["CREATE TABLE other (y INTEGER)"])
+
+
+def test_failing_migration_rolls_back_its_component(db):
+    Store.register_migrations("broken", ["CREATE TABLE br_a (x INTEGER); "
+                                         "INSERT INTO nope VALUES (1);"])
+    with pytest.raises(StoreError, match="no such table"):
+        Store.open(db)
+    c = raw(db)
+    assert c.execute("SELECT name FROM sqlite_master WHERE name = 'br_a'").fetchall() == []
+    assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'broken'"
+                     ).fetchone() == (0,)
+    assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'core'"
+                     ).fetchone()[0] >= 1
+
+
+def test_pragmas(store):
+    q = lambda p: store.conn.execute(f"PRAGMA {p}").fetchone()[0]  # noqa: E731
+    assert q("journal_mode") == "wal"
+    assert q("foreign_keys") == 1
+    assert q("synchronous") == 2          # FULL
+    assert q("busy_timeout") == 5000
+    assert store.ping() is True
+
+
+# --- items ----------------------------------------------------------------------------------
+
+def test_save_processed_round_trip(store):
+    pub = T0 - timedelta(hours=1)
+    link = "https://Ex.com/a?utm_source=rss&id=1"
+    batch = [proc("a", hits=[HIT, HIT2], published=pub, feed="nhk", link=link),
+             proc("b", hits=[HIT], dup="a", feed="asahi"),
+             proc("c", dup="a", feed="asahi"),            # a second copy from the same feed
+             proc("d", feed="reuters")]
+    out = store.save_processed(batch, fetched_at=T0)
+    assert [i.entry.id for i in out] == ["a", "b", "c", "d"]
+    assert out[0].also_in == ["asahi"] and out[0].hits == [HIT, HIT2]
+    assert out[1].duplicate_of == "a" and out[0].rowid is not None
+
+    a = store.item("a")
+    assert a.entry == batch[0].entry and a.entry.published == pub
+    assert sorted(a.hits, key=lambda h: h.watchlist) == [HIT2, HIT]
+    assert a.fetched_at == T0 and a.duplicate_of is None and a.also_in == ["asahi"]
+    assert store.item("b").duplicate_of == "a"
+    assert store.conn.execute("SELECT canonical_link FROM items WHERE guid = 'a'"
+                              ).fetchone() == (canonical_url(link),)
+    assert store.item("zzz") is None
+    assert store.has_item("d") and not store.has_item("e")
+    assert store.counts() == {"feeds": 0, "feeds_failing": 0, "items": 4, "matches": 3,
+                              "matched_items": 2, "duplicates": 2}
+
+
+def test_existing_guid_is_skipped(store):
+    store.save_processed([proc("a", title="first")], fetched_at=T0)
+    out = store.save_processed([proc("a", title="second", hits=[HIT]), proc("b"), proc("b")],
+                               fetched_at=T0 + timedelta(minutes=5))
+    assert [i.entry.id for i in out] == ["b"]
+    a = store.item("a")
+    assert a.entry.title == "first" and a.hits == [] and a.fetched_at == T0
+    assert store.known_guids(["a", "b", "c"]) == {"a", "b"}
+    assert store.counts()["items"] == 2
+
+
+def test_known_guids_many(store):
+    store.save_processed([proc(f"g{i}") for i in range(1200)], fetched_at=T0)
+    asked = [f"g{i}" for i in range(0, 2400, 2)]
+    assert store.known_guids(asked) == {f"g{i}" for i in range(0, 1200, 2)}
+
+
+def test_exception_mid_batch_stores_nothing(store):
+    store.save_processed([proc("old")], fetched_at=T0)
+    bad = proc("bad", published=datetime(2025, 1, 1))        # naive datetime -> ValueError
+    with pytest.raises(ValueError, match="naive"):
+        store.save_processed([proc("x", hits=[HIT]), proc("y"), bad, proc("z")], fetched_at=T0)
+    assert store.known_guids(["x", "y", "bad", "z", "old"]) == {"old"}
+    assert store.counts()["matches"] == 0
+    store.save_processed([proc("x")], fetched_at=T0)         # the store still works afterwards
+    assert store.has_item("x")
+
+
+def test_nested_transaction_joins_outer(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.save_processed([proc("a")], fetched_at=T0)
+            with store.transaction():
+                store.save_processed([proc("b")], fetched_at=T0)
+            raise RuntimeError("boom")
+    assert store.known_guids(["a", "b"]) == set()
+    with store.transaction():
+        store.save_processed([proc("a")], fetched_at=T0)
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.save_processed([proc("b")], fetched_at=T0)
+                raise RuntimeError("inner only")
+    assert store.known_guids(["a", "b"]) == {"a"}
+
+
+CHILD = r"""
+import sys, time
+from datetime import datetime, timezone
+from pathlib import Path
+from bot.adapters.store import Store
+from bot.core.model import Entry, Hit, Processed, DupVerdict
+db, ready, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+T = datetime(2025, 3, 1, tzinfo=timezone.utc)
+hit = Hit("w", "a", "title", "a", "exact")
+def batch(prefix, n):
+    return [Processed(Entry(f"{prefix}{i}", "f", "t" * 200, f"https://e/{prefix}{i}", "s" * 500),
+                      [hit], DupVerdict(f"{prefix}0" if i else None, "url")) for i in range(n)]
+s = Store.open(db)
+s.save_processed(batch("committed-", 10), fetched_at=T)
+if mode == "block":
+    with s.transaction():
+        s.save_processed(batch("b", 3000), fetched_at=T)
+        ready.write_text("ready")
+        time.sleep(600)
+else:   # "race": signal from inside the batch, then keep writing a big batch and commit
+    with s.transaction():
+        s.save_processed(batch("b", 10), fetched_at=T)
+        ready.write_text("ready")
+        for k in range(200):
+            s.save_processed(batch(f"b{k}-", 100), fetched_at=T)
+    time.sleep(600)
+"""
+
+
+def _run_child_and_kill(db, tmp_path, mode):
+    ready = tmp_path / f"ready-{mode}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(ready), mode],
+                             cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "child never became ready"
+            time.sleep(0.01)
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+
+
+def _check_consistent(db):
+    c = raw(db)
+    assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert c.execute("SELECT COUNT(*) FROM items i WHERE NOT EXISTS "
+                     "(SELECT 1 FROM matches m WHERE m.item_id = i.id)").fetchone() == (0,)
+    return c
+
+
+def test_sigkill_inside_transaction_leaves_nothing_of_the_batch(db, tmp_path):
+    _run_child_and_kill(db, tmp_path, "block")
+    c = _check_consistent(db)
+    assert c.execute("SELECT COUNT(*) FROM items WHERE guid LIKE 'committed-%'").fetchone() == (10,)
+    assert c.execute("SELECT COUNT(*) FROM items WHERE guid LIKE 'b%'").fetchone() == (0,)
+    c.close()
+    with Store.open(db) as s:          # reopens and keeps working
+        assert s.counts()["items"] == 10
+        s.save_processed([proc("after")], fetched_at=T0)
+
+
+def test_sigkill_during_big_batch_is_all_or_nothing(db, tmp_path):
+    _run_child_and_kill(db, tmp_path, "race")
+    c = _check_consistent(db)
+    n = c.execute("SELECT COUNT(*) FROM items WHERE guid LIKE 'b%'").fetchone()[0]
+    assert n in (0, 10 + 200 * 100)
+    assert c.execute("SELECT COUNT(*) FROM items WHERE guid LIKE 'committed-%'").fetchone() == (10,)
+
+
+def test_recent_entries_oldest_first_across_pages(store):
+    early = [proc(f"p{i}", published=T0 - timedelta(days=2, minutes=i)) for i in range(3)]
+    store.save_processed(early, fetched_at=T0)                        # old published, fresh fetch
+    store.save_processed([proc("ancient", published=T0 - timedelta(days=9))],
+                         fetched_at=T0 - timedelta(days=8))           # outside the window
+    same = [proc(f"s{i:04d}", dup="s0000" if i else None) for i in range(1100)]
+    store.save_processed(same, fetched_at=T0 + timedelta(seconds=1))  # ties on time: by id
+    got = list(store.recent_entries(T0 - timedelta(days=1)))
+    ids = [e.id for e, _ in got]
+    assert ids == ["p2", "p1", "p0"] + [f"s{i:04d}" for i in range(1100)]
+    assert got[3][1] is None and got[4][1] == "s0000"
+    assert got[0][0].published == T0 - timedelta(days=2, minutes=2)
+
+
+def test_recent_matches_filters(store):
+    store.save_processed([proc("a", hits=[HIT]), proc("b", hits=[HIT2]), proc("n")],
+                         fetched_at=T0)
+    store.save_processed([proc("a2", hits=[HIT], dup="a", feed="asahi"),
+                          proc("c", hits=[HIT, HIT2])], fetched_at=T0 + timedelta(hours=1))
+    got = store.recent_matches(T0)
+    assert [i.entry.id for i in got] == ["c", "b", "a"]
+    assert got[2].also_in == ["asahi"] and len(got[0].hits) == 2
+    assert [i.entry.id for i in store.recent_matches(T0, "toyota")] == ["c", "a"]
+    assert [i.entry.id for i in store.recent_matches(T0, "toyota", include_duplicates=True)
+            ] == ["c", "a2", "a"]
+    assert [i.entry.id for i in store.recent_matches(T0 + timedelta(minutes=1))] == ["c"]
+
+
+def test_prune_removes_old_rows_and_fixes_dangling_duplicates(store):
+    store.save_processed([proc("old", hits=[HIT]), proc("old2")], fetched_at=T0)
+    store.save_processed([proc("new", hits=[HIT], dup="old"), proc("fresh", hits=[HIT])],
+                         fetched_at=T0 + timedelta(days=3))
+    assert store.prune(T0 + timedelta(days=1)) == 2
+    assert not store.has_item("old") and not store.has_item("old2")
+    new = store.item("new")
+    assert new is not None and new.duplicate_of is None and new.hits == [HIT]
+    c = store.conn
+    assert c.execute("SELECT COUNT(*) FROM matches").fetchone() == (2,)
+    assert c.execute("SELECT COUNT(*) FROM items WHERE duplicate_of IS NOT NULL AND duplicate_of "
+                     "NOT IN (SELECT guid FROM items)").fetchone() == (0,)
+    # a former duplicate stays a duplicate: it does not become a fresh match
+    assert [i.entry.id for i in store.recent_matches(T0)] == ["fresh"]
+    assert store.counts()["duplicates"] == 1
+    assert store.prune(T0) == 0
+
+
+# --- feeds ------------------------------------------------------------------------------------
+
+def F(name, url, **kw):
+    return Feed(name=name, url=url, **kw)
+
+
+def test_sync_feeds_added_removed_changed(store):
+    r = store.sync_feeds([F("a", "https://a/rss"), F("b", "https://b/rss", interval="1h")],
+                         300, T0)
+    assert r == {"added": ["https://a/rss", "https://b/rss"], "removed": [], "changed": []}
+    b = store.feed("https://b/rss")
+    assert b.interval == 3600 and b.enabled and b.next_poll_at == T0
+    store.record_fetch("https://b/rss", status="ok", next_poll_at=T0 + timedelta(hours=1), now=T0)
+
+    r = store.sync_feeds([F("b2", "https://b/rss", interval="10m"), F("c", "https://c/rss")],
+                         300, T0 + timedelta(minutes=1))
+    assert r == {"added": ["https://c/rss"], "removed": ["https://a/rss"],
+                 "changed": ["https://b/rss"]}
+    b = store.feed("https://b/rss")
+    assert b.name == "b2" and b.interval == 600
+    assert b.next_poll_at == T0 + timedelta(minutes=11)      # pulled in by the shorter interval
+    assert b.last_success_at == T0                          # history kept
+    assert [f.url for f in store.feeds()] == ["https://b/rss", "https://c/rss"]
+    assert not store.feed("https://a/rss").enabled
+    assert len(store.feeds(include_disabled=True)) == 3
+    assert store.sync_feeds([F("b2", "https://b/rss", interval="10m"), F("c", "https://c/rss")],
+                            300, T0) == {"added": [], "removed": [], "changed": []}
+    r = store.sync_feeds([F("a", "https://a/rss")], 300, T0)
+    assert r["changed"] == ["https://a/rss"] and store.feed("https://a/rss").enabled
+
+
+def test_due_feeds_order(store):
+    store.sync_feeds([F(n, f"https://{n}/") for n in "abcd"], 300, T0)
+    store.record_fetch("https://a/", status="ok", next_poll_at=T0 + timedelta(minutes=3), now=T0)
+    store.record_fetch("https://b/", status="ok", next_poll_at=T0 + timedelta(minutes=1), now=T0)
+    store.record_fetch("https://c/", status="ok", next_poll_at=T0 + timedelta(minutes=9), now=T0)
+    store.conn.execute("UPDATE feeds SET next_poll_at = NULL WHERE url = 'https://d/'")
+    now = T0 + timedelta(minutes=5)
+    assert [f.url for f in store.due_feeds(now)] == ["https://d/", "https://b/", "https://a/"]
+    store.sync_feeds([F(n, f"https://{n}/") for n in "abc"], 300, now)     # d disabled
+    assert [f.url for f in store.due_feeds(now)] == ["https://b/", "https://a/"]
+    assert store.due_feeds(T0) == []
+
+
+def test_record_fetch_error_counting_and_reset(store):
+    url = "https://a/rss"
+    store.sync_feeds([F("a", url)], 300, T0)
+    s = store.record_fetch(url, status="ok", etag='"v1"', last_modified="Sat, 01 Mar 2025",
+                           new_items=3, next_poll_at=T0 + timedelta(minutes=5), now=T0)
+    assert (s.etag, s.items_total, s.last_new_item_at, s.error_count) == ('"v1"', 3, T0, 0)
+    for k in range(1, 4):
+        t = T0 + timedelta(minutes=5 * k)
+        s = store.record_fetch(url, status="failed", error=f"timeout fetching {url}",
+                               error_kind="timeout", next_poll_at=t + timedelta(minutes=10), now=t)
+        assert s.error_count == k
+    assert s.etag == '"v1"' and s.last_modified == "Sat, 01 Mar 2025"   # validators kept
+    assert s.last_status == "failed" and s.last_error_kind == "timeout"
+    assert s.last_success_at == T0
+    assert store.counts()["feeds_failing"] == 1
+    t = T0 + timedelta(hours=1)
+    s = store.record_fetch(url, status="not_modified", next_poll_at=t, now=t)
+    assert s.error_count == 0 and s.last_success_at == t and s.etag == '"v1"'
+    assert s.items_total == 3 and s.last_new_item_at == T0 and s.last_status == "not_modified"
+    s = store.record_fetch(url, status="ok", etag=None, new_items=2, next_poll_at=t, now=t)
+    assert s.etag is None and s.items_total == 5 and s.last_new_item_at == t
+    assert store.counts()["feeds_failing"] == 0
+    with pytest.raises(KeyError):
+        store.record_fetch("https://nope/", status="ok", next_poll_at=t, now=t)
+    with pytest.raises(ValueError):
+        store.record_fetch(url, status="weird", next_poll_at=t, now=t)
+
+
+# --- backup, readonly ----------------------------------------------------------------------
+
+def test_backup_while_another_connection_writes(store, db, tmp_path):
+    store.save_processed([proc(f"base{i}", hits=[HIT]) for i in range(50)], fetched_at=T0)
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        try:
+            with Store.open(db) as w:
+                k = 0
+                while not stop.is_set() and k < 2000:
+                    w.save_processed([proc(f"w{k}-{j}", hits=[HIT]) for j in range(20)],
+                                     fetched_at=T0)
+                    k += 1
+        except Exception as e:            # surfaced below
+            errors.append(e)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        while raw(db).execute("SELECT COUNT(*) FROM items").fetchone()[0] < 200 and th.is_alive():
+            time.sleep(0.005)
+        committed = raw(db).execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        dest = tmp_path / "backups" / "copy.db"
+        store.backup(dest)
+    finally:
+        stop.set()
+        th.join()
+    assert not errors
+    c = _check_consistent(dest)
+    n = c.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    assert n >= committed and n > 50 and (n - 50) % 20 == 0         # whole batches only
+    assert c.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == n
+    assert c.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert [p.name for p in dest.parent.iterdir()] == ["copy.db"]   # no temp files left
+    with Store.open(dest, readonly=True) as b:
+        assert b.item("base0").hits == [HIT]
+
+
+def test_readonly_open_reads_while_writer_runs(store, db):
+    store.save_processed([proc("a")], fetched_at=T0)
+    with Store.open(db, readonly=True) as ro:
+        assert ro.has_item("a") and ro.counts()["items"] == 1
+        store.save_processed([proc("b")], fetched_at=T0)
+        assert ro.has_item("b")
+        with pytest.raises(StoreError) as ei:
+            ro.save_processed([proc("c")], fetched_at=T0)
+        assert ei.value.kind == "readonly" and str(db) in str(ei.value)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(db.parent / "missing.db", readonly=True)
+
+
+# --- error reporting ------------------------------------------------------------------------
+
+def test_readonly_directory(tmp_path):
+    if os.geteuid() == 0:
+        # root ignores permission bits; /proc/self is a directory nobody can create files in
+        path = Path("/proc/self/sokuho-test.db")
+    else:
+        d = tmp_path / "ro"
+        d.mkdir()
+        d.chmod(0o500)
+        path = d / "sokuho.db"
+    try:
+        with pytest.raises(StoreError) as ei:
+            Store.open(path)
+    finally:
+        if os.geteuid() != 0:
+            path.parent.chmod(0o700)
+    assert ei.value.kind == "readonly"
+    assert str(path) in str(ei.value) and "read-only" in str(ei.value)
+
+
+def test_state_dir_under_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    path = tmp_path / "afile" / "state" / "sokuho.db"
+    with pytest.raises(StoreError) as ei:
+        Store.open(path)
+    assert str(path) in str(ei.value) and "cannot create directory" in str(ei.value)
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "sokuho.db"
+    path.write_bytes(b"this is a text file, not sqlite\n" * 100)
+    with pytest.raises(StoreError) as ei:
+        Store.open(path)
+    assert ei.value.kind == "notadb"
+    assert str(path) in str(ei.value) and "not an SQLite database" in str(ei.value)
+    assert path.read_bytes().startswith(b"this is a text file")          # left untouched
+
+
+def test_disk_full_is_reported(store, db):
+    store.conn.execute("PRAGMA max_page_count = %d"
+                       % store.conn.execute("PRAGMA page_count").fetchone()[0])
+    with pytest.raises(StoreError) as ei:
+        store.save_processed([proc(f"x{i}", summary="z" * 4000) for i in range(50)],
+                             fetched_at=T0)
+    assert ei.value.kind == "full" and "disk is full" in str(ei.value) and str(db) in str(ei.value)
+    assert store.counts()["items"] == 0
+
+
+LOCKER = r"""
+import sqlite3, sys, time
+from pathlib import Path
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+c.execute("INSERT INTO feeds (url, name, interval_s) VALUES ('https://x/', 'x', 300)")
+Path(sys.argv[2]).write_text("ready")
+time.sleep(600)
+"""
+
+
+def test_locked_by_another_process(db, tmp_path):
+    Store.open(db).close()
+    ready = tmp_path / "locked"
+    child = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(ready)])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        with Store.open(db, busy_timeout=0.2) as s:       # reading is fine in WAL mode
+            assert s.counts()["feeds"] == 0
+            with pytest.raises(StoreError) as ei:
+                s.save_processed([proc("a")], fetched_at=T0)
+            assert ei.value.kind == "locked"
+            assert "locked by another process" in str(ei.value) and str(db) in str(ei.value)
+        Store.register_migrations("late", ["CREATE TABLE late_t (x INTEGER)"])
+        with pytest.raises(StoreError, match="locked"):
+            Store.open(db, busy_timeout=0.2)              # a pending migration needs the lock
+    finally:
+        child.kill()
+        child.wait()
+    with Store.open(db) as s:                             # lock released by the kill
+        assert s.counts()["feeds"] == 0
+        assert s.conn.execute("SELECT COUNT(*) FROM late_t").fetchone() == (0,)
+
+
+# --- timestamps -----------------------------------------------------------------------------
+
+aware = st.builds(
+    lambda dt, off: dt.replace(tzinfo=timezone(timedelta(minutes=off))),
+    st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(min_value=-23 * 60, max_value=23 * 60))
+
+
+@settings(max_examples=300)
+@given(aware, aware)
+def test_timestamps_round_trip_and_sort(a, b):
+    ta, tb = to_ts(a), to_ts(b)
+    assert len(ta) == len("2025-03-01T12:00:00.000000Z") and ta.endswith("Z")
+    assert from_ts(ta) == a and from_ts(ta).utcoffset() == timedelta(0)
+    assert (ta < tb) == (a < b) and (ta == tb) == (a == b)
+
+
+def test_naive_timestamps_are_refused():
+    with pytest.raises(ValueError):
+        to_ts(datetime(2025, 1, 1))

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.adapters.store import Store, StoreError
+from bot.adapters.store import Store, StoreError, canonical_url
 from bot.adapters.store_sql import from_ts, to_ts
-from bot.adapters.store import canonical_url
 from bot.core.model import DupVerdict, Entry, Hit, Processed
 from bot.core.watchlist import Feed
 

@@ -157,7 +157,8 @@ def _lang_tag(value) -> str | None:
 
 
 def _published(e) -> datetime | None:
-    t = e.get("published_parsed") or e.get("updated_parsed")
+    # dict.get: FeedParserDict.get("updated_parsed") warns and aliases published_parsed
+    t = dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")
     if not t:
         return None
     try:
@@ -180,7 +181,7 @@ def _entry(e, *, feed_name: str, feed_lang: str | None, base_url: str) -> Entry:
         link = urljoin(base_url, link)
     if ":" in link.split("/", 1)[0] and not link.lower().startswith(("http:", "https:")):
         link = ""   # urn:, tag:, javascript: ... are not links a reader can open
-    date = e.get("published") or e.get("updated") or ""
+    date = dict.get(e, "published") or dict.get(e, "updated") or ""
     eid = guid or link or derive_id(title, date)
     lang = None
     for detail in ("title_detail", "summary_detail"):
@@ -222,6 +223,12 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
 
 
 # ----------------------------------------------------------------------------- pool
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the main process, which shuts the pool down in order."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class ParserPool:
     """Runs parse_feed off the event loop: kind="thread" (default), "process" or "inline".
 
@@ -242,7 +249,8 @@ class ParserPool:
         if self.kind == "thread":
             return ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
         if self.kind == "process":
-            return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_ignore_sigint)
         return None
 
     async def parse(self, body: bytes, **kw) -> ParseResult:

@@ -168,7 +168,7 @@ class Matcher:
         out: list[Hit] = []
         seen = set()
         for f, o, kind in kept:
-            key = (o.phrase.text, f)
+            key = (f, o.start, o.end)       # two spellings folding alike (ヴェ/ベ) count once
             if key in seen:
                 continue
             seen.add(key)

@@ -20,8 +20,10 @@ SUMMARY_MAX = 280
 
 _LABELS = {
     "en": {"digest": "Digest", "alert": "Alert", "also_in": "also in", "items": "items",
+           "item": "item",
            "part": "part", "no_date": "no date", "matched": "matched"},
     "ja": {"digest": "ダイジェスト", "alert": "速報", "also_in": "他の掲載", "items": "件",
+           "item": "件",
            "part": "分割", "no_date": "日時不明", "matched": "一致"},
 }
 _TAG = re.compile(r"<[^>]+>")
@@ -189,12 +191,12 @@ def render_digest_parts(entries: list[DigestEntry], *, tz: str, lang: str,
         return []
     L = labels(lang)
     n = len(entries)
+    count = f"{n} {L['item'] if n == 1 else L['items']}"
     stamp = fmt_time(now, tz, lang) if now else ""
     e_ = (lambda x: x) if plain else esc
 
     def header(i, total):
-        h = f"{L['digest']} · {n} {L['items']}" if plain else \
-            f"📰 <b>{L['digest']}</b> · {n} {L['items']}"
+        h = f"{L['digest']} · {count}" if plain else f"📰 <b>{L['digest']}</b> · {count}"
         if stamp:
             h += f" · {e_(stamp)}"
         if total > 1:

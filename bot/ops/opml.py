@@ -118,7 +118,8 @@ def merge(feeds_file: Path, incoming: list[OpmlFeed]) -> tuple[str, list[OpmlFee
 def validate_feeds_text(text: str, where: Path) -> FeedList:
     """Validate new feeds.yaml content with the same loader the service uses (file:line errors)."""
     from bot.adapters.config import load_feeds     # the service's loader: same rules, same errors
-    fd, tmp = tempfile.mkstemp(prefix=".feeds-check-", suffix=".yaml", dir=where.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".feeds-check-", suffix=".yaml",
+                               dir=where.parent if where.parent.is_dir() else None)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -49,7 +49,7 @@ class Part:
 class Sender:
     def __init__(self, bot, outbox: Outbox, store, pacer: Pacer, *,
                  names: Callable[[str], dict[str, str]], on_gone=None,
-                 backoff_base: float = 2.0, backoff_max: float = 300.0):
+                 backoff_base: float = 2.0, backoff_max: float = 300.0, clock=None):
         self.bot = bot
         self.outbox = outbox
         self.store = store
@@ -63,6 +63,7 @@ class Sender:
         self.stopping = False
         self._task: asyncio.Task | None = None
         self.sent_messages = 0
+        self.clock = clock or _now            # only for the digest header's timestamp
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -174,7 +175,7 @@ class Sender:
                        for r in thread_rows]
             by_no = {r.item_no: r for r in thread_rows}
             for text, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
-                                                         names=names, now=_now()):
+                                                         names=names, now=self.clock()):
                 parts.append(Part(text, [by_no[e.no] for e in ents]))
         return parts
 
@@ -190,7 +191,7 @@ class Sender:
         by_no = {r.item_no: r for r in rows}
         return [Part(t, [by_no[e.no] for e in ents], html=False)
                 for t, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
-                                                          names=names, now=_now(), plain=True)]
+                                                          names=names, now=self.clock(), plain=True)]
 
     # ---------------------------------------------------------------- one message
     async def _send(self, chat, part: Part, items) -> bool:

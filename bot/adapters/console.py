@@ -1,0 +1,39 @@
+"""Console sink: prints a plain-text digest of each poll's new matches (no Telegram token set)."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import TextIO
+
+from bot.core.model import StoredItem
+from bot.core.render import render_plain_digest
+
+
+class ConsoleSink:
+    def __init__(self, stream: TextIO | None = None, *, tz: str = "UTC", lang: str = "en",
+                 names: dict[str, str] | None = None):
+        self.stream = stream or sys.stdout
+        self.tz, self.lang, self.names = tz, lang, names or {}
+        self.printed = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def publish(self, items: list[StoredItem]) -> None:
+        if not items:
+            return
+        when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+        head = f"── sokuho · {when} · {len(items)} new matching item(s) " + "─" * 20
+        body = render_plain_digest(items, tz=self.tz, lang=self.lang, names=self.names)
+        self.stream.write(f"{head}\n{body}\n\n")
+        self.stream.flush()
+        self.printed += len(items)
+
+    async def tick(self, now: datetime) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def notify_admins(self, text: str) -> None:
+        return None

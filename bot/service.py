@@ -1,0 +1,270 @@
+"""`sokuho run`: the long-running service. One asyncio loop holds the scheduler, the pipeline, the
+sink (Telegram or console), the config watcher, the systemd notifier and the metrics endpoint.
+
+Scheduling: one APScheduler job polls every feed that is due (each feed has its own interval,
+default 5 minutes, with jitter; failing feeds back off). coalesce=True and max_instances=1, so a
+slow cycle never stacks up. Polling state lives in the store, so a restart does not hammer servers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.adapters.config import ConfigError
+from bot.adapters.console import ConsoleSink
+from bot.adapters.store import StoreError
+from bot.app import App
+from bot.ops import health
+from bot.ops.metrics import Metrics
+from bot.ops.sdnotify import Notifier, watchdog_loop
+from bot.ops.watch import ConfigWatcher
+from bot.pipeline import CycleReport, FeedOutcome, utcnow
+from bot.settings import Settings
+
+log = logging.getLogger("sokuho.service")
+
+TICK = 15.0            # how often due feeds are looked for
+SINK_TICK = 30.0       # digests, outbox retries
+MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
+
+
+class Service:
+    def __init__(self, settings: Settings, *, clock=utcnow):
+        self.settings = settings
+        self.clock = clock
+        self.notifier = Notifier()
+        self.metrics = Metrics()
+        self.app: App | None = None
+        self.sink = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.watcher: ConfigWatcher | None = None
+        self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._reload_pending = False
+        self._tasks: set[asyncio.Task] = set()
+        self.last_cycle: CycleReport | None = None
+        self._events: list[tuple[str, object]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> int:
+        try:
+            self.sink = self._make_sink()
+            self.app = await App.open(self.settings, publish=self._publish)
+        except ConfigError as e:
+            log.error("invalid configuration, not starting:\n%s", e)
+            self.notifier.status("invalid configuration: see the journal")
+            return 2
+        except StoreError as e:
+            log.error("%s", e)
+            self.notifier.status(f"state store unusable: {e}")
+            return 3
+        try:
+            await self.sink.start()
+        except Exception as e:
+            log.error("could not start the %s: %s", type(self.sink).__name__, e)
+            await self.app.close()
+            return 4
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self._start_background()
+        n = len([f for f in self.app.store.feeds() if f.enabled])
+        log.info("sokuho running: %d watchlists, %d feeds, state in %s, output: %s",
+                 len(self.app.config.watchlists), n, self.settings.db_path,
+                 "Telegram" if self.settings.telegram_token else "console")
+        self.notifier.ready(f"running: {n} feeds, waiting for the first cycle")
+        await self._stop.wait()
+        await self._shutdown()
+        return 0
+
+    def _make_sink(self):
+        if not self.settings.telegram_token:
+            log.info("no Telegram token: printing digests to the console. To post to Telegram, "
+                     "set TELEGRAM_BOT_TOKEN (see README, 'Telegram').")
+            return ConsoleSink()
+        from bot.telegram.sink import TelegramSink
+        return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists)
+
+    def _store_proxy(self):
+        service = self
+
+        class _Lazy:   # the sink is built before the store is open
+            def __getattr__(self, name):
+                return getattr(service.app.store, name)
+        return _Lazy()
+
+    def _start_background(self) -> None:
+        s = self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        s.add_job(self._cycle, IntervalTrigger(seconds=TICK), id="poll", coalesce=True,
+                  max_instances=1, misfire_grace_time=int(TICK * 4), next_run_time=datetime.now(timezone.utc))
+        s.add_job(self._sink_tick, IntervalTrigger(seconds=SINK_TICK), id="sink", coalesce=True,
+                  max_instances=1, misfire_grace_time=int(SINK_TICK * 4))
+        s.add_job(self._prune, IntervalTrigger(hours=1), id="prune", coalesce=True, max_instances=1)
+        s.start()
+        self.watcher = ConfigWatcher([self.settings.watchlists], self.reload)
+        self.watcher.start()
+        self._spawn(watchdog_loop(self.notifier, self._alive))
+        self._spawn(self._clock_guard())
+        if self.settings.metrics_port is not None:
+            self._spawn(self.metrics.start_server(port=self.settings.metrics_port,
+                                                  check=self._alive))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+        return t
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("stopping")
+            self.notifier.stopping()
+            self._stop.set()
+
+    async def _shutdown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.watcher is not None:
+            await self.watcher.stop()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        try:
+            await asyncio.wait_for(self.sink.stop(), timeout=20)
+        except Exception as e:
+            log.warning("sink did not stop cleanly (pending deliveries stay in the outbox): %s", e)
+        await self.metrics.stop()
+        await self.app.close()
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ jobs
+    def due(self, now: datetime) -> list:
+        out = []
+        for f in self.app.store.feeds():
+            if not f.enabled:
+                continue
+            nxt = f.next_poll_at
+            if nxt is None or nxt <= now or (nxt - now).total_seconds() > MAX_FUTURE + (f.interval or 300):
+                out.append(f)
+        return out
+
+    async def _cycle(self) -> None:
+        if self._stop.is_set():
+            return
+        now = self.clock()
+        feeds = self.due(now)
+        if not feeds:
+            return
+        report = await self.app.pipeline.poll_many(feeds)
+        self.last_cycle = report
+        self._after_cycle(report)
+
+    def _after_cycle(self, report: CycleReport) -> None:
+        m = self.metrics
+        now = self.clock()
+        events = []
+        for o in report.outcomes:
+            m.record_fetch(o.status, o.error_kind)
+            m.items.inc(o.new_items)
+            for item in o.published:
+                for wl in item.watchlists:
+                    m.matches.labels(watchlist=wl).inc()
+            if o.duplicates:
+                m.duplicates.labels(reason="any").inc(o.duplicates)
+            if o.state is not None:
+                events += [(k, o.state) for k in health.feed_transitions(o.previous, o.state, now)]
+        m.record_cycle(report.duration)
+        log.info("cycle: %s", report.summary())
+        self.notifier.status(self.status_line(report))
+        text = health.admin_message(events, now) if events else None
+        if text:
+            log.warning("%s", text)
+            self._spawn(self.sink.notify_admins(text))
+
+    def status_line(self, report: CycleReport) -> str:
+        feeds = [f for f in self.app.store.feeds() if f.enabled]
+        failing = sum(1 for f in feeds if f.error_count)
+        return (f"{len(feeds)} feeds, {failing} failing; last cycle "
+                f"{self.clock().strftime('%H:%M:%S')} UTC: {report.new_items} new, "
+                f"{report.matched} matched, {report.duplicates} duplicates")
+
+    async def _publish(self, items) -> None:
+        await self.sink.publish(items)
+
+    async def _sink_tick(self) -> None:
+        await self.sink.tick(self.clock())
+
+    async def _prune(self) -> None:
+        n = self.app.prune(self.clock())
+        if n:
+            log.info("pruned %d items older than the retention period", n)
+
+    async def _alive(self) -> bool:
+        await asyncio.sleep(0)                  # the loop answers
+        return bool(self.app and self.app.store.ping())
+
+    async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0) -> None:
+        """If the wall clock jumps (NTP step, suspend/resume), poll due feeds now instead of
+        waiting for a schedule computed against the old time."""
+        wall, mono = time.time(), time.monotonic()
+        while True:
+            await asyncio.sleep(period)
+            w, m = time.time(), time.monotonic()
+            drift = (w - wall) - (m - mono)
+            wall, mono = w, m
+            if abs(drift) > tolerance:
+                log.warning("wall clock jumped by %+.0fs; rescheduling polls", drift)
+                self.on_clock_jump()
+
+    def on_clock_jump(self) -> None:
+        if self.scheduler is not None:
+            for job_id in ("poll", "sink"):
+                self.scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+
+    # ------------------------------------------------------------------ reload
+    def request_reload(self) -> None:
+        self._spawn(self.reload())
+
+    async def reload(self) -> None:
+        """Validate first; a valid config swaps in atomically, an invalid one is reported and the
+        last good one keeps running. A storm of requests collapses into at most one more reload."""
+        if self._reload_lock.locked():
+            self._reload_pending = True
+            return
+        async with self._reload_lock:
+            while True:
+                self._reload_pending = False
+                await self._reload_once()
+                if not self._reload_pending:
+                    break
+
+    async def _reload_once(self) -> None:
+        self.notifier.reloading()
+        try:
+            changes = self.app.reload()
+        except ConfigError as e:
+            self.metrics.config_reloads.labels(status="invalid").inc()
+            log.error("configuration change rejected, the previous configuration stays in "
+                      "force:\n%s", e)
+            await self.sink.notify_admins(health.config_error_message(e.problems))
+        except Exception:
+            self.metrics.config_reloads.labels(status="error").inc()
+            log.exception("reload failed; the previous configuration stays in force")
+        else:
+            self.metrics.config_reloads.labels(status="ok").inc()
+            for line in changes or ["configuration reloaded (no changes)"]:
+                log.info("reload: %s", line)
+        finally:
+            self.notifier.ready(f"running: {len(self.app.config.watchlists)} watchlists")
+
+
+def serve(settings: Settings) -> int:
+    return asyncio.run(Service(settings).run())

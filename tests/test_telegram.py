@@ -113,6 +113,8 @@ async def test_mode_switch_and_quiet_hours_hold_for_next_digest(tg):
     assert "instant" in (await tg.api.reply_to(42, "/mode cuba instant")).text
     assert "23:00-07:00" in (await tg.api.reply_to(42, "/quiet 23:00-07:00")).text
     tg.now = tg.now.replace(hour=16)                          # 01:00 JST: quiet
+    await tg.sink.tick(tg.now)                  # the 20:00 digest (nothing pending) has passed
+    await tg.sink.drain(5)
     n = len(tg.api.sent(42))
     await tg.sink.publish(tg.items(("Cuba at night", "cuba")))
     await tg.sink.tick(tg.now)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import shlex
 
 from telegram import Update
@@ -80,8 +81,9 @@ class AdminCommands:
             return
         action, name, rest = args[0], args[1], args[2:]
         lang = None
-        if kind == "alias" and len(rest) >= 2 and rest[0].isalpha() and len(rest[0]) in (2, 3) \
-                and rest[0].islower():
+        # /alias add LIST es "text": a 2-3 letter word before the text is the language (the
+        # watchlist validation rejects codes that are not languages); quote multi-word text.
+        if kind == "alias" and len(rest) >= 2 and re.fullmatch(r"[A-Za-z]{2,3}", rest[0]):
             lang, rest = rest[0], rest[1:]
         text = " ".join(rest)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -25,6 +26,9 @@ from bot.telegram.pacing import Pacer
 from bot.telegram.sender import Sender
 
 log = logging.getLogger("bot.telegram.sink")
+# PTB >= 22.2 warns about RetryAfter.retry_after becoming a timedelta; sender.retry_seconds
+# handles both forms.
+warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 

@@ -1,0 +1,112 @@
+"""The CLI contract: command names and output shapes other tools rely on, and the README."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import COMMANDS, build_parser
+
+try:
+    from tests.feedserver import make_rss
+except ImportError:  # pragma: no cover
+    from feedserver import make_rss
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+WATCH = "name: cuba\naliases:\n  en: [Cuba, Havana]\n"
+
+
+def sokuho(*args, cwd=None, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def wl(tmp_path):
+    d = tmp_path / "wl"
+    d.mkdir()
+    (d / "cuba.yaml").write_text(WATCH, encoding="utf-8")
+    return d
+
+
+def test_every_command_is_registered_and_documented():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+    for name in COMMANDS:
+        assert f"`sokuho {name}" in README, f"README does not document `sokuho {name}`"
+        assert sub.choices[name].description or sub.choices[name].format_help()
+
+
+def test_every_setting_is_documented():
+    src = (ROOT / "bot/settings.py").read_text(encoding="utf-8")
+    for var in sorted(set(re.findall(r'"((?:SOKUHO|TELEGRAM)_[A-Z_]+)"', src))):
+        assert f"`{var}`" in README, f"README does not document {var}"
+
+
+def test_match_prints_the_json_lines_contract(tmp_path, wl):
+    rows = [{"title": "Havana blackout", "link": "https://n.example/a?utm_source=x", "guid": "g1"},
+            {"title": "Sports", "link": "https://n.example/b", "guid": "g2"},
+            {"title": "Havana blackout - Wire", "link": "https://n.example/a", "guid": "g3"}]
+    f = tmp_path / "feed.xml"
+    f.write_bytes(make_rss(rows))
+    r = sokuho("match", "--watchlists", str(wl), str(f))
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["g1", "g2", "g3"]
+    for o in out:
+        assert set(o) == {"id", "feed", "title", "link", "watchlists", "duplicate_of", "why"}
+        assert o["feed"] == str(f)
+    assert out[0]["watchlists"] == ["cuba"] and out[0]["duplicate_of"] is None
+    assert out[0]["why"][0] == {"watchlist": "cuba", "alias": "Havana", "field": "title",
+                                "text": "Havana", "kind": "exact", "score": 100.0}
+    assert out[1]["watchlists"] == [] and out[2]["duplicate_of"] == "g1"
+    assert not (tmp_path / "state").exists()
+
+
+def test_match_reads_urls_and_reports_unreadable_sources(tmp_path, wl):
+    r = sokuho("match", "--watchlists", str(wl), str(tmp_path / "missing.xml"))
+    assert r.returncode == 1 and "missing.xml" in r.stderr
+
+
+def test_check_exit_codes_and_error_location(tmp_path, wl):
+    assert sokuho("check", "--watchlists", str(wl)).returncode == 0
+    (wl / "bad.yaml").write_text("name: bad\naliases:\n  en: [x]\nexclude: [y]\n", encoding="utf-8")
+    r = sokuho("check", "--watchlists", str(wl))
+    assert r.returncode == 1
+    assert f"{wl}/bad.yaml:4:1: exclude: unknown key" in r.stderr
+
+
+def test_explain(wl):
+    (wl / "cuba.yaml").write_text(WATCH + "excludes: [Cuba Gooding]\n", encoding="utf-8")
+    r = sokuho("explain", "--watchlists", str(wl), "cuba", "Cuba Gooding Jr. in town")
+    assert r.returncode == 1 and r.stdout.startswith("cuba: no match")
+    assert "inside exclude 'Cuba Gooding'" in r.stdout
+    r = sokuho("explain", "--watchlists", str(wl), "cuba", "Havana's blackout")
+    assert r.returncode == 0 and "alias 'Havana' in title" in r.stdout
+    r = sokuho("explain", "--watchlists", str(wl), "nope", "x")
+    assert r.returncode == 2 and "no watchlist named 'nope'" in r.stderr
+
+
+def test_poll_once_summary_and_state(tmp_path, wl):
+    f = tmp_path / "feed.xml"
+    f.write_bytes(make_rss([{"title": "Havana talks", "link": "https://n.example/a", "guid": "g1"}]))
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: local, url: '{f}', lang: en}}\n"
+                                   f"  - {{name: gone, url: '{tmp_path}/gone.xml'}}\n")
+    r = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))
+    assert r.returncode == 0, r.stderr
+    assert "Havana talks" in r.stdout
+    assert "cycle: 2 feeds: 1 ok, 0 not modified, 1 failed; 1 new items, 1 matched" in r.stdout
+    assert "FAILED gone" in r.stdout and "gone.xml" in r.stderr
+    assert (tmp_path / "st" / "sokuho.db").exists()
+    r2 = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))
+    assert "0 new items" in r2.stdout and "Havana talks" not in r2.stdout
+
+
+def test_invalid_config_is_a_clear_error(tmp_path, wl):
+    (wl / "cuba.yaml").write_text("name: cuba\naliases: [oops\n", encoding="utf-8")
+    r = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))
+    assert r.returncode == 2 and "cuba.yaml:" in r.stderr and "invalid YAML" in r.stderr

@@ -1,0 +1,50 @@
+"""Normalisation: NFKC, accents, kana folds, HTML stripping, language guess."""
+from hypothesis import given, strategies as st
+
+from bot.core.normalize import detect_lang, fold, prep, strip_html
+
+
+def test_nfkc_case_and_accents():
+    assert fold("ＣＵＢＡ") == "cuba"                  # full-width -> ASCII
+    assert fold("Díaz-Canel") == "diaz-canel"
+    assert fold("Grønland Groenlândia Grönland") == "gronland groenlandia gronland"
+    assert fold("Straße") == "strasse"
+
+
+def test_punctuation_variants_unified():
+    assert fold("Trump’s “Donroe” Díaz–Canel") == "trump's \"donroe\" diaz-canel"
+    assert fold("U.S. envoy") == fold("US envoy")
+
+
+def test_kana_folds():
+    assert fold("ヴェネズエラ") == fold("ベネズエラ")
+    assert fold("ディアス・カネル") == fold("ディアスカネル") == fold("ディアス＝カネル")
+    assert fold("ｷｭｰﾊﾞ") == fold("キューバ")           # half-width katakana
+    assert fold("キューバ") != fold("キューブ")
+
+
+def test_strip_html_tags_entities_and_double_escaping():
+    assert strip_html("<p>Hello <b>world</b> &amp; more</p>") == "Hello world & more"
+    assert strip_html("&lt;p&gt;D&amp;iacute;az&lt;/p&gt;") == "Díaz"
+    assert strip_html("<script>alert(1)</script>ok") == "ok"
+    assert strip_html(None) == ""
+
+
+def test_detect_lang():
+    assert detect_lang("米軍、ベネズエラ首都を攻撃") == "ja"
+    assert detect_lang("The president says the deal is off for the year") == "en"
+    assert detect_lang("La presidenta dijo que los aranceles de la región") == "es"
+    assert detect_lang("Maduro", default="es") == "es"          # unsure: keeps the feed's
+
+
+@given(st.text(max_size=200))
+def test_fold_is_idempotent_and_prep_aligned(s):
+    once = fold(s)
+    assert fold(once) == once
+    assert len(prep(s).lower()) == len(prep(s)) or not prep(s).isascii()
+
+
+@given(st.text(max_size=300))
+def test_strip_html_never_leaves_tags(s):
+    out = strip_html(f"<div>{s}</div>")
+    assert "<div>" not in out and "</div>" not in out

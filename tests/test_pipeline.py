@@ -1,0 +1,132 @@
+"""The orchestrator against a local feed server: faults are logged per feed, stored, retried with
+backoff; the cycle goes on for the other feeds; nothing stored is lost."""
+from datetime import datetime, timezone
+
+import pytest
+
+from bot.app import App
+from bot.settings import Settings
+
+try:
+    from tests.feedserver import make_rss
+except ImportError:  # pragma: no cover
+    from feedserver import make_rss
+
+WATCH = "name: cuba\naliases:\n  en: [Cuba, Havana]\n  ja: [キューバ]\n"
+
+
+def items(*titles, prefix="g"):
+    return [{"title": t, "link": f"https://news.example/{prefix}{i}", "guid": f"{prefix}{i}",
+             "description": f"<p>{t} — details</p>",
+             "pubDate": datetime(2026, 1, 10, 12, i, tzinfo=timezone.utc)}
+            for i, t in enumerate(titles)]
+
+
+async def open_app(tmp_path, feeds: dict[str, str], published: list):
+    wl = tmp_path / "wl"
+    wl.mkdir(exist_ok=True)
+    (wl / "cuba.yaml").write_text(WATCH, encoding="utf-8")
+    lines = ["feeds:"] + [f"  - {{name: {n}, url: '{u}', lang: en}}" for n, u in feeds.items()]
+    (wl / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = Settings(watchlists=wl, state=tmp_path / "state")
+
+    async def publish(its):
+        published.extend(its)
+    return await App.open(s, publish=publish, parser_kind="inline")
+
+
+async def poll_all(app):
+    return await app.pipeline.poll_many([f for f in app.store.feeds() if f.enabled])
+
+
+async def test_one_cycle_stores_matches_and_publishes_only_new_matches(feed_server, tmp_path):
+    good = feed_server.route("/a.xml", body=make_rss(items("Havana blackout", "Sports today")),
+                             etag='"v1"')
+    copy = feed_server.route("/b.xml", body=make_rss(items("Havana blackout - Wire", prefix="h")))
+    pub = []
+    app = await open_app(tmp_path, {"a": good, "b": copy}, pub)
+    try:
+        r = await poll_all(app)
+        assert (r.count("ok"), r.new_items, r.matched, r.duplicates) == (2, 3, 1, 1)
+        assert [p.entry.title for p in pub] == ["Havana blackout"] or \
+            [p.entry.title for p in pub] == ["Havana blackout - Wire"]
+        r2 = await poll_all(app)            # a: 304 via ETag; b: same items, all known
+        assert r2.count("not_modified") == 1 and r2.new_items == 0 and len(pub) == 1
+        assert feed_server.requests_for("/a.xml")[-1].header("If-None-Match") == '"v1"'
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize("route,kind", [
+    (dict(status=500), "http_5xx"),
+    (dict(status=404), "not_found"),
+    (dict(status=429, headers={"Retry-After": "600"}), "ratelimited"),
+    (dict(body=b"<html><body>Not a feed</body></html>", content_type="text/html"), "parse"),
+    (dict(reset="before_headers"), "reset"),
+])
+async def test_faults_are_recorded_backed_off_and_do_not_stop_others(feed_server, tmp_path,
+                                                                     caplog, route, kind):
+    bad = feed_server.route("/bad.xml", **route)
+    good = feed_server.route("/good.xml", body=make_rss(items("Cuba news")))
+    app = await open_app(tmp_path, {"bad": bad, "good": good}, [])
+    try:
+        r = await poll_all(app)
+        assert r.count("ok") == 1 and r.count("failed") == 1
+        st = app.store.feed(bad)
+        assert st.error_count == 1 and st.last_error_kind == kind and bad in st.last_error
+        assert bad in caplog.text
+        wait = (st.next_poll_at - datetime.now(timezone.utc)).total_seconds()
+        assert wait > 25 and (kind != "ratelimited" or wait >= 590)
+        await poll_all(app)
+        assert app.store.feed(bad).error_count == 2
+        assert app.store.counts()["items"] == 1          # nothing stored was lost
+    finally:
+        await app.close()
+
+
+async def test_bozo_feed_with_entries_is_kept(feed_server, tmp_path, caplog):
+    body = make_rss(items("Havana talks")).replace(b"</channel>", b"<broken></channel>")
+    url = feed_server.route("/bozo.xml", body=body)
+    pub = []
+    app = await open_app(tmp_path, {"bozo": url}, pub)
+    try:
+        r = await poll_all(app)
+        assert r.count("ok") == 1 and len(pub) == 1
+    finally:
+        await app.close()
+
+
+async def test_duplicates_are_caught_across_restarts(feed_server, tmp_path):
+    a = feed_server.route("/a.xml", body=make_rss(items("Trump says Cuba is about to fall")))
+    pub = []
+    app = await open_app(tmp_path, {"a": a}, pub)
+    await poll_all(app)
+    await app.close()
+    feed_server.route("/b.xml", body=make_rss(items("Trump says Cuba is about to fall - Wire",
+                                                    prefix="other")))
+    app = await open_app(tmp_path, {"a": a, "b": feed_server.url("/b.xml")}, pub)
+    try:
+        r = await poll_all(app)
+        assert r.duplicates == 1 and len(pub) == 1
+        dup = app.store.item("other0")
+        assert dup.duplicate_of == "g0"
+        assert "b" in app.store.item("g0").also_in
+    finally:
+        await app.close()
+
+
+async def test_invalid_reload_keeps_last_good_config(feed_server, tmp_path):
+    url = feed_server.route("/a.xml", body=make_rss(items("Havana")))
+    app = await open_app(tmp_path, {"a": url}, [])
+    try:
+        (tmp_path / "wl" / "cuba.yaml").write_text(WATCH + "bogus: 1\n", encoding="utf-8")
+        from bot.adapters.config import ConfigError
+        with pytest.raises(ConfigError) as ei:
+            app.reload()
+        assert "cuba.yaml:5" in str(ei.value)
+        assert "cuba" in app.config.watchlists           # still in force
+        (tmp_path / "wl" / "cuba.yaml").write_text(WATCH.replace("Havana]", "Havana, Habana]"),
+                                                  encoding="utf-8")
+        assert any("aliases added: Habana" in c for c in app.reload())
+    finally:
+        await app.close()

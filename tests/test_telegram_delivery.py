@@ -1,0 +1,164 @@
+"""Delivery guarantees: RetryAfter per chat, Forbidden / chat not found, migration, HTML
+fallback, 5xx and dropped connections, long digests, restart, and the token kept out of logs."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import sys
+
+from fakebotapi import TOKEN, Harness, started_harness, tg  # noqa: F401 (fixtures)
+
+from bot.core.render import visible_len
+
+
+async def instant_chats(tg, *chats):
+    for c in chats:
+        await tg.subscribe(c, "greenland")        # urgent: instant
+
+
+async def test_retry_after_honoured_for_that_chat_only(tg):
+    await instant_chats(tg, 1, 2)
+    tg.api.fail("sendMessage", chat_id=1, retry_after=2)
+    await tg.sink.publish(tg.items(("Greenland flood", "greenland")))
+    await tg.api.wait_for(lambda: any("flood" in c.text for c in tg.api.sent(2)))
+    assert not any("flood" in c.text for c in tg.api.sent(1))      # chat 2 was not stalled
+    await tg.api.wait_for(lambda: any("flood" in c.text for c in tg.api.sent(1)), timeout=15)
+    tries = [c for c in tg.api.calls_of("sendMessage", 1) if "flood" in c.text]
+    assert [c.status for c in tries] == [429, 200]
+    assert tries[1].time - tries[0].time >= 1.9                      # retry_after honoured
+    await tg.sink.drain(5)
+    assert sum("flood" in c.text for c in tg.api.sent(1)) == 1
+
+
+async def test_forbidden_deactivates_chat(tg):
+    await instant_chats(tg, 5)
+    tg.api.fail("sendMessage", chat_id=5, status=403)
+    await tg.sink.publish(tg.items(("Greenland 1", "greenland")))
+    await tg.api.wait_for(lambda: tg.sink.outbox.chat(5).active is False)
+    assert tg.sink.outbox.subscriptions(5) == []
+    assert "blocked" in tg.sink.outbox.chat(5).inactive_reason
+    n = len(tg.api.calls_of("sendMessage", 5))
+    await tg.sink.publish(tg.items(("Greenland 2", "greenland")))
+    await tg.sink.drain(5)
+    assert len(tg.api.calls_of("sendMessage", 5)) == n               # nothing more tried
+
+
+async def test_chat_not_found_deactivates(tg):
+    await instant_chats(tg, 6)
+    tg.api.fail("sendMessage", chat_id=6, status=400, description="Bad Request: chat not found")
+    await tg.sink.publish(tg.items(("Greenland", "greenland")))
+    await tg.api.wait_for(lambda: tg.sink.outbox.chat(6).active is False)
+    assert [r.state for r in tg.sink.outbox.rows(6)] == ["dead"]
+
+
+async def test_migration_moves_subscriptions_and_delivers(tg):
+    await instant_chats(tg, -555)
+    tg.api.fail("sendMessage", chat_id=-555, migrate_to=-100555)
+    await tg.sink.publish(tg.items(("Greenland moved", "greenland")))
+    await tg.api.wait_for(lambda: tg.api.sent(-100555))
+    assert "Greenland moved" in tg.api.sent(-100555)[0].text
+    assert [s.watchlist for s in tg.sink.outbox.subscriptions(-100555)] == ["greenland"]
+    assert tg.sink.outbox.subscriptions(-555) == [] and tg.sink.outbox.chat(-555) is None
+    await tg.sink.publish(tg.items(("Greenland next", "greenland")))
+    await tg.api.wait_for(lambda: len(tg.api.sent(-100555)) == 2)
+
+
+async def test_cant_parse_entities_resent_as_plain_text(tg):
+    await instant_chats(tg, 7)
+    tg.api.fail("sendMessage", chat_id=7, status=400,
+                description="Bad Request: can't parse entities: unsupported start tag")
+    await tg.sink.publish(tg.items(("Greenland <odd> & title", "greenland")))
+    await tg.api.wait_for(lambda: any("odd" in c.text for c in tg.api.sent(7)))
+    calls = [c for c in tg.api.calls_of("sendMessage", 7) if "odd" in c.text]
+    assert [c.status for c in calls] == [400, 200]
+    assert "parse_mode" not in calls[1].params
+    assert "Greenland <odd> & title" in calls[1].text                 # plain, unescaped
+    await tg.sink.drain(5)
+    assert [r.state for r in tg.sink.outbox.rows(7)] == ["sent"]
+
+
+async def test_500_and_dropped_connection_retried_then_delivered_once(tg):
+    await instant_chats(tg, 8)
+    tg.api.fail("sendMessage", chat_id=8, status=500)
+    tg.api.fail("sendMessage", chat_id=8, drop=True)
+    await tg.sink.publish(tg.items(("Greenland retry", "greenland")))
+    await tg.api.wait_for(lambda: any("retry" in c.text for c in tg.api.sent(8)), timeout=15)
+    await tg.sink.drain(5)
+    calls = [c for c in tg.api.calls_of("sendMessage", 8) if "retry" in c.text]
+    assert [c.status for c in calls] == [500, 0, 200]
+    assert sum("retry" in c.text for c in tg.api.sent(8)) == 1
+
+
+async def test_long_digest_split_on_item_boundaries(tg):
+    await tg.subscribe(9, "cuba")
+    specs = [(f"Cuba item {i:02d} " + "word " * 55 + "& <x>", "cuba", "Feed", i)
+             for i in range(50)]
+    items = tg.items(*specs)
+    await tg.sink.publish(items)
+    n = len(tg.api.sent(9))
+    tg.api.message(9, "/digest")
+    await tg.api.wait_for(lambda: len(tg.api.sent(9)) > n)
+    await tg.sink.drain(10)
+    parts = tg.api.sent(9)[n:]
+    assert len(parts) >= 3
+    seen = []
+    for p in parts:
+        assert visible_len(p.text) <= 4096
+        seen += re.findall(r"Cuba item (\d\d)", html.unescape(p.text))
+    assert sorted(seen) == [f"{i:02d}" for i in range(50)]         # each item exactly once
+
+
+async def test_restart_resends_pending_exactly_once(tmp_path):
+    h = await started_harness(tmp_path)
+    await instant_chats(h, 11)
+    h.api.fail("sendMessage", chat_id=11, status=502, times=100)     # nothing gets through
+    await h.sink.publish(h.items(("Greenland A", "greenland"), ("Greenland B", "greenland")))
+    await h.api.wait_for(lambda: any(c.status == 502 for c in h.api.calls))
+    await h.sink.stop()
+    api = h.api
+    api._failures.clear()
+    h2 = Harness(tmp_path, api)          # same database, new process state
+    h2.store.close()
+    h2.store = h.store.__class__.open(tmp_path / "state" / "sokuho.db")
+    h2.sink.store = h2.store
+    await h2.start()
+    try:
+        await api.wait_for(lambda: len([c for c in api.sent(11) if "Greenland" in c.text]) == 2)
+        await h2.sink.drain(5)
+        texts = [c.text for c in api.sent(11) if "Greenland" in c.text]
+        assert sum("Greenland A" in t for t in texts) == 1
+        assert sum("Greenland B" in t for t in texts) == 1
+    finally:
+        await h2.stop()
+        h.store.close()
+        await api.close()
+
+
+async def test_token_never_logged(tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger().setLevel(logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(handler)
+    try:
+        h = await started_harness(tmp_path)
+        await instant_chats(h, 12)
+        h.api.fail("sendMessage", chat_id=12, status=500)
+        h.api.fail("sendMessage", chat_id=12, drop=True)
+        await h.sink.publish(h.items(("Greenland log", "greenland")))
+        await h.api.wait_for(lambda: h.api.sent(12) and "log" in h.api.sent(12)[-1].text,
+                             timeout=15)
+        try:
+            raise RuntimeError(f"boom at https://x/bot{TOKEN}/sendMessage")
+        except RuntimeError:
+            logging.getLogger("telegram.ext").exception("oops %s", TOKEN)
+        logging.getLogger("httpx").warning("HTTP Request: POST http://h/bot%s/getMe", TOKEN)
+        await h.stop()
+        await h.api.close()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    out, err = capfd.readouterr()
+    assert caplog.records and "oops" in caplog.text
+    secret = TOKEN.split(":")[1]
+    assert secret not in caplog.text and secret not in err and secret not in out
+    assert "<token>" in caplog.text

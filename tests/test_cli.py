@@ -110,3 +110,18 @@ def test_invalid_config_is_a_clear_error(tmp_path, wl):
     (wl / "cuba.yaml").write_text("name: cuba\naliases: [oops\n", encoding="utf-8")
     r = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))
     assert r.returncode == 2 and "cuba.yaml:" in r.stderr and "invalid YAML" in r.stderr
+
+
+async def test_match_fetches_urls_in_the_order_given(feed_server, tmp_path, wl):
+    import asyncio
+    a = feed_server.route("/a.xml", body=make_rss([{"title": "Cuba first", "guid": "a1",
+                                                     "link": "https://n.example/1"}]), delay=0.3)
+    b = feed_server.route("/b.xml", body=make_rss([{"title": "Cuba first - Wire", "guid": "b1",
+                                                     "link": "https://other.example/1"}]))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "match", "--watchlists", str(wl), a, b, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert proc.returncode == 0, err
+    assert [(r["id"], r["feed"], r["duplicate_of"]) for r in rows] == [("a1", a, None), ("b1", b, "a1")]

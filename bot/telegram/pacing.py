@@ -1,8 +1,8 @@
 """Send pacing under Telegram's limits, with margins: ~1 message/s per chat, 20/min per group or
-channel, 30/s overall. A RetryAfter blocks only the chat it came from.
+channel, 30/s overall (we use 1.05 s, 19/min, 25/s). A RetryAfter blocks only the chat it came from.
 
 Time is time.monotonic(). The caller serialises sends per chat (one job per chat at a time), so
-per-chat state needs no lock; the global window is guarded by a lock to keep FIFO fairness.
+per-chat state needs no lock; the global slots are handed out under a lock (FIFO fairness).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections import deque
 
 class Pacer:
     def __init__(self, *, per_chat: float = 1.05, group_per_min: int = 19,
-                 global_per_sec: int = 28, clock=time.monotonic, sleep=asyncio.sleep):
+                 global_per_sec: int = 25, clock=time.monotonic, sleep=asyncio.sleep):
         self.per_chat = per_chat
         self.group_per_min = group_per_min
         self.global_per_sec = global_per_sec
@@ -22,7 +22,7 @@ class Pacer:
         self._last: dict[int, float] = {}
         self._group: dict[int, deque] = {}
         self._blocked: dict[int, float] = {}
-        self._global: deque = deque()
+        self._next_global = 0.0
         self._lock = asyncio.Lock()
 
     # ---------------------------------------------------------------- chat state
@@ -64,15 +64,14 @@ class Pacer:
                 break
             await self.sleep(w)
         async with self._lock:
-            while True:
-                now = self.clock()
-                while self._global and self._global[0] <= now - 1.0:
-                    self._global.popleft()
-                if len(self._global) < self.global_per_sec:
-                    break
-                await self.sleep(self._global[0] + 1.0 - now + 0.001)
+            # evenly spaced slots (not a burst window): request arrival jitter then cannot pile
+            # more than the limit into any one-second window at the server
             now = self.clock()
-            self._global.append(now)
+            slot = max(now, self._next_global)
+            self._next_global = slot + 1.0 / self.global_per_sec
+            if slot > now:
+                await self.sleep(slot - now)
+            now = self.clock()
         # per-chat accounting after the global wait (the send happens right after this)
         self._last[chat_id] = now
         if chat_id < 0:

@@ -162,3 +162,16 @@ async def test_token_never_logged(tmp_path, caplog, capfd):
     secret = TOKEN.split(":")[1]
     assert secret not in caplog.text and secret not in err and secret not in out
     assert "<token>" in caplog.text
+
+
+async def test_notify_admins_and_outbox_prune(tg):
+    await tg.sink.notify_admins("feed Bad is failing: <timeout> & more")
+    (m,) = tg.api.sent(777)
+    assert m.text == "feed Bad is failing: <timeout> & more" and "parse_mode" not in m.params
+    await instant_chats(tg, 13)
+    await tg.sink.publish(tg.items(("Greenland old", "greenland")))
+    await tg.api.wait_for(lambda: any("old" in c.text for c in tg.api.sent(13)))
+    await tg.sink.drain(5)
+    from datetime import timedelta
+    await tg.sink.tick(tg.now + timedelta(days=31))          # beyond the 30-day retention
+    assert tg.sink.outbox.rows(13) == []

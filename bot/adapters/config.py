@@ -82,6 +82,30 @@ def _locate(node, loc: tuple) -> tuple[int | None, int | None]:
     return (line + 1 if line is not None else None, col + 1 if col is not None else None)
 
 
+def _allowed_keys(model, loc: tuple) -> list[str]:
+    """The field names of the model found at `loc` (for 'unknown key' messages)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def inner(tp):
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return tp
+        for arg in typing.get_args(tp):
+            found = inner(arg)
+            if found is not None:
+                return found
+        return None
+
+    for part in loc:
+        if isinstance(part, str) and part in model.model_fields:
+            nxt = inner(model.model_fields[part].annotation)
+            if nxt is None:
+                break
+            model = nxt
+    return list(model.model_fields)
+
+
 def _read(path: Path) -> tuple[object, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -115,7 +139,8 @@ def _validate(model, data, path: Path):
             line, col = _locate(data, loc)
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (typo?) — allowed keys are listed in docs/watchlists.md"
+                allowed = ", ".join(_allowed_keys(model, loc[:-1]))
+                msg = f"unknown key (typo?); allowed here: {allowed}"
             probs.append(Problem(str(path), line, col, _dotted(loc), msg))
         return None, probs
 

@@ -340,6 +340,12 @@ class Outbox:
                     (chat_id, no))
         return Row(*r[0]) if r else None
 
+    def prune(self, older_than: datetime) -> int:
+        """Forget delivered/dead rows created before `older_than` (the items' retention)."""
+        with self.store.transaction() as c:
+            return c.execute("DELETE FROM tg_outbox WHERE state IN ('sent', 'dead') AND "
+                             "created_at < ?", (to_ts(older_than),)).rowcount
+
     def counts(self) -> dict[str, int]:
         return dict(self._q("SELECT state, COUNT(*) FROM tg_outbox GROUP BY state"))
 

@@ -51,6 +51,7 @@ class TelegramSink:
         self.app: Application | None = None
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
+        self._pruned_at: datetime | None = None
 
     @property
     def outbox(self) -> Outbox:
@@ -159,6 +160,11 @@ class TelegramSink:
             self.outbox.update_chat(chat.chat_id,
                                     next_digest_at=timeutil.next_digest(now, chat.schedule,
                                                                         chat.tz))
+        if self._pruned_at is None or now - self._pruned_at > timedelta(hours=6):
+            self._pruned_at = now
+            n = self.outbox.prune(now - timedelta(seconds=self.settings.retention))
+            if n:
+                log.info("outbox: forgot %d delivered row(s) older than the retention", n)
         if self.sender:
             self.sender.poke()
 

@@ -40,6 +40,7 @@ class FeedOutcome:
     error: str | None = None
     error_kind: str | None = None
     published: list[StoredItem] = field(default_factory=list)
+    dup_reasons: dict[str, int] = field(default_factory=dict)
     state: FeedState | None = None
     previous: FeedState | None = None
 
@@ -151,6 +152,9 @@ class Pipeline:
         out.status = "ok"
         out.new_items = len(stored)
         out.duplicates = sum(1 for s in stored if s.duplicate_of)
+        for p in batch:
+            if p.dup.duplicate_of:
+                out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
         out.matched = sum(1 for s in stored if s.hits and not s.duplicate_of)
         out.published = [s for s in stored if s.hits and not s.duplicate_of]
         out.state = self.store.record_fetch(

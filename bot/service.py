@@ -31,6 +31,7 @@ log = logging.getLogger("sokuho.service")
 
 TICK = 15.0            # how often due feeds are looked for
 SINK_TICK = 30.0       # digests, outbox retries
+RELOAD_SETTLE = 0.3    # seconds a burst of reload requests has to settle
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
 
 
@@ -45,7 +46,7 @@ class Service:
         self.scheduler: AsyncIOScheduler | None = None
         self.watcher: ConfigWatcher | None = None
         self._stop = asyncio.Event()
-        self._reload_lock = asyncio.Lock()
+        self._reload_task: asyncio.Task | None = None
         self._reload_pending = False
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
@@ -162,6 +163,7 @@ class Service:
         now = self.clock()
         feeds = self.due(now)
         if not feeds:
+            self.metrics.record_tick()
             return
         report = await self.app.pipeline.poll_many(feeds)
         self.last_cycle = report
@@ -177,8 +179,8 @@ class Service:
             for item in o.published:
                 for wl in item.watchlists:
                     m.matches.labels(watchlist=wl).inc()
-            if o.duplicates:
-                m.duplicates.labels(reason="any").inc(o.duplicates)
+            for reason, n in o.dup_reasons.items():
+                m.duplicates.labels(reason=reason).inc(n)
             if o.state is not None:
                 events += [(k, o.state) for k in health.feed_transitions(o.previous, o.state, now)]
         m.record_cycle(report.duration)
@@ -230,21 +232,24 @@ class Service:
                 self.scheduler.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
 
     # ------------------------------------------------------------------ reload
-    def request_reload(self) -> None:
-        self._spawn(self.reload())
+    def request_reload(self) -> asyncio.Task:
+        """SIGHUP and file edits land here. A burst (editor saves, a SIGHUP storm) settles for a
+        moment and collapses into one reload, plus one more if requests arrive during it."""
+        self._reload_pending = True
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = self._spawn(self._reload_loop())
+        return self._reload_task
 
     async def reload(self) -> None:
         """Validate first; a valid config swaps in atomically, an invalid one is reported and the
-        last good one keeps running. A storm of requests collapses into at most one more reload."""
-        if self._reload_lock.locked():
-            self._reload_pending = True
-            return
-        async with self._reload_lock:
-            while True:
-                self._reload_pending = False
-                await self._reload_once()
-                if not self._reload_pending:
-                    break
+        last good one keeps running."""
+        await self.request_reload()
+
+    async def _reload_loop(self) -> None:
+        while self._reload_pending:
+            await asyncio.sleep(RELOAD_SETTLE)
+            self._reload_pending = False
+            await self._reload_once()
 
     async def _reload_once(self) -> None:
         self.notifier.reloading()

@@ -71,6 +71,9 @@ async def test_healthz(served):
     async with http.get("/healthz") as r:
         body = await r.json()
         assert r.status == 503 and "last poll cycle" in body["problems"][0]
+    m.record_tick()                                     # scheduler alive, nothing was due
+    async with http.get("/healthz") as r:
+        assert r.status == 200
 
 
 async def test_server_binds_localhost_only_and_stops():

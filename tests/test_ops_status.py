@@ -14,7 +14,7 @@ from bot.core.model import Entry, Processed
 from bot.core.watchlist import Feed
 from bot.settings import Settings
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(timezone.utc)     # re-set per test by the `state` fixture
 NHK, BBC, OLD = "https://nhk.example/rss", "https://bbc.example/rss", "https://old.example/rss"
 
 
@@ -41,6 +41,8 @@ def _drop_telegram_tables(db):
 
 @pytest.fixture
 def state(tmp_path):
+    global NOW
+    NOW = datetime.now(timezone.utc)   # relative times ("3m ago") are computed against this
     d = tmp_path / "state"
     s = Store.open(d / "sokuho.db")
     s.sync_feeds([Feed(name="NHK", url=NHK, lang="ja"), Feed(name="BBC", url=BBC),

@@ -138,6 +138,13 @@ class FeedList(Strict):
     defaults: FeedDefaults = FeedDefaults()
     feeds: tuple[Feed, ...] = ()
 
+    @field_validator("feeds", "defaults", mode="before")
+    @classmethod
+    def _empty(cls, v, info):
+        if v is None:                      # `feeds:` with nothing under it
+            return () if info.field_name == "feeds" else FeedDefaults()
+        return v
+
     @model_validator(mode="after")
     def _unique(self):
         seen_names, seen_urls = set(), set()

@@ -50,6 +50,7 @@ class Metrics:
         self.config_reloads = Counter("config_reloads", "Configuration reloads by outcome "
                                       "(ok, invalid)", ["status"], namespace=ns, registry=r)
         self._last_cycle_mono: float | None = None
+        self._last_tick_mono: float | None = None
         self._started_mono = time.monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -67,6 +68,11 @@ class Metrics:
         self.last_cycle.set(time.time())
         self._last_cycle_mono = time.monotonic()     # health uses monotonic: immune to clock jumps
 
+    def record_tick(self) -> None:
+        """The scheduler ran but no feed was due: alive, though no cycle was recorded. Call it on
+        empty ticks so /healthz does not turn 503 when every feed has a long interval."""
+        self._last_tick_mono = time.monotonic()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -75,12 +81,14 @@ class Metrics:
         now = time.monotonic()
         body: dict = {"uptime_seconds": round(now - self._started_mono, 1)}
         problems = []
-        if self._last_cycle_mono is None:
-            body["last_cycle_age_seconds"] = None
+        last = max((t for t in (self._last_cycle_mono, self._last_tick_mono) if t is not None),
+                   default=None)
+        body["last_cycle_age_seconds"] = (None if self._last_cycle_mono is None
+                                          else round(now - self._last_cycle_mono, 1))
+        if last is None:
             problems.append("no poll cycle finished yet")
         else:
-            age = now - self._last_cycle_mono
-            body["last_cycle_age_seconds"] = round(age, 1)
+            age = now - last
             if age > self.max_cycle_age:
                 problems.append(f"last poll cycle finished {age:.0f}s ago "
                                 f"(limit {self.max_cycle_age:.0f}s)")

@@ -9,13 +9,12 @@
 """
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import time
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from bot.ops.sdnotify import run_check
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -141,13 +140,4 @@ class Metrics:
 
 
 async def _call(check: Check, timeout: float = 5.0) -> bool:
-    try:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, timeout)
-        return bool(result)
-    except asyncio.CancelledError:
-        raise
-    except Exception as e:
-        log.warning("health check failed: %s", e or type(e).__name__)
-        return False
+    return await run_check(check, timeout, "health check")

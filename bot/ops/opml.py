@@ -13,6 +13,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bot.adapters.files import atomic_write
 from bot.core.watchlist import LANG_RE, Feed, FeedList
 
 
@@ -130,25 +131,6 @@ def validate_feeds_text(text: str, where: Path) -> FeedList:
         raise OpmlError("the merged feeds.yaml would be invalid, nothing written:\n" + "\n".join(
             str(p).replace(tmp, str(where)) for p in problems))
     return feedlist
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Temp file in the same directory, fsync, rename over `path` (keeps its permissions)."""
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def import_opml(opml_file: Path, feeds_file: Path, *, dry_run: bool = False):

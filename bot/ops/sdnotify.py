@@ -107,7 +107,9 @@ class Notifier:
 Check = Callable[[], "Awaitable[bool] | bool"]
 
 
-async def _run_check(check: Check, timeout: float) -> bool:
+async def run_check(check: Check, timeout: float, what: str = "watchdog check") -> bool:
+    """True when `check()` (sync or async) returns truthy within `timeout`; False when it returns
+    falsy, raises or times out (logged as a warning)."""
     try:
         result = check()
         if inspect.isawaitable(result):
@@ -116,7 +118,7 @@ async def _run_check(check: Check, timeout: float) -> bool:
     except asyncio.CancelledError:
         raise
     except Exception as e:   # a check that raises or times out is a failed check
-        log.warning("watchdog check failed: %s", e or type(e).__name__)
+        log.warning("%s failed: %s", what, e or type(e).__name__)
         return False
 
 
@@ -133,7 +135,7 @@ async def watchdog_loop(notifier: Notifier, check: Check, *, interval: float | N
         return
     healthy = True
     while True:
-        ok = await _run_check(check, timeout=interval)
+        ok = await run_check(check, timeout=interval)
         if ok:
             notifier.watchdog()
             if not healthy:

@@ -1,10 +1,11 @@
 """The systemd unit shipped as package data (bot/data/sokuho.service), rendered with ExecStart."""
 from __future__ import annotations
 
+from bot.adapters.files import atomic_write
+
 import os
 import shutil
 import sys
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -68,20 +69,7 @@ def install(text: str, path: Path = DEFAULT_PATH) -> Path:
     """Write the unit atomically (mode 0644)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".sokuho-unit-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, text, mode=0o644)
     return path
 
 

@@ -29,6 +29,7 @@ import random
 import resource
 import sys
 import time
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -403,6 +404,8 @@ def main() -> None:
     ap.add_argument("--window-big", type=int, default=100_000)
     ap.add_argument("--match-rate", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mem-sample", type=int, default=10_000,
+                    help="items indexed under tracemalloc for the per-item memory figure")
     ap.add_argument("--profile", action="store_true", help="cProfile the throughput pass")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     args = ap.parse_args()
@@ -485,8 +488,9 @@ def main() -> None:
             proc.deduper.expire(prefill[oldest].published.timestamp())
         n = len(fresh)
         results[size] = (wall / n, clock.dedup / n)
-        print(f"  window {size:>7,}: prefill {t_fill:5.1f}s ({t_fill / size * 1e6:4.0f} us/add), "
-              f"index ~{index_mib:5.0f} MiB RSS ({index_mib * 2**20 / size / 1024:4.1f} KiB/item) | "
+        mem = (f"RSS +{index_mib:4.0f} MiB ({index_mib * 2**20 / size / 1024:4.1f} KiB/item)"
+               if size >= 20_000 else "RSS growth too small to read")
+        print(f"  window {size:>7,}: prefill {t_fill:5.1f}s ({t_fill / size * 1e6:4.0f} us/add), {mem} | "
               f"{wall / n * 1e6:6.0f} us/item ({n / wall:6,.0f} items/s), {dups} flagged duplicate\n"
               f"  {'':17}{breakdown(wall, clock, n)}")
         del prefill, fresh, proc, out
@@ -496,7 +500,24 @@ def main() -> None:
           f"(dedup stage alone {big[1] / small[1]:.2f}x)   target < 1.5x: "
           f"{'MET' if ratio < 1.5 else 'MISSED'}")
 
-    print(f"\npeak RSS of this process: {peak_mib():.0f} MiB (ru_maxrss; dominated by the "
+    # ---------------------------------------------------------------- 3. memory
+    sample = NewsGen(args.seed + 200, dup_rate=0.0).entries(args.mem_sample, now=now)
+    gc.collect()
+    tracemalloc.start()
+    d = Deduper()
+    for e in sample:
+        d.add(e, now=now)
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    top = tracemalloc.take_snapshot().statistics("lineno")[:4]
+    tracemalloc.stop()
+    print(f"\n[3] memory: dedup index {traced / len(sample) / 1024:.1f} KiB per item (tracemalloc, "
+          f"{len(sample):,}-item sample; {traced / 2**20:.0f} MiB; a small index\n    has more new features "
+          f"per item, see the RSS growth of the big window in [2]), largest allocation sites:")
+    for st in top:
+        fr = st.traceback[0]
+        print(f"    {Path(fr.filename).name}:{fr.lineno:<4} {st.size / 2**20:6.1f} MiB  {st.count:>9,} blocks")
+    print(f"  peak RSS of this process: {peak_mib():.0f} MiB (ru_maxrss; dominated by the "
           f"{args.window_big:,}-item dedup index)")
 
 

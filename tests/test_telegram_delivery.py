@@ -177,3 +177,41 @@ async def test_notify_admins_and_outbox_prune(tg):
     from datetime import timedelta
     await tg.sink.tick(tg.now + timedelta(days=31))          # beyond the 30-day retention
     assert tg.sink.outbox.rows(13) == []
+
+
+async def test_too_long_digest_resent_as_split_plain_text(tg):
+    await tg.subscribe(14, "cuba")
+    await tg.sink.publish(tg.items(*[(f"Cuba long {i} <i>", "cuba") for i in range(5)]))
+    tg.api.fail("sendMessage", chat_id=14, status=400, description="Bad Request: message is too long")
+    n = len(tg.api.sent(14))
+    tg.api.message(14, "/digest")
+    await tg.api.wait_for(lambda: len(tg.api.sent(14)) > n)
+    await tg.sink.drain(5)
+    (plain,) = tg.api.sent(14)[n:]
+    assert "parse_mode" not in plain.params
+    assert sorted(re.findall(r"Cuba long (\d) <i>", plain.text)) == ["0", "1", "2", "3", "4"]
+    assert {r.state for r in tg.sink.outbox.rows(14)} == {"sent"}
+
+
+async def test_deleted_forum_topic_turns_its_subscriptions_off(tg):
+    await tg.api.reply_to(-1007, "/subscribe greenland", thread_id=3)
+    tg.api.fail("sendMessage", chat_id=-1007, status=400,
+                description="Bad Request: message thread not found")
+    await tg.sink.publish(tg.items(("Greenland topic", "greenland")))
+    await tg.api.wait_for(lambda: tg.sink.outbox.subscriptions(-1007) == [])
+    assert [r.state for r in tg.sink.outbox.rows(-1007)] == ["dead"]
+    assert tg.sink.outbox.chat(-1007).active            # the chat itself stays
+
+
+async def test_transient_failures_are_retried_past_the_attempt_limit(tg):
+    """An alert that could not be sent is retried, not forgotten: a long outage (more failures
+    than MAX_ATTEMPTS) still ends with the message delivered, once."""
+    from bot.telegram.sender import MAX_ATTEMPTS
+    await instant_chats(tg, 15)
+    tg.sink.sender.backoff_max = 0.2
+    tg.api.fail("sendMessage", chat_id=15, status=502, times=MAX_ATTEMPTS + 3)
+    await tg.sink.publish(tg.items(("Greenland outage", "greenland")))
+    await tg.api.wait_for(lambda: any("outage" in c.text for c in tg.api.sent(15)), timeout=30)
+    calls = [c for c in tg.api.calls_of("sendMessage", 15) if "outage" in c.text]
+    assert [c.status for c in calls] == [502] * (MAX_ATTEMPTS + 3) + [200]
+    assert [r.state for r in tg.sink.outbox.rows(15)] == ["sent"]

@@ -60,7 +60,7 @@ def start_service(tmp: Path, api: FakeBotAPI, log) -> subprocess.Popen:
     env.update(TELEGRAM_BOT_TOKEN=api.token, SOKUHO_TELEGRAM_API=api.root,
                SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1")
     exe = [str(SOKUHO)] if SOKUHO.exists() else [sys.executable, "-m", "bot.cli"]
-    return subprocess.Popen(exe + ["run", "--state", str(tmp / "state"),
+    return subprocess.Popen(exe + ["run", "--debug", "--state", str(tmp / "state"),
                                    "--watchlists", str(tmp / "wl")],
                             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -101,7 +101,7 @@ class Store:
                 # ever lost" (e.g. an outbox row marked sent, a stored item), and we commit only
                 # a few times per poll cycle, so one WAL fsync per commit is cheap.
                 conn.execute("PRAGMA synchronous = FULL")
-            store._migrate()
+            store.migrate()
         except BaseException:
             conn.close()
             raise
@@ -112,7 +112,7 @@ class Store:
                                 "AND name = 'schema_migrations'").fetchone()
         return dict(self.conn.execute(Q.APPLIED_VERSIONS).fetchall()) if has else {}
 
-    def _migrate(self) -> None:
+    def migrate(self) -> None:
         with self._errors("reading the schema version"):
             applied = self._applied()
         self._check_newer(applied)

@@ -7,9 +7,7 @@ fsync, os.replace), so a reader (the live reload) sees either the old or the new
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from bot.adapters.files import atomic_write
 from bot.core.watchlist import Watchlist
 
 
@@ -121,7 +120,7 @@ def edit(directory: Path | str, name: str, *, kind: str, action: str, text: str,
         raise EditError(f"the result would be invalid: {errs}") from None
     buf = io.StringIO()
     y.dump(doc, buf)
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
     return EditResult(path, name, kind, "added" if action == "add" else "removed", text, lang)
 
 
@@ -178,27 +177,3 @@ def _edit_exclude(doc: CommentedMap, action: str, text: str, path: Path) -> None
     raise EditError(f"exclude {text!r} is not in {path.name}")
 
 
-def _atomic_write(path: Path, content: str) -> None:
-    mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass

@@ -127,7 +127,7 @@ class Outbox:
         has = store.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
                                  "AND name='tg_outbox'").fetchone()
         if not has:          # the store was opened before this module was imported
-            store._migrate()
+            store.migrate()
 
     def _q(self, sql, params=()):
         with self.store._lock:
@@ -188,6 +188,15 @@ class Outbox:
                              "WHERE chat_id = ? AND state IN ('waiting', 'queued')",
                              (reason, chat_id)).rowcount
 
+    def drop_thread(self, chat_id: int, thread_id: int, reason: str) -> int:
+        """A forum topic was deleted: its subscriptions off, its undelivered rows dead."""
+        with self.store.transaction() as c:
+            c.execute("UPDATE tg_subscriptions SET active = 0 WHERE chat_id = ? AND thread_id = ?",
+                      (chat_id, thread_id))
+            return c.execute("UPDATE tg_outbox SET state = 'dead', last_error = ? WHERE "
+                             "chat_id = ? AND thread_id = ? AND state IN ('waiting', 'queued')",
+                             (reason, chat_id, thread_id)).rowcount
+
     def migrate_chat(self, old: int, new: int) -> None:
         """Group upgraded to supergroup: move the chat, its subscriptions and its outbox rows."""
         with self.store.transaction() as c:
@@ -196,10 +205,16 @@ class Outbox:
             else:
                 c.execute("UPDATE tg_chats SET chat_id = ?, kind = 'supergroup' "
                           "WHERE chat_id = ?", (new, old))
-            c.execute("UPDATE OR IGNORE tg_subscriptions SET chat_id = ? WHERE chat_id = ?",
-                      (new, old))
+            # portable (SQLite and PostgreSQL): move what does not already exist under the new id
+            c.execute("UPDATE tg_subscriptions SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS "
+                      "(SELECT 1 FROM tg_subscriptions n WHERE n.chat_id = ? AND "
+                      "n.thread_id = tg_subscriptions.thread_id AND "
+                      "n.watchlist = tg_subscriptions.watchlist)", (new, old, new))
             c.execute("DELETE FROM tg_subscriptions WHERE chat_id = ?", (old,))
-            c.execute("UPDATE OR IGNORE tg_outbox SET chat_id = ? WHERE chat_id = ?", (new, old))
+            c.execute("UPDATE tg_outbox SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS "
+                      "(SELECT 1 FROM tg_outbox n WHERE n.chat_id = ? AND "
+                      "n.thread_id = tg_outbox.thread_id AND n.guid = tg_outbox.guid)",
+                      (new, old, new))
             c.execute("UPDATE tg_outbox SET state = 'dead', last_error = 'migrated (dup)' "
                       "WHERE chat_id = ? AND state IN ('waiting', 'queued')", (old,))
 

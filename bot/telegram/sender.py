@@ -235,6 +235,11 @@ class Sender:
             if any(s in msg_l for s in GONE_ERRORS):
                 await self._gone(chat.chat_id, f"bad request: {e.message}")
                 return False
+            if "thread not found" in msg_l and r0.thread_id:
+                n = self.outbox.drop_thread(chat.chat_id, r0.thread_id, e.message)
+                log.warning("chat %s: forum topic %s is gone; its subscriptions are off and %d "
+                            "undelivered item(s) dropped", chat.chat_id, r0.thread_id, n)
+                return False
             if part.html:
                 log.warning("chat %s: Telegram rejected HTML (%s); resending as plain text",
                             chat.chat_id, e.message)
@@ -242,7 +247,7 @@ class Sender:
                     if not await self._send(chat, p, items):
                         return False
                 return True
-            return self._retry(chat, part, f"bad request: {e.message}")
+            return self._retry(chat, part, f"bad request: {e.message}", permanent=True)
         except TimedOut as e:
             # Ambiguous: Telegram may have delivered it. We retry (at-least-once for this case).
             return self._retry(chat, part, f"timed out: {e.message}")
@@ -251,10 +256,13 @@ class Sender:
         except TelegramError as e:
             return self._retry(chat, part, f"telegram: {e.message}")
 
-    def _retry(self, chat, part: Part, error: str) -> bool:
+    def _retry(self, chat, part: Part, error: str, *, permanent: bool = False) -> bool:
+        """Transient failures (network, timeouts, 5xx) are retried with capped backoff for as long
+        as it takes: an alert is never forgotten because Telegram was down for a while. Only a
+        message Telegram keeps rejecting even as plain text is given up after MAX_ATTEMPTS."""
         attempts = max(r.attempts for r in part.rows) + 1
         ids = [r.id for r in part.rows]
-        if attempts >= MAX_ATTEMPTS:
+        if permanent and attempts >= MAX_ATTEMPTS:
             log.error("chat %s: giving up on %d item(s) after %d attempts: %s",
                       chat.chat_id, len(ids), attempts, error)
             self.outbox.mark_dead(ids, error)

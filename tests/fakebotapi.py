@@ -18,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
-import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+try:  # the same TCP-reset helper as the feed server
+    from tests.feedserver import _abort
+except ImportError:  # pragma: no cover
+    from feedserver import _abort
 
 TOKEN = "123456:TEST-AAAAbbbbCCCCddddEEEEffffGGGGhhhh"
 BOT_ID = 123456
@@ -357,18 +360,6 @@ class FakeBotAPI:
                                         "gifts_from_channels": False}}
 
 
-def _abort(request: web.Request) -> None:
-    """Drop the connection (TCP RST) without an answer."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    transport.abort()
 
 
 # ---------------------------------------------------------------------------- test harness

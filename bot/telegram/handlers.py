@@ -76,6 +76,16 @@ class Handlers(AdminCommands):
         uid = user.id if user else None
         return Ctx(row, thread or 0, row.lang, uid, uid in self.sink.settings.admins)
 
+    async def _targeted(self, update: Update):
+        """The common start of a command that may act on a channel: (ctx, reply, (target, args)),
+        or None when the chat is refused or the channel argument is invalid (already answered)."""
+        c = await self.ctx(update)
+        if not c:
+            return None
+        reply = self.replier(update)
+        r = await self.target(c, split_args(update.effective_message.text), reply)
+        return (c, reply, r) if r else None
+
     async def target(self, c: Ctx, args: list[str], reply) -> tuple[Ctx, list[str]] | None:
         """A trailing @channel / -100id argument: act on that registered channel (admins)."""
         if not args or not _CHANNEL_REF.match(args[-1]):
@@ -181,13 +191,10 @@ class Handlers(AdminCommands):
         await reply("\n".join(lines), reply_markup=self.keyboard(c))
 
     async def _sub_cmd(self, update: Update, subscribe: bool) -> None:
-        c = await self.ctx(update)
-        if not c:
+        got = await self._targeted(update)
+        if not got:
             return
-        reply = self.replier(update)
-        r = await self.target(c, split_args(update.effective_message.text), reply)
-        if not r:
-            return
+        c, reply, r = got
         tc, args = r
         if len(args) != 1:
             usage = "/subscribe NAME" if subscribe else "/unsubscribe NAME"
@@ -206,13 +213,10 @@ class Handlers(AdminCommands):
         await self._sub_cmd(update, False)
 
     async def cmd_mode(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
+        got = await self._targeted(update)
+        if not got:
             return
-        reply = self.replier(update)
-        r = await self.target(c, split_args(update.effective_message.text), reply)
-        if not r:
-            return
+        c, reply, r = got
         tc, args = r
         if not args or args[-1] not in ("digest", "instant") or len(args) > 2:
             await reply(t(c.lang, "usage", usage="/mode NAME digest|instant"))
@@ -233,13 +237,10 @@ class Handlers(AdminCommands):
                       mode=i18n.mode_name(c.lang, mode)))
 
     async def _chat_setting(self, update: Update, usage: str, apply) -> None:
-        c = await self.ctx(update)
-        if not c:
+        got = await self._targeted(update)
+        if not got:
             return
-        reply = self.replier(update)
-        r = await self.target(c, split_args(update.effective_message.text), reply)
-        if not r:
-            return
+        c, reply, r = got
         tc, args = r
         if not args:
             await reply(t(c.lang, "usage", usage=usage))
@@ -309,13 +310,10 @@ class Handlers(AdminCommands):
         await self.replier(update)(t(lang, "lang_set"))
 
     async def cmd_digest(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
+        got = await self._targeted(update)
+        if not got:
             return
-        reply = self.replier(update)
-        r = await self.target(c, split_args(update.effective_message.text), reply)
-        if not r:
-            return
+        c, reply, r = got
         tc, _ = r
         self.sink.outbox.release(tc.chat.chat_id, tc.thread)
         if not self.sink.outbox.pending_count(tc.chat.chat_id, tc.thread):

@@ -330,13 +330,15 @@ def main() -> None:
           f"{time.perf_counter() - t0:.1f}s")
     server = ServerProcess(feeds, args.hosts, args.latency)
     try:
-        floor = math.ceil(args.feeds / 32) * args.latency
-        print(f"server: child process, {len(server.ports)} loopback addresses x ~"
-              f"{math.ceil(args.feeds / len(server.ports))} feeds, {args.latency * 1000:.0f} ms before "
-              f"each response; Fetcher defaults (32 total, 4 per host)\n  -> with feeds spread over "
-              f">= 8 hosts the global 32 binds, as in a real deployment (one host would allow only 4 "
-              f"at once); network floor ceil({args.feeds}/32) x {args.latency * 1000:.0f} ms = "
-              f"{floor:.2f}s")
+        nhosts = len(server.ports)
+        conc = min(32, 4 * nhosts, args.feeds)
+        floor = math.ceil(args.feeds / conc) * args.latency
+        binds = ("the global limit of 32 binds, as in a real deployment of many publishers"
+                 if 4 * nhosts >= 32 else f"the per-host limit binds: {nhosts} x 4 = {4 * nhosts} at once")
+        print(f"server: child process, {nhosts} loopback addresses x ~{math.ceil(args.feeds / nhosts)} "
+              f"feeds, {args.latency * 1000:.0f} ms before each response; Fetcher defaults (32 total, "
+              f"4 per host)\n  -> {binds}; network floor ceil({args.feeds}/{conc}) x "
+              f"{args.latency * 1000:.0f} ms = {floor:.2f}s")
 
         fp, n_fp, pf, n_pf = baseline(feeds)
         print(f"\nbaseline  feedparser.parse(io.BytesIO(body)), one process, same bytes: {fp:6.2f}s "

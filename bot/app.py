@@ -47,7 +47,8 @@ class App:
         parsers = ParserPool(parser_kind)
         app = cls(settings, config, store, deduper, processor, fetcher, parsers, None)  # type: ignore[arg-type]
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
-                                processor=lambda: app.processor, publish=publish)
+                                processor=lambda: app.processor, publish=publish,
+                                max_age=settings.max_age or None)
         return app
 
     def reload(self) -> list[str]:

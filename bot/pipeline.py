@@ -41,6 +41,7 @@ class FeedOutcome:
     error_kind: str | None = None
     published: list[StoredItem] = field(default_factory=list)
     dup_reasons: dict[str, int] = field(default_factory=dict)
+    old: int = 0                     # matched but published before the max age: stored only
     state: FeedState | None = None
     previous: FeedState | None = None
 
@@ -66,17 +67,23 @@ class CycleReport:
     def duplicates(self) -> int:
         return sum(o.duplicates for o in self.outcomes)
 
+    @property
+    def old(self) -> int:
+        return sum(o.old for o in self.outcomes)
+
     def summary(self) -> str:
         return (f"{len(self.outcomes)} feeds: {self.count('ok')} ok, "
                 f"{self.count('not_modified')} not modified, {self.count('failed')} failed; "
                 f"{self.new_items} new items, {self.matched} matched, "
-                f"{self.duplicates} duplicates; {self.duration:.1f}s")
+                f"{self.duplicates} duplicates" + (f", {self.old} too old to alert" if self.old else "")
+                + f"; {self.duration:.1f}s")
 
 
 class Pipeline:
     def __init__(self, *, store: Store, fetcher: Fetcher, parsers: ParserPool,
                  processor: Callable[[], Processor], publish=None,
-                 clock: Callable[[], datetime] = utcnow, jitter: float = 0.1):
+                 clock: Callable[[], datetime] = utcnow, jitter: float = 0.1,
+                 max_age: float | None = None):
         self.store = store
         self.fetcher = fetcher
         self.parsers = parsers
@@ -84,6 +91,7 @@ class Pipeline:
         self.publish = publish                # async callable(list[StoredItem]) or None
         self.clock = clock
         self.jitter = jitter
+        self.max_age = max_age                # new items published longer ago are not alerted
         self.on_outcome: list[Callable[[FeedOutcome], None]] = []
 
     def _next_poll(self, fs: FeedState, now: datetime, *, failed: bool,
@@ -156,7 +164,9 @@ class Pipeline:
             if p.dup.duplicate_of:
                 out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
         out.matched = sum(1 for s in stored if s.hits and not s.duplicate_of)
-        out.published = [s for s in stored if s.hits and not s.duplicate_of]
+        matched = [s for s in stored if s.hits and not s.duplicate_of]
+        out.published = [s for s in matched if self._fresh(s, now)]
+        out.old = len(matched) - len(out.published)
         out.state = self.store.record_fetch(
             fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
             new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
@@ -164,6 +174,13 @@ class Pipeline:
             now=now)
         if out.published and self.publish is not None:
             await self.publish(out.published)
+
+    def _fresh(self, item: StoredItem, now: datetime) -> bool:
+        """Breaking news only: an item first seen now but published days ago (a new feed's
+        back catalogue, a search feed resurfacing old articles) is stored, not alerted."""
+        published = item.entry.published
+        return (self.max_age is None or published is None
+                or (now - published).total_seconds() <= self.max_age)
 
     def _failed(self, fs, out, error, kind, now, retry_after) -> None:
         out.status, out.error, out.error_kind = "failed", error, kind

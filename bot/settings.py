@@ -32,6 +32,7 @@ class Settings:
     dedup_window: float = 48 * 3600                # SOKUHO_DEDUP_WINDOW ("48h")
     retention: float = 30 * 86400                  # SOKUHO_RETENTION ("30d")
     backfill: float = 24 * 3600                    # SOKUHO_BACKFILL ("24h")
+    max_age: float = 2 * 86400                     # SOKUHO_MAX_AGE: older new items are stored, not alerted
     digest_interval: float = 3600                  # SOKUHO_DIGEST_INTERVAL (console digests)
     user_agent: str = "sokuho/0.1 (+https://github.com/sokuho/sokuho; news alert bot)"
     metrics_port: int | None = None                # SOKUHO_METRICS_PORT (127.0.0.1 only)
@@ -60,10 +61,11 @@ class Settings:
         if env.get("SOKUHO_ALLOWED_CHATS"):
             s.allowed_chats = _split_ints(env["SOKUHO_ALLOWED_CHATS"])
         for key, attr in (("SOKUHO_DEDUP_WINDOW", "dedup_window"), ("SOKUHO_RETENTION", "retention"),
-                          ("SOKUHO_BACKFILL", "backfill"),
+                          ("SOKUHO_BACKFILL", "backfill"), ("SOKUHO_MAX_AGE", "max_age"),
                           ("SOKUHO_DIGEST_INTERVAL", "digest_interval")):
             if env.get(key):
-                setattr(s, attr, parse_duration(env[key]))
+                v = env[key].strip().lower()
+                setattr(s, attr, 0.0 if v in ("0", "off", "none") else parse_duration(v))
         if env.get("SOKUHO_USER_AGENT"):
             s.user_agent = env["SOKUHO_USER_AGENT"]
         if env.get("SOKUHO_METRICS_PORT"):

@@ -1,6 +1,6 @@
 """The orchestrator against a local feed server: faults are logged per feed, stored, retried with
 backoff; the cycle goes on for the other feeds; nothing stored is lost."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -18,7 +18,7 @@ WATCH = "name: cuba\naliases:\n  en: [Cuba, Havana]\n  ja: [キューバ]\n"
 def items(*titles, prefix="g"):
     return [{"title": t, "link": f"https://news.example/{prefix}{i}", "guid": f"{prefix}{i}",
              "description": f"<p>{t} — details</p>",
-             "pubDate": datetime(2026, 1, 10, 12, i, tzinfo=timezone.utc)}
+             "pubDate": datetime.now(timezone.utc) - timedelta(minutes=30 - i)}
             for i, t in enumerate(titles)]
 
 
@@ -128,5 +128,24 @@ async def test_invalid_reload_keeps_last_good_config(feed_server, tmp_path):
         (tmp_path / "wl" / "cuba.yaml").write_text(WATCH.replace("Havana]", "Havana, Habana]"),
                                                   encoding="utf-8")
         assert any("aliases added: Habana" in c for c in app.reload())
+    finally:
+        await app.close()
+
+
+async def test_old_items_are_stored_but_not_alerted(feed_server, tmp_path):
+    now = datetime.now(timezone.utc)
+    rows = [{"title": "Havana archive story", "guid": "old", "link": "https://n.example/old",
+             "pubDate": now - timedelta(days=10)},
+            {"title": "Havana fresh story", "guid": "new", "link": "https://n.example/new",
+             "pubDate": now - timedelta(hours=1)},
+            {"title": "Havana undated story", "guid": "nodate", "link": "https://n.example/nd"}]
+    url = feed_server.route("/a.xml", body=make_rss(rows))
+    pub = []
+    app = await open_app(tmp_path, {"a": url}, pub)
+    try:
+        r = await poll_all(app)
+        assert sorted(p.entry.id for p in pub) == ["new", "nodate"]
+        assert r.old == 1 and "1 too old to alert" in r.summary()
+        assert app.store.item("old").watchlists == ["cuba"]        # stored and matched
     finally:
         await app.close()

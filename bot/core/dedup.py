@@ -10,12 +10,12 @@ title's rarest features, each posting list capped to its most recent entries.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter, deque
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.core.model import DupVerdict, Entry
-from bot.core.normalize import _STOP_SETS, fold
+from bot.core.normalize import _STOP_SETS, fold, prep
 from bot.core.urlclean import canonical_url
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -28,6 +28,9 @@ _PREFIX = re.compile(r"^(?:(?:UPDATE|CORRECTED|REFILE|EXCLUSIVE|BREAKING|WRAPUP|
                      r"(?:\s*\d+)?\s*[-:]\s*|【[^】]{1,12}】\s*|\[[^\]]{1,12}\]\s*)", re.I)
 _LATIN = re.compile(r"[a-z0-9]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
+# feature runs skip hiragana: in Japanese headlines it is mostly particles (に, を, が, は, の),
+# which, like stop words, make unrelated headlines look alike
+_CJK_CONTENT = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
 _CAP = re.compile(r"(?<![\w'])([A-Z][A-Za-z]+)")
 _MONTHS = frozenset(
@@ -38,10 +41,6 @@ _MONTHS = frozenset(
 # a follow-up event, not a copy: "X again", "second hearing", 再び, nuevamente
 _AGAIN = re.compile(r"\b(?:again|second|another|renewed|fresh|nuevamente|de nuevo|otra vez|segunda|"
                     r"segundo|nueva ronda|erneut|wieder|encore|novamente)\b|再び|再度|改めて|2度目|二度目")
-
-
-def _again(title: str) -> bool:
-    return bool(_AGAIN.search(fold(title)))
 
 
 def clean_title(title: str) -> str:
@@ -57,42 +56,66 @@ def clean_title(title: str) -> str:
     return t
 
 
-def features(text: str) -> set[str]:
-    """Latin words (stop words dropped, crude 6-letter stems) and CJK character bigrams."""
-    f = fold(text)
-    out = {w if w.isdigit() else w[:6] for w in _LATIN.findall(f) if w not in _STOP}
-    for run in _CJK_RUN.findall(f):
-        if len(run) == 1:
-            out.add(run)
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
+_intern = sys.intern
+
+
+def _stem(w: str) -> str:
+    return _intern(w[:6])
+
+
+def features_folded(f: str) -> set[str]:
+    """Features of already-folded text: Latin words (stop words dropped, crude 6-letter stems)
+    and CJK character bigrams (kanji, katakana, hangul). Interned: the index holds each distinct
+    feature once."""
+    out = {_intern(w[:6]) for w in _LATIN.findall(f) if w not in _STOP}
+    if not f.isascii():
+        for run in _CJK_CONTENT.findall(f):
+            if len(run) == 1:
+                out.add(_intern(run))
+            else:
+                out.update(map(_intern, map(str.__add__, run, run[1:])))
     return out
 
 
-@dataclass(slots=True)
+def features(text: str) -> set[str]:
+    return features_folded(fold(text))
+
+
 class Sig:
-    id: str
-    root: str
-    lang: str | None
-    t: float
-    key: str
-    title: frozenset
-    summary: frozenset
-    nums: frozenset
-    months: frozenset
-    caps: frozenset
-    again: bool
+    """What the index keeps of an entry. Summary features are computed only when a candidate
+    gets that far (most are decided on the headline alone)."""
+
+    __slots__ = ("id", "root", "lang", "t", "key", "title", "nums", "months", "caps", "again",
+                 "_sfold", "_summary")
+
+    def __init__(self, id, root, lang, t, key, title, nums, months, caps, again, sfold):
+        self.id, self.root, self.lang, self.t, self.key = id, root, lang, t, key
+        self.title, self.nums, self.months, self.caps, self.again = title, nums, months, caps, again
+        self._sfold = sfold
+        self._summary: frozenset | None = None
+
+    @property
+    def summary(self) -> frozenset:
+        if self._summary is None:
+            self._summary = frozenset(features_folded(self._sfold)) if self._sfold else frozenset()
+            self._sfold = None
+        return self._summary
 
 
-def signature(entry: Entry, t: float) -> Sig:
-    title = clean_title(entry.title)
-    key = " ".join(_LATIN.findall(fold(title))) + "".join(_CJK_RUN.findall(fold(title)))
-    caps = frozenset(m.lower() for i, m in enumerate(_CAP.findall(title)) if i > 0 or
-                     not title.startswith(m))
-    words = set(_LATIN.findall(fold(title)))
-    return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(features(title)),
-               frozenset(features(entry.summary[:400])) if entry.summary else frozenset(),
+def signature(entry: Entry, t: float, folded_summary: str | None = None,
+              prepped_title: str | None = None) -> Sig:
+    title = clean_title(prepped_title if prepped_title is not None else prep(entry.title))
+    ft = title.lower()
+    words = _LATIN.findall(ft)
+    key = " ".join(words) + "".join(_CJK_RUN.findall(ft))
+    caps = frozenset(_stem(m.lower()) for i, m in enumerate(_CAP.findall(title))
+                     if i > 0 or not title.startswith(m))
+    if folded_summary is None:
+        folded_summary = fold(entry.summary[:400]) if entry.summary else ""
+    return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(features_folded(ft)),
                frozenset(n.replace(",", ".") for n in _NUM.findall(title)),
-               frozenset(words & _MONTHS), caps, _again(title))
+               frozenset(w for w in words if w in _MONTHS), caps,
+               bool(_AGAIN.search(ft)), folded_summary[:400])
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:
@@ -106,29 +129,36 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     """Is b the same story as a? (decision, score, reason)"""
     if a.key and a.key == b.key and len(a.key) >= 10:
         return True, 1.0, "title"
+    at, bt = a.title, b.title
+    shared = len(at & bt)
+    small = min(len(at), len(bt))
+    if not small:
+        return False, 0.0, ""
+    tj = shared / (len(at) + len(bt) - shared)
+    tc = shared / small
+    if tj < 0.25 and tc < 0.85:
+        return False, tj, ""                    # no rule below can accept: decided cheaply
     if a.nums and b.nums and a.nums != b.nums:
         return False, 0.0, "different figures"
     if a.months and b.months and a.months != b.months:
         return False, 0.0, "different months"
-    if (a.caps - b.caps) and (b.caps - a.caps) and len(a.caps ^ b.caps) >= 2 and \
-            not (a.caps - b.caps) & b.summary and not (b.caps - a.caps) & a.summary:
+    only_a, only_b = a.caps - b.caps, b.caps - a.caps
+    if only_a and only_b and len(only_a) + len(only_b) >= 2 and tj < 0.75 and \
+            not only_a & b.summary and not only_b & a.summary:
         # each headline names someone or somewhere the other does not: different events
-        if _jaccard(a.title, b.title) < 0.75:
-            return False, 0.0, "different names"
+        return False, 0.0, "different names"
     if a.again != b.again:
         return False, 0.0, "follow-up event"
-    tj = _jaccard(a.title, b.title)
-    small = min(len(a.title), len(b.title))
-    tc = len(a.title & b.title) / small if small else 0.0
-    if not (a.title - b.title) or not (b.title - a.title):
+    if shared == len(at) or shared == len(bt):
         # one headline contains the other ("UPDATE 1-..." adds a clause): same story
         if tc >= 0.85 and small >= 4:
             return True, tc, "similar"
         return False, tc, ""
     # each headline has words the other lacks: a rewording, or the same template about another event
-    if len(a.summary) >= 3 and len(b.summary) >= 3:
-        sj = _jaccard(a.summary, b.summary)
-        both = _jaccard(a.title | a.summary, b.title | b.summary)
+    sa, sb = a.summary, b.summary
+    if len(sa) >= 3 and len(sb) >= 3:
+        sj = _jaccard(sa, sb)
+        both = _jaccard(at | sa, bt | sb)
         if tj >= 0.25 and sj >= 0.15 and both >= 0.28:
             return True, both, "similar"
         return False, both, ""
@@ -140,15 +170,15 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
-    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 64, probe: int = 8):
+    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 32, probe: int = 12):
         self.window = window
         self.max_postings = max_postings
         self.probe = probe
         self._guid: dict[str, str] = {}
         self._url: dict[str, str] = {}
         self._key: dict[tuple, Sig] = {}
-        self._post: dict[str, deque[Sig]] = {}
-        self._df: Counter[str] = Counter()
+        self._post: dict[str, list[Sig]] = {}
+        self._df: dict[str, int] = {}
         self._order: deque[tuple[float, Sig, str]] = deque()   # (added_at, sig, canonical url)
 
     def __len__(self) -> int:
@@ -160,62 +190,83 @@ class Deduper:
         return (when - _EPOCH).total_seconds()
 
     def check(self, entry: Entry, now: datetime | None = None) -> DupVerdict:
+        return self._check(entry, canonical_url(entry.link) if entry.link else "",
+                           lambda: signature(entry, self._time(entry, now)))[0]
+
+    def _check(self, entry: Entry, url: str, make_sig) -> tuple[DupVerdict, Sig | None]:
         if entry.id in self._guid:
-            return DupVerdict(self._guid[entry.id], "guid", 1.0)
-        url = canonical_url(entry.link) if entry.link else ""
+            return DupVerdict(self._guid[entry.id], "guid", 1.0), None
         if url and url in self._url:
-            return DupVerdict(self._url[url], "url", 1.0)
-        sig = signature(entry, self._time(entry, now))
-        return self._near(sig)
+            return DupVerdict(self._url[url], "url", 1.0), None
+        sig = make_sig()
+        return self._near(sig), sig
 
     def _near(self, sig: Sig) -> DupVerdict:
         same = self._key.get((sig.lang, sig.key)) if len(sig.key) >= 10 else None
         if same is not None and abs(same.t - sig.t) <= self.window:
             return DupVerdict(same.root, "title", 1.0)
-        probes = sorted(sig.title, key=lambda f: self._df.get(f, 0))[: self.probe]
-        seen: set[int] = set()
-        best: tuple[float, Sig | None, str] = (0.0, None, "")
+        df, post = self._df, self._post
+        probes = sorted(sig.title, key=lambda f: df.get(f, 0))[: self.probe] \
+            if len(sig.title) > self.probe else sig.title
+        counts: Counter[Sig] = Counter()
+        cap = self.max_postings
         for f in probes:
-            for cand in reversed(self._post.get(f, ())):
-                if id(cand) in seen:
-                    continue
-                seen.add(id(cand))
-                if cand.lang != sig.lang or abs(cand.t - sig.t) > self.window:
-                    continue
-                ok, score, reason = similar(cand, sig)
-                if ok and score > best[0]:
-                    best = (score, cand, reason)
+            lst = post.get(f)
+            if lst:
+                counts.update(lst[-cap:])           # counted in C
+        if not counts:
+            return DupVerdict(None)
+        need = 1 if len(probes) <= 2 else 2
+        best: tuple[float, Sig | None, str] = (0.0, None, "")
+        for cand, n in counts.items():
+            if n < need or cand.lang != sig.lang or abs(cand.t - sig.t) > self.window:
+                continue
+            ok, score, reason = similar(cand, sig)
+            if ok and score > best[0]:
+                best = (score, cand, reason)
         if best[1] is not None:
             return DupVerdict(best[1].root, best[2], round(best[0], 3))
         return DupVerdict(None)
 
     def add(self, entry: Entry, verdict: DupVerdict | None = None, *, now: datetime | None = None,
-            added_at: float | None = None) -> None:
+            added_at: float | None = None, sig: Sig | None = None, url: str | None = None) -> None:
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
         self._guid.setdefault(entry.id, root)
-        url = canonical_url(entry.link) if entry.link else ""
+        if url is None:
+            url = canonical_url(entry.link) if entry.link else ""
         if url:
             self._url.setdefault(url, root)
-        sig = signature(entry, self._time(entry, now))
+        if sig is None:
+            sig = signature(entry, self._time(entry, now))
         sig.root = root
         if len(sig.key) >= 10:
             self._key.setdefault((sig.lang, sig.key), sig)
+        cap = self.max_postings
+        post, df = self._post, self._df
         for f in sig.title:
-            dq = self._post.get(f)
-            if dq is None:
-                dq = self._post[f] = deque(maxlen=self.max_postings)
-            dq.append(sig)
-            self._df[f] += 1
+            lst = post.get(f)
+            if lst is None:
+                post[f] = [sig]
+            else:
+                lst.append(sig)
+                if len(lst) > 2 * cap:
+                    del lst[:-cap]
+            df[f] = df.get(f, 0) + 1
         self._order.append((added_at if added_at is not None else sig.t, sig, url))
 
-    def process(self, entry: Entry, now: datetime | None = None) -> DupVerdict:
-        v = self.check(entry, now)
-        self.add(entry, v, now=now)
-        return v
+    def process(self, entry: Entry, now: datetime | None = None,
+                folded_summary: str | None = None, prepped_title: str | None = None) -> DupVerdict:
+        url = canonical_url(entry.link) if entry.link else ""
+        t = self._time(entry, now)
+        verdict, sig = self._check(entry, url,
+                                   lambda: signature(entry, t, folded_summary, prepped_title))
+        self.add(entry, verdict, now=now, sig=sig, url=url)
+        return verdict
 
     def expire(self, before: float) -> int:
         """Forget entries added before `before` (seconds since the epoch). Returns how many."""
         n = 0
+        post, df = self._post, self._df
         while self._order and self._order[0][0] < before:
             _, sig, url = self._order.popleft()
             n += 1
@@ -226,12 +277,13 @@ class Deduper:
             if self._key.get((sig.lang, sig.key)) is sig:
                 del self._key[(sig.lang, sig.key)]
             for f in sig.title:
-                self._df[f] -= 1
-                if self._df[f] <= 0:
-                    del self._df[f]
-                    self._post.pop(f, None)
+                left = df.get(f, 0) - 1
+                if left <= 0:
+                    df.pop(f, None)
+                    post.pop(f, None)
                 else:
-                    dq = self._post.get(f)
-                    if dq and dq[0] is sig:
-                        dq.popleft()
+                    df[f] = left
+                    lst = post.get(f)
+                    if lst and lst[0] is sig:
+                        del lst[0]
         return n

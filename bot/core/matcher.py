@@ -60,8 +60,9 @@ class Matcher:
         self.index = PhraseIndex(phrases)
 
     # ------------------------------------------------------------------ api
-    def match(self, entry: Entry) -> list[Hit]:
-        return self._resolve(self._scan(entry), None)
+    def match(self, entry: Entry, prepped: tuple[str, str] | None = None) -> list[Hit]:
+        """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known."""
+        return self._resolve(self._scan(entry, prepped), None)
 
     def explain(self, entry: Entry, watchlist: str | None = None) -> Trace:
         trace = Trace()
@@ -72,9 +73,10 @@ class Matcher:
         return trace
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, entry: Entry) -> dict[str, list[Occurrence]]:
-        return {"title": self.index.find(entry.title) if entry.title else [],
-                "summary": self.index.find(entry.summary) if entry.summary else []}
+    def _scan(self, entry: Entry, prepped=None) -> dict[str, list[Occurrence]]:
+        tp, sp = prepped if prepped is not None else (None, None)
+        return {"title": self.index.find(entry.title, tp) if entry.title else [],
+                "summary": self.index.find(entry.summary, sp) if entry.summary else []}
 
     def _resolve(self, occ: dict[str, list[Occurrence]], trace: Trace | None) -> list[Hit]:
         by_wl: dict[str, dict[str, list[Occurrence]]] = {}

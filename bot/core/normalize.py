@@ -136,28 +136,42 @@ _STOP = {
           "sono approvato".split(),
 }
 _STOP_SETS = {k: frozenset(v) for k, v in _STOP.items()}
+_LANGS = tuple(_STOP)
+_STOP_BITS: dict[str, int] = {}
+for _i, _lang in enumerate(_LANGS):
+    for _w in _STOP[_lang]:
+        _STOP_BITS[_w] = _STOP_BITS.get(_w, 0) | (1 << _i)
 _LATIN_TOKEN = re.compile(r"[a-z0-9]+")
 
 
-def detect_lang(text: str, default: str | None = None) -> str | None:
-    """Cheap script + stop-word language guess. Returns `default` when unsure."""
+def detect_lang(text: str, default: str | None = None, *, folded: str | None = None) -> str | None:
+    """Cheap script + stop-word language guess. Returns `default` when unsure. Pass `folded`
+    (fold(text)) when the caller has it already."""
+    if text.isascii():
+        return _latin_lang(folded if folded is not None else text.lower(), default)
     if _KANA_CHARS.search(text):
         return "ja"
     if _HANGUL.search(text):
         return "ko"
     if _HAN.search(text):
         return "ja" if default == "ja" else "zh"
-    words = _LATIN_TOKEN.findall(fold(text))
-    if not words:
-        return default
-    scores = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOP_SETS.items()}
-    best = max(scores, key=lambda k: scores[k])
-    top = scores[best]
+    return _latin_lang(folded if folded is not None else fold(text), default)
+
+
+def _latin_lang(folded: str, default: str | None) -> str | None:
+    bits = _STOP_BITS
+    counts = [0] * len(_LANGS)
+    for w in _LATIN_TOKEN.findall(folded):
+        b = bits.get(w)
+        if b:
+            for i in range(len(_LANGS)):
+                if b >> i & 1:
+                    counts[i] += 1
+    top = max(counts)
     if top == 0:
         return default
-    if default in scores and scores[default] == top:
+    if default in _LANGS and counts[_LANGS.index(default)] == top:
         return default
-    runner_up = sorted(scores.values())[-2]
-    if top == runner_up:
-        return default or best
-    return best
+    if sorted(counts)[-2] == top:
+        return default or _LANGS[counts.index(top)]
+    return _LANGS[counts.index(top)]

@@ -53,7 +53,8 @@ class PhraseIndex:
         self._latin: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], Phrase]]] = {}
         self._fuzzy_tokens: dict[tuple[str, int], list[tuple[str, int, Phrase]]] = {}
         self._cjk: dict[str, list[Phrase]] = {}
-        self._kana_fuzzy: list[tuple[str, Phrase]] = []
+        self._kana_fuzzy: dict[int, list[tuple[str, Phrase]]] = {}     # by length
+        self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
         self._fuzzy_cache: dict[str, list[tuple[Phrase, str, float]]] = {}
         for p in phrases:
             self._add(p)
@@ -83,14 +84,37 @@ class PhraseIndex:
         else:
             self._cjk.setdefault(folded, []).append(p)
             if p.fuzzy != "off" and re.fullmatch(r"[ァ-ヺ]+", folded) and len(folded) >= 5:
-                self._kana_fuzzy.append((folded, p))
+                self._kana_fuzzy.setdefault(len(folded), []).append((folded, p))
 
     # ------------------------------------------------------------------ search
-    def find(self, text: str) -> list[Occurrence]:
-        prepped = prep(text)
+    def find(self, text: str, prepped: str | None = None) -> list[Occurrence]:
+        """Occurrences of every phrase in `text` (pass `prepped` = prep(text) if already known)."""
+        if prepped is None:
+            prepped = prep(text)
         folded = prepped.lower()
-        same_len = len(folded) == len(prepped)
         out: list[Occurrence] = []
+        if self._any_latin(TOKEN.findall(folded)):
+            self._find_latin(folded, prepped, out)
+        if self._cjk_re is not None and not folded.isascii():
+            self._find_cjk(folded, prepped, out)
+        return out
+
+    def _any_latin(self, words: list[str]) -> bool:
+        """Cheap first pass (most items mention no alias): could any token start a match?"""
+        latin, cache, fuzzy = self._latin, self._fuzzy_cache, bool(self._fuzzy_tokens)
+        for w in words:
+            if w in latin:
+                return True
+            if fuzzy and len(w) >= 5:
+                hit = cache.get(w)
+                if hit is None:
+                    hit = self._fuzzy(w) if not w.isdigit() else []
+                if hit:
+                    return True
+        return False
+
+    def _find_latin(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
+        same_len = len(folded) == len(prepped)
         tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(folded)]
         latin = self._latin
         for i, (tok, start, _end) in enumerate(tokens):
@@ -108,9 +132,6 @@ class PhraseIndex:
                     if p.case_sensitive and same_len and not prepped[start].isupper():
                         continue
                     out.append(Occurrence(p, start, _end, prepped[start:_end], "fuzzy", score))
-        if self._cjk_re is not None and not folded.isascii():
-            self._find_cjk(folded, prepped, out)
-        return out
 
     @staticmethod
     def _seq_end(tokens, i: int, toks: tuple[str, ...], folded: str) -> int:
@@ -166,10 +187,21 @@ class PhraseIndex:
             run, a, b = m.group(), m.start(), m.end()
             if any(s < b and a < e for s, e in found_spans):
                 continue
-            for alias, p in self._kana_fuzzy:
-                if abs(len(alias) - len(run)) > 1:
-                    continue
+            for p, score in self._kana_near(run):
+                out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy", score))
+
+    def _kana_near(self, run: str) -> list[tuple[Phrase, float]]:
+        hit = self._kana_cache.get(run)
+        if hit is not None:
+            return hit
+        res = []
+        n = len(run)
+        for length in (n - 1, n, n + 1):
+            for alias, p in self._kana_fuzzy.get(length, ()):
                 d = OSA.distance(run, alias, score_cutoff=1)
                 if d <= 1:
-                    out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy",
-                                          100.0 * (1 - d / max(len(run), len(alias)))))
+                    res.append((p, 100.0 * (1 - d / max(n, length))))
+        if len(self._kana_cache) > 100_000:
+            self._kana_cache.clear()
+        self._kana_cache[run] = res
+        return res

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core.dedup import Deduper
 from bot.core.matcher import Matcher
 from bot.core.model import Entry, Processed
-from bot.core.normalize import detect_lang
+from bot.core.normalize import detect_lang, prep
 
 
 class Processor:
@@ -16,9 +16,14 @@ class Processor:
         self.deduper = deduper
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
-        lang = detect_lang(f"{entry.title} {entry.summary[:300]}", default=entry.lang)
+        # normalise once; language guess, matching and dedup all read the same folded text
+        tp = prep(entry.title)
+        sp = prep(entry.summary) if entry.summary else ""
+        head = f"{tp} {sp[:300]}"
+        lang = detect_lang(head, default=entry.lang, folded=head.lower())
         if lang != entry.lang:
             entry = replace(entry, lang=lang)
-        hits = self.matcher.match(entry)
-        verdict = self.deduper.process(entry, now)
+        hits = self.matcher.match(entry, (tp, sp))
+        verdict = self.deduper.process(entry, now, folded_summary=sp[:400].lower(),
+                                       prepped_title=tp)
         return Processed(entry, hits, verdict)

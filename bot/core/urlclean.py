@@ -23,12 +23,26 @@ def is_tracking(name: str) -> bool:
     return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
 
 
-@lru_cache(maxsize=65536)
+_SIMPLE_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:")
+
+
 def canonical_url(url: str) -> str:
     """Return a canonical form of `url`; non-HTTP strings come back stripped but otherwise as-is."""
     url = (url or "").strip()
     if not url:
         return ""
+    # fast path for the common case: http(s), no query, fragment, escapes, port or userinfo
+    if url.startswith(("https://", "http://")) and _SIMPLE_OK.issuperset(url):
+        rest = url[url.index("//") + 2:]
+        host, slash, path = rest.partition("/")
+        if host and ":" not in host and "//" not in path:
+            path = "/" + path.rstrip("/") if path.strip("/") else "/"
+            return "https://" + host.lower().rstrip(".") + path
+    return _canonical_slow(url)
+
+
+@lru_cache(maxsize=65536)
+def _canonical_slow(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:

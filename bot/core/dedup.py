@@ -170,7 +170,7 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
-    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 32, probe: int = 12):
+    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 16, probe: int = 8):
         self.window = window
         self.max_postings = max_postings
         self.probe = probe

@@ -125,3 +125,25 @@ async def test_match_fetches_urls_in_the_order_given(feed_server, tmp_path, wl):
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert proc.returncode == 0, err
     assert [(r["id"], r["feed"], r["duplicate_of"]) for r in rows] == [("a1", a, None), ("b1", b, "a1")]
+
+
+def test_explain_recent_tries_an_edited_watchlist_on_stored_items(tmp_path, wl):
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc)
+    f = tmp_path / "feed.xml"
+    f.write_bytes(make_rss([
+        {"title": "Havana talks resume", "link": "https://n.example/a", "guid": "g1", "pubDate": now},
+        {"title": "La Habana sin luz", "link": "https://n.example/b", "guid": "g2", "pubDate": now},
+        {"title": "Old Havana story", "link": "https://n.example/c", "guid": "g3",
+         "pubDate": now - timedelta(days=20)}]))
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: local, url: '{f}', lang: es}}\n")
+    st = tmp_path / "st"
+    assert sokuho("poll", "--once", "--quiet", "--watchlists", str(wl), "--state", str(st)).returncode == 0
+    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Cuba, Havana]\n  es: [La Habana]\n")
+    r = sokuho("explain", "--recent", "cuba", "--days", "3", "--watchlists", str(wl), "--state", str(st))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(l.startswith("+") and "La Habana sin luz" in l for l in lines)   # newly matched
+    assert any(l.startswith(" ") and "Havana talks resume" in l for l in lines)  # matched before
+    assert not any("Old Havana story" in l for l in lines)                      # outside 3 days
+    assert "would match 2 stored items" in lines[-1] and "(1 not matched before" in lines[-1]

@@ -78,8 +78,8 @@ def _recent(matcher: Matcher, name: str, settings, days: float) -> int:
     would, before = [], 0
     with store:
         for entry, dup_of in store.recent_entries(since):
-            if dup_of:
-                continue
+            if dup_of or (entry.published is not None and entry.published < since):
+                continue                      # copies, and old stories fetched recently
             old = store.item(entry.id)
             was = bool(old and name in old.watchlists)
             before += was

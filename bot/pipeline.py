@@ -18,14 +18,11 @@ from typing import Callable
 from bot.adapters.fetch import Fetcher, backoff_delay
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import FeedState, Store
-from bot.core.model import Processed, StoredItem
+from bot.core.model import Processed, StoredItem, utcnow
 from bot.core.process import Processor
 
 log = logging.getLogger("sokuho.pipeline")
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar, Iterable, Iterator
 
+from bot.core.model import utcnow
 from bot.adapters import store_sql as Q
 from bot.adapters.store_base import (CHUNK, FeedState, StoreError, chunks, convert_error,
                                      item_from_row, marks)
@@ -131,7 +132,7 @@ class Store:
                 for version in range(applied.get(component, 0) + 1, len(scripts) + 1):
                     for stmt in Q.split_statements(scripts[version - 1]):
                         c.execute(stmt)
-                    c.execute(Q.RECORD_MIGRATION, (component, version, to_ts(_utcnow())))
+                    c.execute(Q.RECORD_MIGRATION, (component, version, to_ts(utcnow())))
 
     def _check_newer(self, applied: dict[str, int]) -> None:
         for component, version in applied.items():
@@ -425,6 +426,3 @@ class Store:
         except StoreError:
             return False
 
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)

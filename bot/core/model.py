@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC: the only clock the stages use by default."""
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)

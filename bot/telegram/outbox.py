@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from bot.core.model import utcnow
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts, to_ts
 
@@ -72,9 +73,6 @@ _CHAT_COLS = ("chat_id, kind, title, username, lang, tz, schedule, quiet, muted_
               "inactive_reason, owner_id, next_digest_at, next_no")
 _ROW_COLS = "id, chat_id, thread_id, guid, watchlist, kind, state, item_no, attempts"
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

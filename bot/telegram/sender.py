@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter,
                             TelegramError, TimedOut)
 
+from bot.core.model import utcnow
 from bot.core import render
 from bot.core.model import StoredItem
 from bot.telegram.outbox import Outbox, Row
@@ -97,7 +98,7 @@ class Sender:
             nb = self.outbox.next_not_before()
             timeout = 5.0
             if nb is not None:
-                timeout = min(timeout, max(0.05, (nb - _now()).total_seconds()))
+                timeout = min(timeout, max(0.05, (nb - utcnow()).total_seconds()))
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout)
             except asyncio.TimeoutError:
@@ -105,7 +106,7 @@ class Sender:
             self.wake.clear()
 
     def _dispatch(self) -> None:
-        rows = self.outbox.due(_now(), exclude=set(self.inflight))
+        rows = self.outbox.due(utcnow(), exclude=set(self.inflight))
         by_chat: dict[int, list[Row]] = {}
         for r in rows:
             by_chat.setdefault(r.chat_id, []).append(r)
@@ -121,7 +122,7 @@ class Sender:
         end = loop.time() + timeout
         while loop.time() < end:
             self.poke()
-            if not self.inflight and not self.outbox.due(_now()):
+            if not self.inflight and not self.outbox.due(utcnow()):
                 return True
             await asyncio.sleep(0.05)
         return False
@@ -211,14 +212,14 @@ class Sender:
         await self.pacer.acquire(chat.chat_id)
         try:
             msg = await self.bot.send_message(chat.chat_id, part.text, **kw)
-            self.outbox.mark_sent(ids, getattr(msg, "message_id", None), _now())
+            self.outbox.mark_sent(ids, getattr(msg, "message_id", None), utcnow())
             self.sent_messages += 1
             return True
         except RetryAfter as e:
             secs = retry_seconds(e)
             self.pacer.block(chat.chat_id, secs)
             self.outbox.mark_retry(ids, f"429 retry after {secs:g}s",
-                                   _now() + timedelta(seconds=secs))
+                                   utcnow() + timedelta(seconds=secs))
             log.warning("chat %s: flood control, retry after %gs", chat.chat_id, secs)
             return False
         except ChatMigrated as e:
@@ -270,7 +271,7 @@ class Sender:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
         for r in part.rows:
             r.attempts = attempts
-        self.outbox.mark_retry(ids, error, _now() + timedelta(seconds=delay))
+        self.outbox.mark_retry(ids, error, utcnow() + timedelta(seconds=delay))
         log.warning("chat %s: send failed (%s); retry in %gs", chat.chat_id, error, delay)
         return False
 
@@ -285,6 +286,3 @@ class Sender:
             except Exception:
                 log.exception("on_gone hook failed")
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -32,7 +32,7 @@ class App:
     @classmethod
     async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process") -> "App":
         """Load config (ConfigError), open the store (StoreError), warm the duplicate index."""
-        config = load_config(settings.watchlists)
+        config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
         store = Store.open(settings.db_path)
         try:
             store.sync_feeds(list(config.feeds.feeds), config.feeds.defaults.interval, utcnow())
@@ -54,7 +54,7 @@ class App:
     def reload(self) -> list[str]:
         """Re-read watchlists and feeds. Invalid: raises ConfigError, the running config stays.
         Valid: swaps matcher and feed list atomically and returns what changed."""
-        new = load_config(self.settings.watchlists)
+        new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file)
         changes = diff_config(self.config, new)
         matcher = Matcher(new.watchlists)       # built fully before anything is swapped
         self.store.sync_feeds(list(new.feeds.feeds), new.feeds.defaults.interval, utcnow())

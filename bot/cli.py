@@ -20,6 +20,8 @@ def common_parent() -> argparse.ArgumentParser:
     g = p.add_argument_group("common options")
     g.add_argument("--watchlists", metavar="DIR",
                    help="folder with watchlist YAML files and feeds.yaml (default: watchlists)")
+    g.add_argument("--feeds", metavar="FILE",
+                   help="feed list (default: feeds.yaml in the watchlist folder)")
     g.add_argument("--state", metavar="DIR",
                    help="folder for the SQLite state (default: state, or $STATE_DIRECTORY)")
     g.add_argument("--debug", action="store_true", help="verbose logging")

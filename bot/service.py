@@ -109,7 +109,7 @@ class Service:
                   max_instances=1, misfire_grace_time=int(SINK_TICK * 4))
         s.add_job(self._prune, IntervalTrigger(hours=1), id="prune", coalesce=True, max_instances=1)
         s.start()
-        self.watcher = ConfigWatcher([self.settings.watchlists], self.reload)
+        self.watcher = ConfigWatcher([self.settings.watchlists, self.settings.feeds_file], self.reload)
         self.watcher.start()
         self._spawn(watchdog_loop(self.notifier, self._alive))
         self._spawn(self._clock_guard())

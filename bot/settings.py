@@ -26,6 +26,7 @@ def _split_ints(v: str) -> tuple[int, ...]:
 class Settings:
     watchlists: Path = Path("watchlists")          # SOKUHO_WATCHLISTS  / --watchlists
     state: Path = Path("state")                    # SOKUHO_STATE, $STATE_DIRECTORY / --state
+    feeds: Path | None = None                      # SOKUHO_FEEDS / --feeds (default: watchlists/feeds.yaml)
     telegram_api: str = "https://api.telegram.org"  # SOKUHO_TELEGRAM_API
     admins: tuple[int, ...] = ()                   # SOKUHO_ADMINS="123,456"
     allowed_chats: tuple[int, ...] = ()            # SOKUHO_ALLOWED_CHATS (empty: everyone)
@@ -54,6 +55,8 @@ class Settings:
             s.watchlists = Path(env["SOKUHO_WATCHLISTS"])
         if env.get("SOKUHO_STATE"):
             s.state = Path(env["SOKUHO_STATE"])
+        if env.get("SOKUHO_FEEDS"):
+            s.feeds = Path(env["SOKUHO_FEEDS"])
         if env.get("SOKUHO_TELEGRAM_API"):
             s.telegram_api = env["SOKUHO_TELEGRAM_API"].rstrip("/")
         if env.get("SOKUHO_ADMINS"):
@@ -82,7 +85,7 @@ class Settings:
 
     def apply_args(self, args) -> "Settings":
         """CLI flags win over the environment."""
-        for name in ("watchlists", "state"):
+        for name in ("watchlists", "state", "feeds"):
             v = getattr(args, name, None)
             if v:
                 setattr(self, name, Path(v))
@@ -103,7 +106,7 @@ class Settings:
 
     @property
     def feeds_file(self) -> Path:
-        return self.watchlists / "feeds.yaml"
+        return self.feeds or self.watchlists / "feeds.yaml"
 
     def public(self) -> dict:
         """Settings safe to print: the token is never included."""

@@ -147,3 +147,18 @@ def test_explain_recent_tries_an_edited_watchlist_on_stored_items(tmp_path, wl):
     assert any(l.startswith(" ") and "Havana talks resume" in l for l in lines)  # matched before
     assert not any("Old Havana story" in l for l in lines)                      # outside 3 days
     assert "would match 2 stored items" in lines[-1] and "(1 not matched before" in lines[-1]
+
+
+def test_offline_demo_shows_matches_negatives_and_duplicates(tmp_path):
+    import os
+    env = dict(os.environ, SOKUHO_MAX_AGE="0")
+    r = sokuho("poll", "--once", "--feeds", "examples/offline/feeds.yaml", "--state",
+               str(tmp_path / "st"), env=env)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for title in ("Sheinbaun says talks", "Venezuala: la oposición", "Groenlandia aprueba una nueva ley de minería",
+                  "キューバで全国規模の停電", "シェインバーム大統領"):
+        assert title in out, title
+    for negative in ("Mark Cuban", "Plátano maduro", "キューブ型", "マリリン・モンロー", "incubadora"):
+        assert negative not in out, negative
+    assert "3 feeds: 3 ok" in out and "1 duplicates" in out

@@ -100,3 +100,19 @@ def test_published_schemas_are_current_and_accept_the_shipped_files():
         jsonschema.validate(data, fd if p.name == "feeds.yaml" else wl)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "x", "aliases": {"en": ["a"]}, "exclude": []}, wl)
+
+
+def test_relative_feed_paths_resolve_against_the_feed_file(tmp_path):
+    write(tmp_path, "cuba.yaml", GOOD)
+    sub = tmp_path / "lists"
+    sub.mkdir()
+    write(sub, "feeds.yaml", "feeds:\n  - {name: a, url: local/a.xml}\n  - {name: b, url: 'https://x.example/rss'}\n")
+    cfg = load_config(tmp_path, feeds_file=sub / "feeds.yaml")
+    assert cfg.feeds.feeds[0].url == str(sub / "local" / "a.xml")
+    assert cfg.feeds.feeds[1].url == "https://x.example/rss"
+
+
+def test_shipped_offline_demo_feeds_are_valid():
+    cfg = load_config("watchlists", feeds_file="examples/offline/feeds.yaml")
+    assert len(cfg.feeds.feeds) == 3
+    assert all(Path(f.url).is_file() for f in cfg.feeds.feeds)

@@ -163,10 +163,25 @@ def load_feeds(path: Path) -> tuple[FeedList | None, list[Problem]]:
     data, probs = _read(path)
     if probs:
         return None, probs
-    return _validate(FeedList, data, path)
+    feeds, probs = _validate(FeedList, data, path)
+    if feeds is None:
+        return None, probs
+    return _resolve_paths(feeds, path.parent), []
 
 
-def load_config(directory: Path | str, *, require_watchlists: bool = True) -> Config:
+def _resolve_paths(feeds: FeedList, base: Path) -> FeedList:
+    """A relative file path in feeds.yaml is relative to feeds.yaml, not to the current folder."""
+    out = []
+    for f in feeds.feeds:
+        if "://" not in f.url and not Path(f.url).expanduser().is_absolute():
+            f = f.model_copy(update={"url": str((base / f.url).resolve())})
+        out.append(f)
+    return feeds.model_copy(update={"feeds": tuple(out)})
+
+
+def load_config(directory: Path | str, *, require_watchlists: bool = True,
+                feeds_file: Path | str | None = None) -> Config:
+    """Every watchlist in `directory` and the feed list (`directory/feeds.yaml`, or `feeds_file`)."""
     directory = Path(directory)
     problems: list[Problem] = []
     if not directory.is_dir():
@@ -186,7 +201,7 @@ def load_config(directory: Path | str, *, require_watchlists: bool = True) -> Co
         files[wl.name] = str(path)
     if require_watchlists and not watchlists and not problems:
         problems.append(Problem(str(directory), None, None, "", "no watchlist files (*.yaml) found"))
-    feeds, probs = load_feeds(directory / FEEDS_FILE)
+    feeds, probs = load_feeds(Path(feeds_file) if feeds_file else directory / FEEDS_FILE)
     problems += probs
     if problems:
         raise ConfigError(problems)

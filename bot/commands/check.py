@@ -15,7 +15,7 @@ def register(sub, parent):
 
 def run(args, settings) -> int:
     try:
-        cfg = load_config(settings.watchlists)
+        cfg = load_config(settings.watchlists, feeds_file=settings.feeds_file)
     except ConfigError as e:
         n = len(e.problems)
         for p in e.problems:

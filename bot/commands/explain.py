@@ -33,7 +33,7 @@ def _load(settings, name: str):
         if problems:
             raise ConfigError(problems)
         return wl
-    cfg = load_config(settings.watchlists)
+    cfg = load_config(settings.watchlists, feeds_file=settings.feeds_file)
     if name not in cfg.watchlists:
         known = ", ".join(sorted(cfg.watchlists))
         raise KeyError(f"no watchlist named {name!r} in {settings.watchlists} (known: {known})")

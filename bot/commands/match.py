@@ -42,7 +42,7 @@ async def _read_all(sources: list[str], user_agent: str) -> list[tuple[str, obje
 
 def run(args, settings) -> int:
     try:
-        cfg = load_config(settings.watchlists)
+        cfg = load_config(settings.watchlists, feeds_file=settings.feeds_file)
     except ConfigError as e:
         print(f"sokuho: invalid configuration:\n{e}", file=sys.stderr)
         return 2

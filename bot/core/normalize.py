@@ -91,12 +91,12 @@ def _prep_cached(s: str) -> str:
 
 
 def _prep(s: str) -> str:
-    s = unicodedata.normalize("NFKC", s)
-    s = s.translate(_FOLD)
-    if "." in s:
+    if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
+        s = unicodedata.normalize("NFKC", s).translate(_FOLD)
+        if not s.isascii():
+            s = _kana_fold(s)
+    if "." in s and _ACRONYM.search(s):
         s = _ACRONYM.sub(_acronym, s)   # U.S. -> US, U.N. -> UN
-    if not s.isascii():
-        s = _kana_fold(s)
     return s
 
 

@@ -97,6 +97,14 @@ class PhraseIndex:
             self._find_latin(folded, prepped, out)
         if self._cjk_re is not None and not folded.isascii():
             self._find_cjk(folded, prepped, out)
+        if out and len(text) == len(prepped) and text != prepped:
+            # show what the item says ("Díaz", "キューバ"), not its folded form, when spans agree
+            out = [Occurrence(o.phrase, o.start, o.end, text[o.start:o.end], o.kind, o.score)
+                   for o in out]
+        elif out and text != prepped:
+            out = [o if o.kind == "fuzzy" or fold(o.text) != fold(o.phrase.text) else
+                   Occurrence(o.phrase, o.start, o.end, o.phrase.text, o.kind, o.score)
+                   for o in out]
         return out
 
     def _any_latin(self, words: list[str]) -> bool:

@@ -196,3 +196,69 @@ async def test_clock_jumps_reschedule_polls(tmp_path):
             mod.time.time = real
     finally:
         await svc.app.close()
+
+
+def _in_mount_ns(script: str) -> subprocess.CompletedProcess:
+    """Run `script` in a private mount namespace (mounts vanish with it)."""
+    return subprocess.run(["unshare", "-m", "sh", "-ec", script], capture_output=True, text=True,
+                          timeout=120, env=env())
+
+
+def _can_mount() -> bool:
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    r = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(not _can_mount(),
+                                 reason="needs root and mount namespaces (unshare -m)")
+
+
+@needs_mount
+@pytest.mark.parametrize("case", ["full", "readonly"])
+def test_full_or_read_only_state_disk_at_start(tmp_path, case):
+    conf = setup_conf(tmp_path, {})
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if case == "full":
+        prepare = (f"mount -t tmpfs -o size=256k tmpfs {mnt}\n"
+                   f"head -c 250000 /dev/zero > {mnt}/filler || true\n")
+        words = "is full"
+    else:
+        prepare = (f"mount -t tmpfs -o size=1m tmpfs {mnt}\nmkdir {mnt}/st\n"
+                   f"mount -o remount,ro {mnt}\n")
+        words = "read-only"
+    r = _in_mount_ns(prepare + f"{SOKUHO} run --watchlists {conf} --state {mnt}/st || echo exit=$?")
+    assert "exit=3" in r.stdout, (r.stdout, r.stderr)
+    assert words in r.stderr and f"{mnt}/st" in r.stderr
+
+
+async def test_disk_filling_up_while_running_loses_nothing_committed(feed_server, tmp_path, caplog):
+    """The state disk fills up mid-run (SQLite's page limit stands in for the disk): the poll fails
+    with a clear log line naming the feed, the batch is not half-stored, the feed keeps its old
+    validators and is retried, and everything committed before is intact."""
+    from bot.app import App
+    from bot.settings import Settings
+
+    url = feed_server.route("/a.xml", body=rss("a", 5))
+    conf = setup_conf(tmp_path, {"a": url})
+    app = await App.open(Settings(watchlists=conf, state=tmp_path / "st"), parser_kind="inline")
+    try:
+        feeds = app.store.feeds()
+        await app.pipeline.poll_many(feeds)
+        assert app.store.counts()["items"] == 5
+        pages = app.store.conn.execute("PRAGMA page_count").fetchone()[0]
+        app.store.conn.execute(f"PRAGMA max_page_count = {pages}")        # the disk is now full
+        feed_server.route("/a.xml", body=rss("b", 400))
+        r = await app.pipeline.poll_many(app.store.feeds())
+        assert r.count("failed") == 1 and "full" in (r.outcomes[0].error or "")
+        assert url in caplog.text
+        app.store.conn.execute("PRAGMA max_page_count = 1073741823")     # space again
+        assert app.store.counts()["items"] == 5                          # nothing half-stored
+        r = await app.pipeline.poll_many(app.store.feeds())
+        assert r.count("ok") == 1 and app.store.counts()["items"] == 405
+    finally:
+        await app.close()

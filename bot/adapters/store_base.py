@@ -37,12 +37,24 @@ _CAUSES = {   # primary SQLite result code -> (kind, plain words)
 }
 
 
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def convert_error(exc: BaseException, path: Path, action: str, busy: float) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", None)
     kind, cause = _CAUSES.get(code & 0xFF if code is not None else -1, ("other", str(exc)))
     cause = cause.format(busy=busy)
     if kind == "readonly" and not os.access(path.parent, os.W_OK):
         cause = f"the directory {path.parent} is read-only or not writable"
+    if kind in ("io", "full", "other"):
+        free = _free_bytes(path.parent)
+        if free is not None and free < 1 << 20:   # an I/O error on a full disk: say so
+            kind, cause = "full", f"the disk holding {path.parent} is full ({free // 1024} KiB free)"
     err = StoreError(f"state database {path}: {cause} (while {action}; sqlite: {exc})",
                      path=path, kind=kind)
     err.__cause__ = exc

@@ -46,10 +46,28 @@ def env():
     return e
 
 
+_procs: list = []
+
+
 async def start(conf, state, log):
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         str(SOKUHO), "run", "--watchlists", str(conf), "--state", str(state),
         stdout=asyncio.subprocess.DEVNULL, stderr=open(log, "w"), env=env())
+    _procs.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_services():
+    """A failing assertion must not leave a `sokuho run` behind."""
+    yield
+    while _procs:
+        p = _procs.pop()
+        if p.returncode is None:
+            try:
+                p.kill()
+            except ProcessLookupError:
+                pass
 
 
 async def wait_for(pred, timeout=30.0, what="condition"):

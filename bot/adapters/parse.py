@@ -223,10 +223,18 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
 
 
 # ----------------------------------------------------------------------------- pool
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the main process, which shuts the pool down in order."""
+def _worker_init(parent: int) -> None:
+    """Parser workers leave Ctrl-C to the main process (which shuts the pool down in order) and
+    die with it: a main process killed with SIGKILL must not leave orphans parsing nothing."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:                                            # Linux: PR_SET_PDEATHSIG
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:                      # the parent died before prctl took effect
+        os._exit(0)
 
 
 class ParserPool:
@@ -250,7 +258,7 @@ class ParserPool:
             return ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
         if self.kind == "process":
             return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_ignore_sigint)
+                                       initializer=_worker_init, initargs=(os.getpid(),))
         return None
 
     async def parse(self, body: bytes, **kw) -> ParseResult:

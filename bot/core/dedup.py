@@ -206,8 +206,10 @@ class Deduper:
         if same is not None and abs(same.t - sig.t) <= self.window:
             return DupVerdict(same.root, "title", 1.0)
         df, post = self._df, self._post
-        probes = sorted(sig.title, key=lambda f: df.get(f, 0))[: self.probe] \
-            if len(sig.title) > self.probe else sig.title
+        # only features already in the index can find anything; the rarest are the best probes
+        probes = [f for f in sig.title if f in df]
+        if len(probes) > self.probe:
+            probes = sorted(probes, key=df.__getitem__)[: self.probe]
         counts: Counter[Sig] = Counter()
         cap = self.max_postings
         for f in probes:

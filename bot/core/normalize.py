@@ -137,10 +137,6 @@ _STOP = {
 }
 _STOP_SETS = {k: frozenset(v) for k, v in _STOP.items()}
 _LANGS = tuple(_STOP)
-_STOP_BITS: dict[str, int] = {}
-for _i, _lang in enumerate(_LANGS):
-    for _w in _STOP[_lang]:
-        _STOP_BITS[_w] = _STOP_BITS.get(_w, 0) | (1 << _i)
 _LATIN_TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -159,14 +155,8 @@ def detect_lang(text: str, default: str | None = None, *, folded: str | None = N
 
 
 def _latin_lang(folded: str, default: str | None) -> str | None:
-    bits = _STOP_BITS
-    counts = [0] * len(_LANGS)
-    for w in _LATIN_TOKEN.findall(folded):
-        b = bits.get(w)
-        if b:
-            for i in range(len(_LANGS)):
-                if b >> i & 1:
-                    counts[i] += 1
+    words = set(_LATIN_TOKEN.findall(folded))
+    counts = [len(words & _STOP_SETS[lang]) for lang in _LANGS]    # set operations, in C
     top = max(counts)
     if top == 0:
         return default

@@ -56,6 +56,8 @@ class PhraseIndex:
         self._kana_fuzzy: dict[int, list[tuple[str, Phrase]]] = {}     # by length
         self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
         self._fuzzy_cache: dict[str, list[tuple[Phrase, str, float]]] = {}
+        self._fuzzy_seen: set[str] = set()         # words already looked up (hit or not)
+        self._fuzzy_hit_words: set[str] = set()    # ... of which these are near an alias
         for p in phrases:
             self._add(p)
         self._exact_tokens = frozenset(self._latin)
@@ -108,17 +110,18 @@ class PhraseIndex:
         return out
 
     def _any_latin(self, words: list[str]) -> bool:
-        """Cheap first pass (most items mention no alias): could any token start a match?"""
-        latin, cache, fuzzy = self._latin, self._fuzzy_cache, bool(self._fuzzy_tokens)
-        for w in words:
-            if w in latin:
+        """Cheap first pass (most items mention no alias): could any token start a match?
+        Set operations run in C; only words never seen before get a fuzzy lookup."""
+        ws = set(words)
+        if not ws.isdisjoint(self._exact_tokens):
+            return True
+        if not self._fuzzy_tokens:
+            return False
+        if not ws.isdisjoint(self._fuzzy_hit_words):
+            return True
+        for w in ws - self._fuzzy_seen:
+            if len(w) >= 5 and not w.isdigit() and self._fuzzy(w):
                 return True
-            if fuzzy and len(w) >= 5:
-                hit = cache.get(w)
-                if hit is None:
-                    hit = self._fuzzy(w) if not w.isdigit() else []
-                if hit:
-                    return True
         return False
 
     def _find_latin(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
@@ -175,7 +178,12 @@ class PhraseIndex:
                     res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
         if len(self._fuzzy_cache) > 200_000:
             self._fuzzy_cache.clear()
+            self._fuzzy_seen.clear()
+            self._fuzzy_hit_words.clear()
         self._fuzzy_cache[tok] = res
+        self._fuzzy_seen.add(tok)
+        if res:
+            self._fuzzy_hit_words.add(tok)
         return res
 
     def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence]) -> None:

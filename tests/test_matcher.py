@@ -110,3 +110,11 @@ def test_shipped_watchlists_load_and_cover_the_story():
     assert hit("ドンロー主義とは") == {"monroe-doctrine"}
     assert hit("ヴェネズエラ人の移民") == {"venezuela"}
     assert hit("Marilyn Monroe centennial") == set()
+
+
+def test_a_veto_covers_every_spelling_that_folds_alike():
+    w = wl("v", {"en": [{"text": "Venezuela", "unless": ["World Baseball Classic"]}],
+                 "fr": ["Vénézuela"]})
+    m = Matcher([w])
+    assert m.match(Entry("x", "f", "Venezuela beat Japan at the World Baseball Classic", "")) == []
+    assert m.match(Entry("x", "f", "Venezuela frees prisoners", ""))

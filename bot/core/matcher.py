@@ -126,16 +126,21 @@ class Matcher:
 
         strong: list[tuple[str, Occurrence, str]] = []
         weak: list[tuple[str, Occurrence]] = []
+        # a veto holds for the text it covers, whichever spelling of the alias found it
+        # ("Venezuela" and "Vénézuela" fold alike: vetoing one vetoes the other)
+        vetoed = {(f, o.start, o.end): group_veto[o.phrase.ref.group]
+                  for f, lst in live.items() for o in lst
+                  if o.phrase.ref.role == "alias" and o.phrase.ref.group in group_veto}
         for f in FIELDS:
             for o in live.get(f, ()):
                 ref = o.phrase.ref
                 if ref.role != "alias":
                     continue
                 a = ref.alias
-                if ref.group in group_veto:
+                veto = vetoed.get((f, o.start, o.end)) if vetoed else None
+                if veto is not None:
                     if trace is not None:
-                        trace.rejected.append((a.text, f, o.text,
-                                               f"vetoed by {group_veto[ref.group]!r} in the item"))
+                        trace.rejected.append((a.text, f, o.text, f"vetoed by {veto!r} in the item"))
                     continue
                 if a.ambiguous:
                     ctx = list(group_ctx.get(ref.group, ()))

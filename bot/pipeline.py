@@ -160,8 +160,9 @@ class Pipeline:
         for p in batch:
             if p.dup.duplicate_of:
                 out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-        out.matched = sum(1 for s in stored if s.hits and not s.duplicate_of)
         matched = [s for s in stored if s.hits and not s.duplicate_of]
+        matched += self._copies_with_news(stored)
+        out.matched = len(matched)
         out.published = [s for s in matched if self._fresh(s, now)]
         out.old = len(matched) - len(out.published)
         out.state = self.store.record_fetch(
@@ -171,6 +172,21 @@ class Pipeline:
             now=now)
         if out.published and self.publish is not None:
             await self.publish(out.published)
+
+    def _copies_with_news(self, stored: list[StoredItem]) -> list[StoredItem]:
+        """A later copy of a story counts once... for the watchlists its first copy matched. If
+        the first copy did not name the subject ("island nation") and this one does ("Cuba"),
+        the story is news for that watchlist now: publish the copy for the new watchlists only."""
+        out = []
+        for s in stored:
+            if not (s.hits and s.duplicate_of):
+                continue
+            known = self.store.cluster_watchlists(s.duplicate_of, s.rowid)
+            new = [h for h in s.hits if h.watchlist not in known]
+            if new:
+                s.hits = new
+                out.append(s)
+        return out
 
     def _fresh(self, item: StoredItem, now: datetime) -> bool:
         """Breaking news only: an item first seen now but published days ago (a new feed's

@@ -149,3 +149,30 @@ async def test_old_items_are_stored_but_not_alerted(feed_server, tmp_path):
         assert app.store.item("old").watchlists == ["cuba"]        # stored and matched
     finally:
         await app.close()
+
+
+async def test_a_copy_that_names_the_subject_is_published_when_the_first_did_not(feed_server, tmp_path):
+    """First copy: no watchlist named. Later copy of the same story names Cuba: the story is news
+    for `cuba` now and is published once (as the copy); a copy that adds nothing is not."""
+    now = datetime.now(timezone.utc)
+    summary = "The president said the communist government had nothing left and should negotiate."
+    first = [{"title": "Trump says island government is about to fall", "guid": "a1",
+              "link": "https://a.example/1", "description": summary, "pubDate": now - timedelta(hours=2)}]
+    later = [{"title": "Trump says Cuba government is about to fall", "guid": "b1",
+              "link": "https://b.example/1", "description": summary, "pubDate": now - timedelta(hours=1)},
+             {"title": "Trump says Cuba government is about to fall - Wire", "guid": "c1",
+              "link": "https://c.example/1", "description": summary, "pubDate": now}]
+    a = feed_server.route("/a.xml", body=make_rss(first))
+    pub = []
+    app = await open_app(tmp_path, {"a": a}, pub)
+    try:
+        await poll_all(app)
+        assert pub == []
+        feed_server.route("/b.xml", body=make_rss(later))
+        await app.close()
+        app = await open_app(tmp_path, {"a": a, "b": feed_server.url("/b.xml")}, pub)
+        await poll_all(app)
+        assert app.store.item("b1").duplicate_of == "a1" and app.store.item("c1").duplicate_of == "a1"
+        assert [p.entry.id for p in pub] == ["b1"]
+    finally:
+        await app.close()

@@ -325,6 +325,11 @@ class Store:
         self._fill_also_in(items)
         return items[0]
 
+    def cluster_watchlists(self, root: str, before_rowid: int) -> set[str]:
+        """Watchlists matched by the story `root` (first copy) or its copies stored before
+        `before_rowid`: what the story has already been news for."""
+        return {r[0] for r in self._all(Q.CLUSTER_WATCHLISTS, (root, root, before_rowid))}
+
     def recent_entries(self, since: datetime) -> Iterator[tuple[Entry, str | None]]:
         """(entry, duplicate_of) for items published or fetched at/after `since`, oldest first
         (by published time, else fetched time). Read page by page; the lock is not held between

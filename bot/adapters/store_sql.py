@@ -196,3 +196,9 @@ COUNTS = """SELECT
   (SELECT COUNT(*) FROM matches),
   (SELECT COUNT(DISTINCT item_id) FROM matches),
   (SELECT COUNT(*) FROM items WHERE dup_reason IS NOT NULL)"""
+
+# watchlists already matched by a story: its first copy and its copies stored before `id`
+CLUSTER_WATCHLISTS = """
+SELECT DISTINCT m.watchlist FROM matches m JOIN items i ON i.id = m.item_id
+WHERE (i.guid = ? OR i.duplicate_of = ?) AND i.id < ?
+"""

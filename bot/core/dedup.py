@@ -77,10 +77,6 @@ def features_folded(f: str) -> set[str]:
     return out
 
 
-def features(text: str) -> set[str]:
-    return features_folded(fold(text))
-
-
 class Sig:
     """What the index keeps of an entry. Summary features are computed only when a candidate
     gets that far (most are decided on the headline alone)."""

@@ -112,10 +112,6 @@ def fold(s: str) -> str:
     return prep(s).lower()
 
 
-def is_latin_word_char(c: str) -> bool:
-    return c.isascii() and c.isalnum()
-
-
 # ------------------------------------------------------------------------ scripts
 _KANA_CHARS = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")

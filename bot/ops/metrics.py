@@ -91,7 +91,7 @@ class Metrics:
             if age > self.max_cycle_age:
                 problems.append(f"last poll cycle finished {age:.0f}s ago "
                                 f"(limit {self.max_cycle_age:.0f}s)")
-        store_ok = await _call(self.check) if self.check is not None else True
+        store_ok = await run_check(self.check, 5.0, "health check") if self.check is not None else True
         body["store"] = "ok" if store_ok else "failing"
         if not store_ok:
             problems.append("state database does not answer")
@@ -138,6 +138,3 @@ class Metrics:
         ok, body = await self.health()
         return web.json_response(body, status=200 if ok else 503)
 
-
-async def _call(check: Check, timeout: float = 5.0) -> bool:
-    return await run_check(check, timeout, "health check")

@@ -39,16 +39,19 @@ class App:
             deduper = Deduper(settings.dedup_window)
             warm(deduper, store, settings.dedup_window)
             processor = Processor(Matcher(config.watchlists), deduper)
-            fetcher = Fetcher(user_agent=settings.user_agent)
+            fetcher = Fetcher(user_agent=settings.user_agent,
+                              allow_private=settings.allow_private_networks)
             await fetcher.__aenter__()
         except BaseException:
             store.close()
             raise
-        parsers = ParserPool(parser_kind)
+        parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
         app = cls(settings, config, store, deduper, processor, fetcher, parsers, None)  # type: ignore[arg-type]
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
-                                max_age=settings.max_age or None)
+                                max_age=settings.max_age or None,
+                                allow_private=app.allows_private,
+                                max_new_items=settings.max_new_items)
         return app
 
     def reload(self) -> list[str]:
@@ -61,6 +64,10 @@ class App:
         self.processor = Processor(matcher, self.deduper)
         self.config = new
         return changes
+
+    def allows_private(self, url: str) -> bool:
+        """feeds.yaml `allow_private: true` on this feed (the operator's word, read live)."""
+        return any(f.allow_private for f in self.config.feeds.feeds if f.url == url)
 
     def prune(self, now: datetime | None = None) -> int:
         now = now or utcnow()

@@ -113,6 +113,8 @@ class Feed(Strict):
     lang: str | None = Field(default=None, pattern=LANG_RE)
     interval: float | None = None      # seconds; None = the default
     enabled: bool = True
+    # the operator vouches for this feed: it may reach loopback/private/link-local addresses
+    allow_private: bool = False
 
     @field_validator("interval", mode="before")
     @classmethod

@@ -43,6 +43,7 @@ def setup_conf(tmp_path, feeds: dict[str, str]) -> Path:
 def env():
     e = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_", "NOTIFY_"))}
     e["SOKUHO_LOG_FORMAT"] = "plain"
+    e["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"       # the test feed servers are on 127.0.0.1
     return e
 
 

@@ -37,7 +37,7 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from bot.core.model import Entry
-from bot.core.normalize import strip_html
+from bot.core.normalize import strip_controls, strip_html
 
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
@@ -174,8 +174,8 @@ def _entry(e, *, feed_name: str, feed_lang: str | None, base_url: str) -> Entry:
     if not raw_summary and e.get("content"):
         raw_summary = e["content"][0].get("value")
     summary = _truncate(strip_html(raw_summary, MAX_SUMMARY), MAX_SUMMARY)
-    guid = (e.get("id") or "").strip()
-    link = (e.get("link") or "").strip()
+    guid = strip_controls(e.get("id") or "").strip()
+    link = strip_controls(e.get("link") or "").strip()
     if link and link == guid and e.get("guidislink") and "://" not in link:
         link = ""   # feedparser copied a non-URL guid into link
     if link and base_url:

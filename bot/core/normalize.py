@@ -14,6 +14,8 @@ from functools import lru_cache
 # Feed text comes from strangers: everything here is linear in the input (no backtracking regex
 # over it). A hand-written scanner, not html.parser, whose CDATA handling has had quadratic cases.
 _WS = re.compile(r"\s+")
+# C0 and C1 control characters and DEL; tab/newline/CR are whitespace and handled by the caller
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DROP = ("script", "style", "noscript")
 _RAW_PER_CHAR = 8   # raw markup kept per visible character when the caller gives a limit
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -69,6 +71,11 @@ def _strip_tags(s: str) -> str:
     return "".join(out)
 
 
+def strip_controls(s: str) -> str:
+    """`s` without NUL and the other C0/C1 control characters (tab, LF and CR are kept)."""
+    return _CONTROLS.sub("", s) if s and not s.isprintable() else s
+
+
 def strip_html(s: str | None, limit: int | None = None) -> str:
     """HTML or escaped HTML -> plain text: tags dropped, entities decoded, whitespace collapsed.
 
@@ -83,8 +90,8 @@ def strip_html(s: str | None, limit: int | None = None) -> str:
         if "<" in s:
             s = _strip_tags(s)
         if "&" in s:
-            s = html.unescape(s)
-    return _WS.sub(" ", s).strip()
+            s = html.unescape(s)      # may produce controls too: &#0; is U+FFFD, &#1; is not
+    return _WS.sub(" ", strip_controls(s)).strip()
 
 
 # ---------------------------------------------------------------------- accent folding

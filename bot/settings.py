@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.core.watchlist import parse_duration
 
 _TOKEN_FILE = "telegram-token"
+_DATABASE_URL_FILE = "database-url"     # systemd LoadCredential=database-url:/etc/sokuho/database-url
 
 
 def _split_ints(v: str) -> tuple[int, ...]:
@@ -47,7 +48,10 @@ class Settings:
     parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget
     max_new_items: int = 200                       # SOKUHO_MAX_NEW_ITEMS: new items kept per feed per poll
     digest_max_items: int = 30                     # SOKUHO_DIGEST_MAX_ITEMS: items per digest, the rest on request
+    instance: str | None = None                    # SOKUHO_INSTANCE / --instance (default host:pid)
     _token: str | None = field(default=None, repr=False)
+    # SOKUHO_DATABASE_URL / --database-url / $CREDENTIALS_DIRECTORY/database-url: PostgreSQL
+    _database_url: str | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -81,6 +85,13 @@ class Settings:
             s.user_agent = env["SOKUHO_USER_AGENT"]
         if env.get("SOKUHO_METRICS_PORT"):
             s.metrics_port = int(env["SOKUHO_METRICS_PORT"])
+        if env.get("SOKUHO_INSTANCE"):
+            s.instance = env["SOKUHO_INSTANCE"]
+        s._database_url = env.get("SOKUHO_DATABASE_URL", "").strip() or None
+        if not s._database_url and env.get("CREDENTIALS_DIRECTORY"):
+            p = Path(env["CREDENTIALS_DIRECTORY"]) / _DATABASE_URL_FILE
+            if p.is_file():
+                s._database_url = p.read_text(encoding="utf-8").strip() or None
         if env.get("SOKUHO_LOG_FORMAT"):
             s.log_format = env["SOKUHO_LOG_FORMAT"]
         s.debug = _flag(env.get("SOKUHO_DEBUG"))
@@ -110,6 +121,10 @@ class Settings:
             self.allow_private_networks = True
         if getattr(args, "log_format", None):
             self.log_format = args.log_format
+        if getattr(args, "database_url", None):
+            self._database_url = args.database_url
+        if getattr(args, "instance", None):
+            self.instance = args.instance
         return self
 
     # ---------------------------------------------------------------- accessors
@@ -120,6 +135,22 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.state / "sokuho.db"
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL (with its password, if it has one: never print it; see
+        database_shown)."""
+        return self._database_url
+
+    @property
+    def database(self) -> Path | str:
+        """What Store.open takes: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self._database_url or self.db_path
+
+    @property
+    def database_shown(self) -> str:
+        from bot.adapters.store_pg import redact
+        return redact(self._database_url) if self._database_url else str(self.db_path)
 
     @property
     def feeds_file(self) -> Path:
@@ -134,4 +165,5 @@ class Settings:
             v = getattr(self, f.name)
             out[f.name] = str(v) if isinstance(v, Path) else v
         out["telegram"] = "configured" if self._token else "not configured"
+        out["database"] = self.database_shown
         return out

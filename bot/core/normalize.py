@@ -10,6 +10,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from bot.core.confusables import drop_invisible, fold_confusables
+
 # ----------------------------------------------------------------------------- HTML
 # Feed text comes from strangers: everything here is linear in the input (no backtracking regex
 # over it). A hand-written scanner, not html.parser, whose CDATA handling has had quadratic cases.
@@ -150,6 +152,11 @@ def _acronym(m: re.Match) -> str:
     return m.group(0).replace(".", "")
 
 
+def _unmask(s: str) -> str:
+    """Evasion: invisible characters dropped, Cyrillic/Greek look-alikes in Latin words folded."""
+    return fold_confusables(drop_invisible(s))
+
+
 @lru_cache(maxsize=4096)
 def _prep_cached(s: str) -> str:
     return _prep(s)
@@ -157,7 +164,7 @@ def _prep_cached(s: str) -> str:
 
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
-        s = unicodedata.normalize("NFKC", s).translate(_FOLD)
+        s = _unmask(unicodedata.normalize("NFKC", s)).translate(_FOLD)
         if not s.isascii():
             s = _kana_fold(s)
     if "." in s and _ACRONYM.search(s):

@@ -14,7 +14,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.adapters import yamledit
-from bot.core.render import fmt_time
+from bot.core.normalize import fold
+from bot.core.render import clip, fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
 from bot.telegram.admin import AdminCommands, split_args
@@ -338,13 +339,7 @@ class Handlers(AdminCommands):
         item = self.sink.store.item(row.guid)
         if item is None:
             return t(c.lang, "why_gone", n=no)
-        lines = [t(c.lang, "why_head", n=no, title=item.entry.title)]
-        wls = self.watchlists()
-        for h in item.hits:
-            label = wls[h.watchlist].label(c.lang) if h.watchlist in wls else h.watchlist
-            lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias, text=h.text,
-                           field=i18n.field_name(c.lang, h.field), kind=h.kind))
-        return "\n".join(lines)
+        return why_text(c.lang, no, item, self.watchlists())
 
     # ------------------------------------------------------------ buttons
     async def on_button(self, update: Update, context) -> None:
@@ -380,3 +375,27 @@ class Handlers(AdminCommands):
     async def edit_yaml(self, kind: str, action: str, name: str, text: str, lang: str | None):
         return await asyncio.to_thread(yamledit.edit, self.sink.settings.watchlists, name,
                                        kind=kind, action=action, text=text, lang=lang)
+
+
+WHY_LINES = 12          # /why lists at most this many distinct matches, then counts the rest
+WHY_CLIP = 80           # characters of a matched text or alias shown
+
+
+def why_text(lang: str, no: int, item, wls: dict) -> str:
+    """The /why answer: one line per distinct (watchlist, alias, field, text), the first
+    WHY_LINES of them, then "… and N more". A keyword-stuffed item stays one short message
+    (well under Telegram's 4096 characters), whatever the number of hits."""
+    lines = [t(lang, "why_head", n=no, title=clip(item.entry.title, 300))]
+    seen: dict[tuple, list] = {}             # distinct match -> [first hit, count]
+    for h in item.hits:
+        key = (h.watchlist, h.alias, h.field, h.kind, fold(h.text))
+        seen.setdefault(key, [h, 0])[1] += 1
+    for h, n in list(seen.values())[:WHY_LINES]:
+        label = wls[h.watchlist].label(lang) if h.watchlist in wls else h.watchlist
+        line = t(lang, "why_line", watchlist=label, alias=clip(h.alias, WHY_CLIP),
+                 text=clip(h.text, WHY_CLIP), field=i18n.field_name(lang, h.field), kind=h.kind)
+        lines.append(line + (f" ×{n}" if n > 1 else ""))
+    rest = len(seen) - WHY_LINES
+    if rest > 0:
+        lines.append(t(lang, "why_more", n=rest))
+    return "\n".join(lines)

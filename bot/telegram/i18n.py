@@ -76,6 +76,7 @@ _M: dict[str, tuple[str, str]] = {
     "why_head": ("<b>#{n}</b> {title}\nmatched:", "<b>#{n}</b> {title}\n一致:"),
     "why_line": ("• {watchlist}: alias “{alias}” in the {field} (“{text}”, {kind})",
                  "• {watchlist}: 別名「{alias}」が{field}に一致（「{text}」, {kind}）"),
+    "why_more": ("… and {n} more matches", "…ほか {n} 件の一致"),
     "why_gone": ("Item #{n} is no longer in the store.", "#{n} の記事は保存期間を過ぎました。"),
     "admins_only": ("This command is for admins.", "このコマンドは管理者専用です。"),
     "lang_set": ("Language: English.", "言語を日本語にしました。"),

@@ -44,3 +44,29 @@ def test_alias_bomb_is_walked_once(tmp_path):
     with pytest.raises(Exception) as ei:
         load_config(tmp_path)
     assert "bomb.yaml" in str(ei.value)
+
+
+@pytest.mark.parametrize("alias,why", [("'(a+)+$'", "shorter than 2 letters"), ("A.", "shorter"),
+                                       ("é", "shorter"), ("The", "stop words"),
+                                       ("'de la'", "stop words"), ("'  -- Los --'", "stop words")])
+def test_check_rejects_aliases_that_fold_to_one_letter_or_stop_words(tmp_path, alias, why):
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "w.yaml").write_text(f"name: w\naliases:\n  en:\n    - Cuba\n    - {alias}\n")
+    r = subprocess.run([str(SOKUHO), "check", "--watchlists", str(wl)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and f"{wl / 'w.yaml'}:5:7: aliases.en[1]" in r.stderr
+    assert why in r.stderr
+
+
+@pytest.mark.parametrize("alias", ["米", "中国", "キューバ", "EU", "Sí", "la Habana", "Ω Ω"])
+def test_short_cjk_and_two_letter_aliases_stay_valid(alias):
+    from bot.core.normalize import weak_alias
+    assert weak_alias(alias) is None
+
+
+def test_a_case_sensitive_alias_is_not_a_stop_word():
+    from bot.core.watchlist import Alias
+    assert Alias(text="US", case="sensitive").text == "US"
+    with pytest.raises(ValueError):
+        Alias(text="us")

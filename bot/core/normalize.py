@@ -208,6 +208,29 @@ _LANGS = tuple(_STOP)
 _LATIN_TOKEN = re.compile(r"[a-z0-9]+")
 
 
+_CJK_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def weak_alias(text: str, case_sensitive: bool = False) -> str | None:
+    """Why an alias would match nearly every text (None: it is fine). After folding, a Latin-script
+    alias needs 2 letters or digits and at least one word that is not a stop word of a supported
+    language: `(a+)+$` folds to "a", `The` to "the". Japanese, Chinese and Korean aliases are
+    exempt (one kanji can be a name: 米, 中), and so is a case-sensitive alias from the stop-word
+    rule (`US` written `case: sensitive` is not the word "us")."""
+    if _CJK_SCRIPT.search(text):
+        return None
+    folded = fold(text)
+    words = _LATIN_TOKEN.findall(folded) + re.findall(r"[^\W\d_a-z]+", folded)
+    letters = sum(len(w) for w in words)
+    if letters < 2:
+        shown = " ".join(words) or folded.strip() or text
+        return f"folds to {shown!r}: shorter than 2 letters, it would match almost any text"
+    if not case_sensitive and all(any(w in s for s in _STOP_SETS.values()) for w in words):
+        return (f"folds to {' '.join(words)!r}, only stop words: it would match almost any text "
+                "in that language")
+    return None
+
+
 def detect_lang(text: str, default: str | None = None, *, folded: str | None = None) -> str | None:
     """Cheap script + stop-word language guess. Returns `default` when unsure. Pass `folded`
     (fold(text)) when the caller has it already."""

@@ -84,8 +84,8 @@ def distinctive(marked: Sequence[frozenset[str]], kept: Sequence[frozenset[str]]
     out = []
     for w, a in cand.items():
         b = df0[w]
-        if n0 and b / n0 > max_kept_share:
-            continue
+        if n0 and (b / n0 > max_kept_share or a / n1 <= b / n0):
+            continue                  # the prior alone must not make a word look distinctive
         delta = (math.log((a + alpha) / (n1 - a + alpha))
                  - math.log((b + alpha) / (n0 - b + alpha)))
         if delta <= 0:

@@ -268,8 +268,51 @@ async def test_sokuho_feedback_suggests_a_safe_unless_word_that_check_accepts(tm
     assert "# Cuba watchlist: keep this comment" in yaml_text and "# the island" in yaml_text
     check = sokuho("check")
     assert check.returncode == 0, check.stderr
+    status = sokuho("status")
+    assert "Feedback: 3 off-topic mark(s), 0 story mute(s)" in status.stdout, status.stderr
     matcher = Matcher(load_config(wdir, feeds_file=wdir / "feeds.yaml").watchlists)
     for it in kept:                              # every item readers kept still matches
         assert matcher.match(it.entry), it.entry.title
     for title in BASEBALL:                        # the marked ones no longer do
         assert not [x for x in matcher.match(Entry("x", "f", title, "")) if x.alias == "Cuba"]
+
+
+async def test_weekly_admin_report_applies_a_suggestion_with_a_tap(tmp_path):
+    wdir = tmp_path / "watchlists"
+    wdir.mkdir()
+    (wdir / "cuba.yaml").write_text(CUBA_YAML, encoding="utf-8")
+    h = await started_harness(tmp_path, admins=(777,))
+    try:
+        await instant(h, 42, "cuba")
+        await alerts(h, (42,), KEPT)
+        _, sent = await alerts(h, (42,), BASEBALL)
+        for m in sent[42]:
+            await press(h, 42, f"off:{no_of(m)}")
+        n = len(h.api.sent(777))
+        await h.sink.tick(h.now)                           # first tick: starts the week
+        await h.sink.drain(5)
+        assert len(h.api.sent(777)) == n
+        h.now += timedelta(days=7)
+        await h.sink.tick(h.now)
+        await h.api.wait_for(lambda: len(h.api.sent(777)) == n + 1)
+        report = h.api.sent(777)[-1]
+        assert "“Cuba” (cuba): 3/7 off-topic" in report.text
+        assert "unless “baseball” on alias “Cuba”" in report.text
+        button = report.params["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "✅ Apply 1" and len(button["callback_data"].encode()) <= 64
+        # only the bot's admins may apply
+        assert "for admins" in await press(h, 42, button["callback_data"])
+        assert "baseball" not in (wdir / "cuba.yaml").read_text(encoding="utf-8")
+        toast = await press(h, 777, button["callback_data"])
+        assert toast.startswith("Applied in cuba (cuba.yaml): unless “baseball”")
+        text = (wdir / "cuba.yaml").read_text(encoding="utf-8")
+        assert "unless: [baseball]" in text and "# the island" in text
+        assert "already applied" in await press(h, 777, button["callback_data"])
+        h.now += timedelta(days=1)                         # not again before another week
+        k = len(h.api.sent(777))
+        await h.sink.tick(h.now)
+        await h.sink.drain(5)
+        assert len(h.api.sent(777)) == k
+    finally:
+        await h.stop()
+        await h.api.close()

@@ -218,11 +218,7 @@ def render(suggestions: list[Suggestion], days: float) -> str:
 
 def has_tables(store) -> bool:
     """Does the state database hold reader feedback (the Telegram tables, migration v2)?"""
-    try:
-        r = store._all("SELECT MAX(version) FROM schema_migrations WHERE component = 'telegram'")
-    except Exception:                      # noqa: BLE001 - no schema_migrations: an empty file
-        return False
-    return bool(r and r[0][0] and r[0][0] >= 2)
+    return store.has_table("tg_feedback")
 
 
 def apply(directory, s: Suggestion) -> yamledit.EditResult:

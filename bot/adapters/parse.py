@@ -26,6 +26,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import queue
 import re
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -268,14 +269,13 @@ class _Worker:
                                 name="sokuho-parse")
         self.proc.start()
         child.close()
-        self.ready = False
+
+    def wait_ready(self) -> None:
+        if not self.conn.poll(self.STARTUP):
+            raise EOFError("parser worker did not start")
+        self.conn.recv()
 
     def call(self, body: bytes, kw: dict, budget: float | None) -> "ParseResult":
-        if not self.ready:                          # startup time is not charged to the feed
-            if not self.conn.poll(self.STARTUP):
-                raise EOFError("parser worker did not start")
-            self.conn.recv()
-            self.ready = True
         self.conn.send((body, kw))
         if not self.conn.poll(budget):
             raise _Timeout
@@ -296,6 +296,11 @@ class _Worker:
         self.conn.close()
 
 
+def _resolve(fut: asyncio.Future, res: "ParseResult") -> None:
+    if not fut.done():
+        fut.set_result(res)
+
+
 class ParserPool:
     """Runs parse_feed off the event loop: kind="thread" (default), "process" or "inline".
 
@@ -307,6 +312,10 @@ class ParserPool:
     (SIGKILL) and replaced, and the feed gets a failed result with error_kind "timeout_parse";
     the other workers go on. Threads cannot be killed: the feed is reported the same way at the
     deadline, but the thread finishes its work in the background.
+
+    Processes: one small feeder thread per worker process takes jobs from one FIFO queue (so jobs
+    start in the order they were submitted, as with ProcessPoolExecutor), hands the body to its
+    process through a pipe and waits at most `budget` for the answer.
     """
 
     def __init__(self, kind: str = "thread", workers: int | None = None,
@@ -319,49 +328,71 @@ class ParserPool:
                                    else (os.cpu_count() or 1))
         self._closed = False
         self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._feeders: list[threading.Thread] = []
         self._ctx = multiprocessing.get_context("spawn")
-        self._sem: asyncio.Semaphore | None = None
         self._ex: Executor | None = (
             ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
-            if kind != "inline" else None)
+            if kind == "thread" else None)
 
     # ------------------------------------------------------------------ workers
-    def _take(self) -> _Worker:
+    def _spawn(self) -> _Worker | None:
         with self._lock:
             if self._closed:
-                raise RuntimeError("ParserPool is closed")
-            if self._idle:
-                return self._idle.pop()
+                return None
             w = _Worker(self._ctx, os.getpid())
             self._all.add(w)
-            return w
+        try:
+            w.wait_ready()
+        except (EOFError, OSError):
+            self._drop(w)
+            raise
+        return w
 
     def _drop(self, w: _Worker) -> None:
         with self._lock:
             self._all.discard(w)
         w.stop(kill=True)
 
-    def _run_in_worker(self, body: bytes, kw: dict) -> ParseResult:
-        """Runs in a waiting thread: hands the job to a worker process and waits for it."""
-        w = self._take()
+    def _feed(self) -> None:
+        """A feeder thread: keeps one worker process alive and feeds it jobs from the queue."""
+        w: _Worker | None = None
+        while True:
+            if w is None and not self._closed:
+                try:
+                    w = self._spawn()
+                except (EOFError, OSError) as exc:
+                    w = None
+                    failure = f"parser worker could not start: {exc}"
+                else:
+                    failure = None
+            job = self._jobs.get()
+            if job is None:
+                break
+            body, kw, fut, loop = job
+            if w is None:
+                res = ParseResult([], failure or "parser pool closed", True, "")
+            else:
+                res = self._run(w, body, kw)
+                if res.error_kind == "timeout_parse" or res.extra.get("died"):
+                    w = None
+            loop.call_soon_threadsafe(_resolve, fut, res)
+        if w is not None:
+            with self._lock:
+                self._all.discard(w)
+            w.stop()
+
+    def _run(self, w: _Worker, body: bytes, kw: dict) -> ParseResult:
         try:
-            res = w.call(body, kw, self.budget)
+            return w.call(body, kw, self.budget)
         except _Timeout:
             self._drop(w)
             return self._over_budget()
-        except (EOFError, OSError, BrokenPipeError) as exc:   # died: OOM-killed, crashed...
+        except (EOFError, OSError) as exc:            # died: OOM-killed, crashed...
             self._drop(w)
-            code = w.proc.exitcode
-            return ParseResult([], f"parser worker died ({exc or 'exit code ' + str(code)})",
-                               True, "", error_kind="parse")
-        with self._lock:
-            if self._closed:
-                w.stop()
-            else:
-                self._idle.append(w)
-        return res
+            return ParseResult([], f"parser worker died ({exc or 'exit code ' + str(w.proc.exitcode)})",
+                               True, "", extra={"died": True})
 
     def _over_budget(self) -> ParseResult:
         return ParseResult([], f"parsing took longer than {self.budget:g}s; the parser was "
@@ -372,7 +403,7 @@ class ParserPool:
     async def parse(self, body: bytes, **kw) -> ParseResult:
         if self.kind == "inline":
             return parse_feed(body, **kw)
-        if self._ex is None or self._closed:
+        if self._closed:
             raise RuntimeError("ParserPool is closed")
         loop = asyncio.get_running_loop()
         if self.kind == "thread":
@@ -381,21 +412,30 @@ class ParserPool:
                 return await asyncio.wait_for(asyncio.shield(fut), self.budget)
             except TimeoutError:
                 return self._over_budget()
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.workers)
-        async with self._sem:
-            return await loop.run_in_executor(self._ex, self._run_in_worker, body, kw)
+        if not self._feeders:
+            for i in range(self.workers):
+                t = threading.Thread(target=self._feed, name=f"sokuho-parse-{i}", daemon=True)
+                t.start()
+                self._feeders.append(t)
+        fut = loop.create_future()
+        self._jobs.put((body, kw, fut, loop))
+        return await fut
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            idle, busy = list(self._idle), self._all - set(self._idle)
-            self._idle.clear()
-            self._all.clear()
-        for w in idle:
-            w.stop()
-        for w in busy:
+        for _ in self._feeders:
+            self._jobs.put(None)
+        for t in self._feeders:
+            t.join(5.0)
+        with self._lock:
+            left, self._all = set(self._all), set()
+        for w in left:                                 # still busy after 5 s: killed
             w.stop(kill=True)
+        for t in self._feeders:
+            t.join(5.0)
         if self._ex is not None:
             self._ex.shutdown(wait=True, cancel_futures=True)
             self._ex = None

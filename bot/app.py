@@ -68,6 +68,7 @@ class App:
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
                                 max_age=settings.max_age or None, instance=name,
+                                lease=max(settings.lease, 2.0),
                                 catch_up=app.catch_up)
         return app
 

@@ -115,6 +115,11 @@ class FieldView:
         head = self.prepped[:pos]
         return not head.strip() or bool(_SENT_END.search(head))
 
+    def show(self, start: int, end: int) -> str:
+        """The item's own text for a prepped span (falls back to the prepped text)."""
+        span = self.surface(start, end)
+        return self.nf[span[0]:span[1]] if span else self.prepped[start:end]
+
     # ---------------------------------------------------------------- original text spans
     def surface(self, start: int, end: int) -> tuple[int, int] | None:
         """Where prepped[start:end] is in the NFKC original (self.nf): kana folds undone
@@ -228,17 +233,16 @@ def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
         return []
     s, e = span
     nf = fv.nf
+    alias_nf = _SEP_CH.sub("", unicodedata.normalize("NFKC", alias_text))
+    if alias_nf.endswith("ー") and nf[e:e + 1] == "ー":
+        e += 1                     # the alias's own final long vowel (ドンロー) belongs to it
     own = nf[s:e]
     out: list[Finding] = []
-    alias_nf = _SEP_CH.sub("", unicodedata.normalize("NFKC", alias_text))
     if len(target) <= 3 and _SEP_CH.sub("", own) != alias_nf and fold(alias_text) == target:
         out.append(against(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
                            f"vowels)", "reject"))
     if last_k:
-        # the alias's own long vowel (ドンロー) belongs to it; one more after a vowel-less alias does not
         j = e
-        while j < len(nf) and nf[j] == "ー" and alias_nf.endswith("ー") and j - e < 1:
-            j += 1
         rest = _run_after(nf, j)
         if rest and fold(rest) not in known and not _known_prefix(fold(rest), known):
             joined = _SEP_CH.match(nf[j:j + 1]) is not None
@@ -385,13 +389,13 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
     after, before = f[end:end + 6], f[max(0, start - 8):start]
     st = lex.street_after.cjk_prefix(after)
     if st:
-        out.append(against(f"a street: '{fv.prepped[start:end]}{st}'", "reject"))
+        out.append(against(f"a street: '{fv.show(start, end)}{st}'", "reject"))
     if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
-        out.append(against(f"a title with a sequel number: '{fv.prepped[start:end]}{after[:2].strip()}'"))
+        out.append(against(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
     if before.endswith("の") or before.endswith("市") or before.endswith("県") or before.endswith("町"):
         local = lex.ja_local.cjk_suffix(before.rstrip("の"))
         if local or before.endswith(("市の", "県の", "町の", "村の")):
-            out.append(against(f"a local namesake: '{before.strip()}{fv.prepped[start:end]}'"))
+            out.append(against(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
     k = f.rfind("『", 0, start)
     if k >= 0 and f.find("』", k) >= end:
         out.append(against("inside a title in 『』 (a book, film or song)"))
@@ -429,7 +433,7 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     feed = item.feed_domains()
     if strong:
         k, v = max(strong, key=lambda kv: len(kv[1]))
-        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in v[:4])})"))
+        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})"))
     elif feed:
         out.append(against("the feed files it under " + "; ".join(feed)))
     return out

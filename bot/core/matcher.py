@@ -202,11 +202,14 @@ class Matcher:
                         c.pro.append(f"context word {near[0].phrase.text!r}")
                     elif title:
                         c.pro.append(f"office title {title!r} next to the name")
+                    elif a.needs_context and not a.context and a.within is None:
+                        # a phrase that exists outside this topic: weighed with the rest below
+                        c.con.append(ev.against("a phrase that also exists outside this topic"))
                     else:
                         where = f" within {a.within} characters" if a.within else ""
                         reject(o, f, f"ambiguous: no context word{where}")
                         continue
-                    if c.kind == "exact":
+                    if c.kind == "exact" and not c.con:
                         c.kind = "context"
                 c.con.extend(self._checks(item, fv, o, a))
                 hard = [x for x in c.con if x.strength == "reject"]
@@ -226,7 +229,9 @@ class Matcher:
                 continue
             other = [x for x in clean if x.span != c.span and not _same_text(x, c)
                      and not (x.f == c.f and _overlap(x.o, c.o))]
-            ctx = [co for cf, co in wl_context if not (cf == c.f and _overlap(co, c.o))]
+            own = fold(c.o.text)
+            ctx = [co for cf, co in wl_context if not (cf == c.f and _overlap(co, c.o))
+                   and fold(co.text) != own]
             support = []
             if other:
                 support.append(f"other alias {self._shown(item, other[0].f, other[0].o)!r} "

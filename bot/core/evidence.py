@@ -26,7 +26,7 @@ _SEPS = "・=゠\\-‐"
 _SEP_CH = re.compile(f"[{_SEPS}]")
 _UNFOLD = {"バ": "(?:バ|ヴァ)", "ビ": "(?:ビ|ヴィ)", "ベ": "(?:ベ|ヴェ)", "ボ": "(?:ボ|ヴォ)", "ブ": "(?:ブ|ヴ)"}
 _SENT_END = re.compile(r"[.!?:;\"'«»“”‘’(\[「『【]\s*$")
-_ROMAN = frozenset({"ii", "iii", "iv"})
+_SCORE = re.compile(r"(?<![\d.,/:-])\d{1,2}\s?[-–]\s?\d{1,2}(?![\d.,/:%-])")
 COMMON_ZIPF = 1.5            # a fuzzy candidate this frequent in some language is a word of its own
 _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
 
@@ -304,9 +304,9 @@ def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind:
         gap = fv.prepped[toks[i - 1][2]:start]
         if (gap == " " and raw[:1].isupper() and not raw.isupper() and len(w) > 1
                 and not _known_word(w, words, i - 1, lex, own_words)):
-            if title_case:
-                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another name (title-case "
-                                   f"headline)"))
+            if title_case or fv.sentence_start(toks[i - 1][1]):
+                # a capital that may only mark the headline style or a sentence's first word
+                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another person's name"))
             else:
                 out.append(against(f"another person's name: '{raw} {fv.prepped[start:end]}'", "reject"))
     # --- after: company/team word, or an unknown capitalised word (Cuba Gooding, Havana Brown)
@@ -429,6 +429,9 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
         out.append(against("used as a name in another domain: " + ", ".join(near)))
         return out
     dom = item.domain_words()
+    if "sports" in dom or _SCORE.search(fv.prepped):
+        scores = [m.group() for f in item.fields.values() for m in _SCORE.finditer(f.prepped)]
+        dom = {**dom, "sports": dom.get("sports", []) + [f"score {x}" for x in scores]}
     strong = [(k, v) for k, v in dom.items() if len(v) >= 2]
     feed = item.feed_domains()
     if strong:
@@ -473,9 +476,11 @@ def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | No
             if w and not lex.former.ends(words, k - len(w.split())):
                 return w
     if j < len(words) and fv.prepped[end:fv.tokens[j][1]].strip() in ("", ","):
-        w = lex.titles.starts(words, j)
-        if w:
-            return w
+        comma = "," in fv.prepped[end:fv.tokens[j][1]]
+        for k in range(j, min(j + (3 if comma else 1), len(words))):   # "X, the defence minister"
+            w = lex.titles.starts(words, k)
+            if w:
+                return w
     cj = lex.titles.cjk_prefix(fv.folded[end:end + 6])
     if cj:
         return cj

@@ -176,6 +176,7 @@ class Matcher:
 
         # 2. candidates: vetoes, context requirements, then the general checks
         cands: list[_Cand] = []
+        dropped: list[tuple[str, Occurrence]] = []     # hard-rejected spans
         seen = set()
         for f in FIELDS:
             for o in live.get(f, ()):
@@ -215,9 +216,18 @@ class Matcher:
                 hard = [x for x in c.con if x.strength == "reject"]
                 if hard:
                     reject(c, f, "; ".join(x.why for x in hard))
+                    dropped.append((f, o))
                     continue
                 cands.append(c)
 
+        # a shorter alias inside a longer one (Zemblan in "Zemblan president") follows the longer one
+        inside_dropped = [c for c in cands if any(
+            df == c.f and _inside(c.o, do) for df, do in dropped)]
+        for c in inside_dropped:
+            reject(c, c.f, f"part of the longer alias {c.o.phrase.text!r} was rejected")
+        cands = [c for c in cands if c not in inside_dropped]
+        cands = [c for c in cands if not any(
+            x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
         # 3. other evidence of this watchlist: hits that stand on their own, and context words
         clean = [c for c in cands if c.kind != "fuzzy" and not c.con]
         kept: list[_Cand] = []
@@ -297,6 +307,11 @@ class Matcher:
 
 def _overlap(a: Occurrence, b: Occurrence) -> bool:
     return a.start < b.end and b.start < a.end
+
+
+def _inside(a: Occurrence, b: Occurrence) -> bool:
+    """a lies within b and is shorter."""
+    return b.start <= a.start and a.end <= b.end and (a.end - a.start) < (b.end - b.start)
 
 
 def _same_text(a: _Cand, b: _Cand) -> bool:

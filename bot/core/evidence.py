@@ -34,7 +34,8 @@ _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
 @dataclass(frozen=True, slots=True)
 class Finding:
     sign: str            # "+" (for the hit) or "-" (against it)
-    strength: str        # "reject", "doubt" (needs other evidence) or "info"
+    strength: str        # "reject"; "doubt" (needs other evidence that stands on its own); "weak"
+    #                      (any other evidence will do, even another name with a weak doubt); "info"
     why: str
 
     def __str__(self) -> str:
@@ -172,6 +173,7 @@ class ItemView:
                        "summary": FieldView(entry.summary or "", prepped[1])}
         self._domains: dict[str, list[str]] | None = None
         self._feed: list[str] | None = None
+        self._news: list[str] | None = None
 
     def domain_words(self) -> dict[str, list[str]]:
         """Domain lexicon words found anywhere in the item, by domain."""
@@ -185,6 +187,13 @@ class ItemView:
                         out.setdefault(name, []).extend(found)
             self._domains = out
         return self._domains
+
+    def news_words(self) -> list[str]:
+        """Hard-news words anywhere in the item (they outweigh a domain's words)."""
+        if self._news is None:
+            self._news = [w for fv in self.fields.values()
+                          for w in self.lex.news.find(fv.words, fv.folded)]
+        return self._news
 
     def feed_domains(self) -> list[str]:
         """Domains named by the feed itself: <category> terms and the link's URL path sections."""
@@ -306,7 +315,8 @@ def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind:
                 and not _known_word(w, words, i - 1, lex, own_words)):
             if title_case or fv.sentence_start(toks[i - 1][1]):
                 # a capital that may only mark the headline style or a sentence's first word
-                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another person's name"))
+                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another person's name",
+                                   "weak"))
             else:
                 out.append(against(f"another person's name: '{raw} {fv.prepped[start:end]}'", "reject"))
     # --- after: company/team word, or an unknown capitalised word (Cuba Gooding, Havana Brown)
@@ -413,7 +423,9 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     i = fv.index_at(start)
     near: list[str] = []
     for name, ws in lex.domains.items():
-        for k in (j, j + 1):
+        # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
+        hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+        for k in ((j, j + 1) if hyphen else (j,)):
             w = ws.starts(words, k) if k < len(words) else None
             if w:
                 near.append(f"{name} word '{w}' after it")
@@ -432,13 +444,15 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     if "sports" in dom or _SCORE.search(fv.prepped):
         scores = [m.group() for f in item.fields.values() for m in _SCORE.finditer(f.prepped)]
         dom = {**dom, "sports": dom.get("sports", []) + [f"score {x}" for x in scores]}
-    strong = [(k, v) for k, v in dom.items() if len(v) >= 2]
-    feed = item.feed_domains()
+    news = item.news_words()
+    strong = [(k, v) for k, v in dom.items() if len(v) >= 2 and len(v) > len(news)]
+    feed = item.feed_domains() if len(news) < 2 else []
     if strong:
         k, v = max(strong, key=lambda kv: len(kv[1]))
-        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})"))
+        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})",
+                           "weak"))
     elif feed:
-        out.append(against("the feed files it under " + "; ".join(feed)))
+        out.append(against("the feed files it under " + "; ".join(feed), "weak"))
     return out
 
 
@@ -463,7 +477,8 @@ def office_title(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Find
     before = fv.folded[max(0, start - 3):start]
     if (i > 0 and lex.former.ends(words, i - 1)) or any(before.endswith(w) for w in lex.former.cjk):
         return [against("a former office-holder ('former', 'ex-', 元/前 before the title)", "reject")]
-    return [against("an office title without a name: it needs other evidence of this watchlist")]
+    return [against("an office title without a name: it needs other evidence of this watchlist",
+                    "weak")]
 
 
 def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | None:

@@ -88,6 +88,7 @@ def _merge(d) -> list[str]:
 @dataclass
 class Lexicon:
     domains: dict[str, WordSet]
+    news: WordSet
     sections: dict[str, WordSet]
     street_after: WordSet
     street_before: WordSet
@@ -105,6 +106,7 @@ class Lexicon:
     def from_data(cls, d: dict) -> "Lexicon":
         return cls(
             domains={k: WordSet.of(_merge(v)) for k, v in d["domains"].items()},
+            news=WordSet.of(_merge(d["news"])),
             sections={k: WordSet.of(v) for k, v in d["sections"].items()},
             street_after=WordSet.of(d["streets"]["after"]),
             street_before=WordSet.of(d["streets"]["before"]),

@@ -230,15 +230,24 @@ class Matcher:
             x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
         # 3. other evidence of this watchlist: hits that stand on their own, and context words
         clean = [c for c in cands if c.kind != "fuzzy" and not c.con]
+        firm = [c for c in cands if not any(x.strength == "doubt" for x in c.con)]
+        # a context word that is itself a rejected or doubtful name ("Tony Havana") backs nothing up
+        shaky = dropped + [(c.f, c.o) for c in cands if c not in firm or c.kind == "fuzzy"]
+        wl_context = [(cf, co) for cf, co in wl_context
+                      if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
         kept: list[_Cand] = []
         for c in cands:
-            doubts = [x for x in c.con if x.strength == "doubt"]
+            doubts = [x for x in c.con if x.strength in ("doubt", "weak")]
             if not doubts and c.kind != "fuzzy":
                 c.pro.insert(0, "alias found" if c.kind == "exact" else "alias with its context")
                 kept.append(c)
                 continue
-            other = [x for x in clean if x.span != c.span and not _same_text(x, c)
-                     and not (x.f == c.f and _overlap(x.o, c.o))]
+            # a strong doubt needs a name that stands on its own; a weak doubt or a typo also
+            # accepts a name with only a weak doubt (two places named in a sports-heavy item)
+            pool = clean if any(x.strength == "doubt" for x in doubts) else firm
+            other = [x for x in pool if x is not c and x.span != c.span and not _same_text(x, c)
+                     and not (x.f == c.f and _overlap(x.o, c.o))
+                     and not (x.kind == "fuzzy" and c.kind == "fuzzy")]
             own = fold(c.o.text)
             ctx = [co for cf, co in wl_context if not (cf == c.f and _overlap(co, c.o))
                    and fold(co.text) != own]

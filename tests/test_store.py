@@ -32,13 +32,26 @@ def _restore_registry():
 
 
 @pytest.fixture
-def db(tmp_path):
-    return tmp_path / "state" / "sokuho.db"
+def db(database):
+    """Both engines: an SQLite path or a PostgreSQL URL (conftest `database`)."""
+    return database
 
 
 @pytest.fixture
 def store(db):
     s = Store.open(db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    return tmp_path / "state" / "sokuho.db"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_db):
+    s = Store.open(sqlite_db)
     yield s
     s.close()
 
@@ -58,6 +71,9 @@ HIT2 = Hit(watchlist="sony", alias="Sony", field="summary", text="sony", kind="f
 
 
 def raw(db):
+    if isinstance(db, str):                    # PostgreSQL: the same qmark SQL, translated
+        from bot.adapters.store_pg import PgConn
+        return PgConn(db, readonly=False, connect_timeout=5)
     c = sqlite3.connect(db)
     c.execute("PRAGMA foreign_keys = ON")
     return c
@@ -110,17 +126,21 @@ def test_component_registered_later_migrates_on_next_open(db):
 def test_failing_migration_rolls_back_its_component(db):
     Store.register_migrations("broken", ["CREATE TABLE br_a (x INTEGER); "
                                          "INSERT INTO nope VALUES (1);"])
-    with pytest.raises(StoreError, match="no such table"):
+    with pytest.raises(StoreError, match="no such table|does not exist"):
         Store.open(db)
     c = raw(db)
-    assert c.execute("SELECT name FROM sqlite_master WHERE name = 'br_a'").fetchall() == []
+    if isinstance(db, str):
+        assert c.execute("SELECT to_regclass('br_a')").fetchone() == (None,)
+    else:
+        assert c.execute("SELECT name FROM sqlite_master WHERE name = 'br_a'").fetchall() == []
     assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'broken'"
                      ).fetchone() == (0,)
     assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'core'"
                      ).fetchone()[0] >= 1
 
 
-def test_pragmas(store):
+def test_pragmas(sqlite_store):
+    store = sqlite_store
     q = lambda p: store.conn.execute(f"PRAGMA {p}").fetchone()[0]  # noqa: E731
     assert q("journal_mode") == "wal"
     assert q("foreign_keys") == 1
@@ -252,8 +272,9 @@ def _run_child_and_kill(db, tmp_path, mode):
 
 def _check_consistent(db):
     c = raw(db)
-    assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    if not isinstance(db, str):      # PostgreSQL has no such checks: its constraints are enforced
+        assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert c.execute("PRAGMA foreign_key_check").fetchall() == []
     assert c.execute("SELECT COUNT(*) FROM items i WHERE NOT EXISTS "
                      "(SELECT 1 FROM matches m WHERE m.item_id = i.id)").fetchone() == (0,)
     return c
@@ -398,7 +419,8 @@ def test_record_fetch_error_counting_and_reset(store):
 
 # --- backup, readonly ----------------------------------------------------------------------
 
-def test_backup_while_another_connection_writes(store, db, tmp_path):
+def test_backup_while_another_connection_writes(sqlite_store, sqlite_db, tmp_path):
+    store, db = sqlite_store, sqlite_db
     store.save_processed([proc(f"base{i}", hits=[HIT]) for i in range(50)], fetched_at=T0)
     stop = threading.Event()
     errors = []
@@ -438,6 +460,7 @@ def test_backup_while_another_connection_writes(store, db, tmp_path):
 
 def test_readonly_open_reads_while_writer_runs(store, db):
     store.save_processed([proc("a")], fetched_at=T0)
+    pg = isinstance(db, str)
     with Store.open(db, readonly=True) as ro:
         assert ro.has_item("a") and ro.counts()["items"] == 1
         store.save_processed([proc("b")], fetched_at=T0)
@@ -445,6 +468,12 @@ def test_readonly_open_reads_while_writer_runs(store, db):
         with pytest.raises(StoreError) as ei:
             ro.save_processed([proc("c")], fetched_at=T0)
         assert ei.value.kind == "readonly" and str(db) in str(ei.value)
+    if pg:
+        missing = db.rsplit("/", 1)[0] + "/no_such_db"
+        with pytest.raises(StoreError) as ei:
+            Store.open(missing, readonly=True)
+        assert ei.value.kind == "missing" and "no_such_db" in str(ei.value)
+        return
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(db.parent / "missing.db", readonly=True)
 
@@ -488,7 +517,8 @@ def test_not_a_database(tmp_path):
     assert path.read_bytes().startswith(b"this is a text file")          # left untouched
 
 
-def test_disk_full_is_reported(store, db):
+def test_disk_full_is_reported(sqlite_store, sqlite_db):
+    store, db = sqlite_store, sqlite_db
     store.conn.execute("PRAGMA max_page_count = %d"
                        % store.conn.execute("PRAGMA page_count").fetchone()[0])
     with pytest.raises(StoreError) as ei:
@@ -509,7 +539,8 @@ time.sleep(600)
 """
 
 
-def test_locked_by_another_process(db, tmp_path):
+def test_locked_by_another_process(sqlite_db, tmp_path):
+    db = sqlite_db
     Store.open(db).close()
     ready = tmp_path / "locked"
     child = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(ready)])
@@ -555,3 +586,58 @@ def test_timestamps_round_trip_and_sort(a, b):
 def test_naive_timestamps_are_refused():
     with pytest.raises(ValueError):
         to_ts(datetime(2025, 1, 1))
+
+
+# --- stories (issue 12) ---------------------------------------------------------------------------
+
+def test_story_evidence_round_trips_and_a_v2_database_migrates(db):
+    if not isinstance(db, str):                 # SQLite: start from a database at schema v2
+        saved = list(Store.MIGRATIONS["core"])
+        Store.MIGRATIONS["core"] = saved[:2]
+        Store.open(db).close()
+        c = raw(db)
+        c.execute("INSERT INTO items (guid, feed, title, link, canonical_link, summary, "
+                  "fetched_at) VALUES ('old', 'f', 't', 'l', 'l', 's', ?)", (to_ts(T0),))
+        c.commit()
+        Store.MIGRATIONS["core"] = saved
+    with Store.open(db) as s:
+        story = DupVerdict("first", "story", 0.41, ("shared names: Alvarado", "published 3.0h apart"))
+        s.save_processed([proc("first", hits=[HIT]),
+                          Processed(entry("second", feed="other"), [HIT], story)], fetched_at=T0)
+        assert s.duplicate_info("second") == ("first", "story",
+                                             ["shared names: Alvarado", "published 3.0h apart"])
+        assert s.duplicate_info("first") == (None, None, [])
+        if not isinstance(db, str):
+            assert s.duplicate_info("old") == (None, None, [])     # kept through the migration
+        assert s.duplicate_info("nope") is None
+        assert s.item("first").also_in == ["other"]
+        assert s.recent_hits(T0 - timedelta(days=1)) == {"first": [("toyota", "トヨタ")],
+                                                         "second": [("toyota", "トヨタ")]}
+
+
+def test_a_restart_keeps_clustering_stories(db):
+    from bot.app import warm
+    from bot.core.dedup import Deduper
+    now = datetime.now(timezone.utc)
+    hit = Hit("peru", "Peru", "title", "Peru", "exact")
+    first = Entry("a", "one", "Peru's Congress votes to remove President Alvarado",
+                  "https://one.example/a", "Lawmakers in Lima voted 101 to 12 to oust Ricardo "
+                  "Alvarado over corruption charges.", now - timedelta(hours=3), "en")
+    later = Entry("b", "two", "Lima lawmakers oust Alvarado in impeachment vote",
+                  "https://two.example/b", "Peru's Congress removed Ricardo Alvarado by 101 votes "
+                  "to 12 on corruption charges.", now, "en")
+    with Store.open(db) as s:
+        d = Deduper()
+        s.save_processed([Processed(first, [hit], d.process(first, hits=[hit]))], fetched_at=now)
+    with Store.open(db) as s:                   # a new process: empty indexes, warmed from the store
+        cold = Deduper()
+        assert cold.process(later, hits=[hit]).duplicate_of is None
+        d = Deduper()
+        assert warm(d, s, d.window) == 1
+        v = d.process(later, hits=[hit])
+        assert (v.duplicate_of, v.reason) == ("a", "story")
+        lost = Deduper()
+        s2 = type("NoHits", (), {"recent_entries": s.recent_entries,
+                                 "recent_hits": lambda self, since: {}})()
+        warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
+        assert lost.process(later, hits=[hit]).duplicate_of is None

@@ -116,7 +116,12 @@ CREATE INDEX items_canonical_link ON items(canonical_link);
 CREATE INDEX feeds_due ON feeds(enabled, next_poll_at);
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2]
+# v3: why a duplicate was folded (story evidence, one line each) for `sokuho explain --item`.
+CORE_V3 = """
+ALTER TABLE items ADD COLUMN dup_evidence TEXT;
+"""
+
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3]
 
 # --- migrations bookkeeping ----------------------------------------------------------------------
 
@@ -156,8 +161,8 @@ FETCH_FAILED = ("UPDATE feeds SET last_status = ?, last_error = ?, last_error_ki
 # --- items -------------------------------------------------------------------------------------
 
 INSERT_ITEM = ("INSERT INTO items (guid, feed, title, link, canonical_link, summary, published_at, "
-               "fetched_at, lang, duplicate_of, dup_reason) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "fetched_at, lang, duplicate_of, dup_reason, dup_evidence) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                "ON CONFLICT (guid) DO NOTHING RETURNING id")
 INSERT_MATCH = ("INSERT INTO matches (item_id, watchlist, alias, field, text, kind, score) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -202,3 +207,8 @@ CLUSTER_WATCHLISTS = """
 SELECT DISTINCT m.watchlist FROM matches m JOIN items i ON i.id = m.item_id
 WHERE (i.guid = ? OR i.duplicate_of = ?) AND i.id < ?
 """
+
+# what the recent items matched: (guid, watchlist, matched text), for the story index after a restart
+RECENT_HITS = ("SELECT i.guid, m.watchlist, m.text FROM matches m JOIN items i ON i.id = m.item_id "
+               "WHERE i.published_at >= ? OR i.fetched_at >= ?")
+DUPLICATE_INFO = "SELECT duplicate_of, dup_reason, dup_evidence FROM items WHERE guid = ?"

@@ -4,7 +4,9 @@ shipped list happens to contain. Each test states a class and tries several memb
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
+
+from bot.core.lexicon import lexicon
 
 from bot.core.matcher import Matcher
 from bot.core.model import Entry
@@ -49,6 +51,7 @@ KATA_TAIL = st.text(alphabet="アイウエオカキクケコサシスセソタ�
 @settings(max_examples=60, deadline=None)
 @given(tail=KATA_TAIL)
 def test_a_katakana_alias_inside_a_longer_katakana_word_does_not_count(tail):
+    assume(not any(tail.startswith(h) or tail.endswith(h) for h in lexicon().kana_heads_raw))
     assert not hit(f"新しいゼンブラ{tail}が話題")
     assert not hit(f"{tail}ゼンブラの店")
 

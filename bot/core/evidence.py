@@ -253,13 +253,13 @@ def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
     if last_k:
         j = e
         rest = _run_after(nf, j)
-        if rest and fold(rest) not in known and not _known_prefix(fold(rest), known):
+        if rest and not _known_prefix(rest, known):
             joined = _SEP_CH.match(nf[j:j + 1]) is not None
             out.append(against(f"part of the longer {'name' if joined else 'word'} "
                                f"'{own}{nf[e:j + len(rest)]}'", "reject"))
     if first_k:
         before = _run_before(nf, s)
-        if before and fold(before) not in known and not _known_suffix(fold(before), known):
+        if before and not _known_suffix(before, known):
             joined = s > 0 and _SEP_CH.match(nf[s - 1]) is not None
             what = "another given name" if joined else "part of the longer word"
             out.append(against(f"{what}: '{nf[s - len(before) - joined:s]}{own}'", "reject"))
@@ -283,13 +283,23 @@ def _run_before(nf: str, s: int) -> str:
     return m.group() if m else ""
 
 
+def kana_key(s: str) -> str:
+    """A katakana word as compared for known splits: NFKC, ヴ folded, separators dropped, but long
+    vowels kept (マネ is not マネー)."""
+    s = _SEP_CH.sub("", unicodedata.normalize("NFKC", s))
+    return re.sub("ヴ[ァィェォュ]?", lambda m: _VU.get(m.group(), m.group()), s)
+
+
+_VU = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
+
+
 def _known_prefix(rest: str, known: frozenset[str]) -> bool:
-    rest = _SEP_CH.sub("", rest)
+    rest = kana_key(rest)
     return any(rest.startswith(w) for w in known if len(w) >= 2)
 
 
 def _known_suffix(before: str, known: frozenset[str]) -> bool:
-    before = _SEP_CH.sub("", before)
+    before = kana_key(before)
     return any(before.endswith(w) for w in known if len(w) >= 2)
 
 

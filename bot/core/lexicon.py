@@ -99,6 +99,7 @@ class Lexicon:
     titles: WordSet
     former: WordSet
     kana_heads: frozenset[str]
+    kana_heads_raw: tuple[str, ...]
     actors: WordSet
     places: WordSet
 
@@ -117,6 +118,7 @@ class Lexicon:
             titles=WordSet.of(_merge(d["titles"])),
             former=WordSet.of(_merge(d["former"])),
             kana_heads=frozenset(fold(w) for w in d["kana_heads"]),
+            kana_heads_raw=tuple(d["kana_heads"]),
             actors=WordSet.of(d["actors"]),
             places=WordSet.of(d["places"]),
         )

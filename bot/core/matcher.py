@@ -66,7 +66,7 @@ class Matcher:
         self.lex = lexicon()
         phrases: list[Phrase] = []
         group = 0
-        known_kana: set[str] = set(self.lex.kana_heads)
+        known_kana: set[str] = {ev.kana_key(h) for h in self.lex.kana_heads_raw}
         self._own_words: dict[str, frozenset[str]] = {}
         for w in watchlists:
             own: set[str] = set()
@@ -88,10 +88,9 @@ class Matcher:
             self._own_words[w.name] = frozenset(own)
         for p in phrases:
             if p.ref.role in ("alias", "context", "alias-context"):
-                f = fold(p.text)
-                if not f.isascii():
-                    known_kana.add(f.replace("・", "").replace("=", ""))
-                    known_kana.update(x for x in ev._SEP_CH.split(prep(p.text).lower()) if x)
+                if not fold(p.text).isascii():
+                    known_kana.add(ev.kana_key(p.text))
+                    known_kana.update(ev.kana_key(x) for x in ev._SEP_CH.split(p.text) if x)
         self._known_kana = frozenset(k for k in known_kana if k)
         self._office = {id(a): ev.is_office_alias(a.text, self.lex)
                         for w in watchlists for _l, a in w.all_aliases()}

@@ -30,7 +30,8 @@ class App:
     pipeline: Pipeline
 
     @classmethod
-    async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process") -> "App":
+    async def open(cls, settings: Settings, *, publish=None, also_in=None,
+                   parser_kind: str = "process") -> "App":
         """Load config (ConfigError), open the store (StoreError), warm the duplicate index."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
         store = Store.open(settings.database)
@@ -48,6 +49,7 @@ class App:
         app = cls(settings, config, store, deduper, processor, fetcher, parsers, None)  # type: ignore[arg-type]
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
+                                also_in=also_in,
                                 max_age=settings.max_age or None)
         return app
 

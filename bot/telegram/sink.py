@@ -52,6 +52,7 @@ class TelegramSink:
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
         self._pruned_at: datetime | None = None
+        self.edit_delay = 300.0      # seconds an alert edit waits to gather more outlets
 
     @property
     def outbox(self) -> Outbox:
@@ -150,6 +151,15 @@ class TelegramSink:
         n = self.outbox.enqueue(rows, now)
         log.debug("publish: %d item(s) -> %d new outbox row(s)", len(items), n)
         if self.sender:
+            self.sender.poke()
+
+    async def also_in(self, pairs: list[tuple[StoredItem, StoredItem]]) -> None:
+        """Other outlets reported stories already alerted: each alert sent within the hour is
+        edited once to say "also in" (digests read it from the store when they are sent)."""
+        now = self.now()
+        n = sum(self.outbox.edit_alerts(guid, now, self.edit_delay)
+                for guid in dict.fromkeys(first.entry.id for first, _ in pairs))
+        if n and self.sender:
             self.sender.poke()
 
     async def tick(self, now: datetime | None = None) -> None:

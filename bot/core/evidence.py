@@ -34,8 +34,9 @@ _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
 @dataclass(frozen=True, slots=True)
 class Finding:
     sign: str            # "+" (for the hit) or "-" (against it)
-    strength: str        # "reject"; "doubt" (needs other evidence that stands on its own); "weak"
-    #                      (any other evidence will do, even another name with a weak doubt); "info"
+    strength: str        # "reject"; "doubt" (needs a name that stands on its own, or a context
+    #                      word); "weak" (another name with a weak doubt will do too); "soft"
+    #                      (hard-news words in the item will do too); "info"
     why: str
 
     def __str__(self) -> str:
@@ -247,7 +248,7 @@ def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
         e += 1                     # the alias's own final long vowel (ドンロー) belongs to it
     own = nf[s:e]
     out: list[Finding] = []
-    if len(target) <= 3 and _SEP_CH.sub("", own) != alias_nf and fold(alias_text) == target:
+    if len(target) <= 3 and kana_key(own) != kana_key(alias_text) and fold(alias_text) == target:
         out.append(against(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
                            f"vowels)", "reject"))
     if last_k:
@@ -346,7 +347,9 @@ def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind:
 
 
 def _known_word(w: str, words: list[str], i: int, lex: Lexicon, own: frozenset[str]) -> bool:
-    return (w in own or lex.titles.ends(words, i) is not None or lex.former.ends(words, i) is not None
+    if len(w) > 3 and w.endswith("s") and _known_word(w[:-1], words[:i] + [w[:-1]], i, lex, own):
+        return True                # genitive: "Trumps Monroe-doktrin", "Grönlands"
+    return (w in own or w in lex.name_heads or lex.titles.ends(words, i) is not None or lex.former.ends(words, i) is not None
             or lex.actors.ends(words, i) is not None or lex.places.ends(words, i) is not None
             or lex.places.starts(words, i) is not None or _is_function_word(w)
             or lex.titles.starts(words, i) is not None)
@@ -394,7 +397,7 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
         out.append(against(f"'{name}' in a fixture (vs)"))
     if i > 0:
         sb = lex.street_before.ends(words, i - 1)
-        if sb and p[toks[i - 1][1]:toks[i - 1][2]][:1].isupper():
+        if sb:
             out.append(against(f"a street: '{fv.cased(i - 1)} {name}'", "reject"))
         tb = lex.town_before.ends(words, i - 1)
         if tb:
@@ -412,10 +415,12 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
         out.append(against(f"a street: '{fv.show(start, end)}{st}'", "reject"))
     if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
         out.append(against(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
-    if before.endswith("の") or before.endswith("市") or before.endswith("県") or before.endswith("町"):
+    if before.endswith(("の", "市", "県", "町", "州")):
         local = lex.ja_local.cjk_suffix(before.rstrip("の"))
-        if local or before.endswith(("市の", "県の", "町の", "村の")):
+        if local or before.endswith(("市の", "県の", "町の", "村の", "州の", "州", "の町", "の村")):
             out.append(against(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
+    if after[:1] in lex.ja_town_after and not after.startswith(("町内", "村内")):
+        out.append(against(f"a town of that name: '{fv.show(start, end)}{after[:1]}'", "reject"))
     k = f.rfind("『", 0, start)
     if k >= 0 and f.find("』", k) >= end:
         out.append(against("inside a title in 『』 (a book, film or song)"))
@@ -459,10 +464,9 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     feed = item.feed_domains() if len(news) < 2 else []
     if strong:
         k, v = max(strong, key=lambda kv: len(kv[1]))
-        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})",
-                           "weak"))
+        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})"))
     elif feed:
-        out.append(against("the feed files it under " + "; ".join(feed), "weak"))
+        out.append(against("the feed files it under " + "; ".join(feed)))
     return out
 
 
@@ -471,11 +475,11 @@ def case_doubt(fv: FieldView, start: int) -> Finding | None:
     first word of a sentence."""
     all_caps, title_case = fv.shape()
     if all_caps:
-        return against("the headline is in ALL CAPS, so the capital letter proves nothing")
+        return against("the headline is in ALL CAPS, so the capital letter proves nothing", "weak")
     if title_case:
-        return against("the headline is in Title Case, so the capital letter proves nothing")
+        return against("the headline is in Title Case, so the capital letter proves nothing", "soft")
     if fv.sentence_start(start):
-        return against("first word of a sentence, so the capital letter proves nothing")
+        return against("first word of a sentence, so the capital letter proves nothing", "soft")
     return None
 
 

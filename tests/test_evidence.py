@@ -123,7 +123,9 @@ def test_a_street_named_after_the_place_is_not_the_place(title):
 
 
 @pytest.mark.parametrize("title", ["Zembla, Ohio, approves water tower", "Zembla, Fla., floods",
-                                   "Zembla, N.Y., elects mayor", "Zembla County fair opens"])
+                                   "Zembla, N.Y., elects mayor", "Zembla County fair opens",
+                                   "Fiesta en Zembla, Nueva Esperanza, atrae visitantes",
+                                   "米ミシガン州の町ゼンブラで祭り", "米国のゼンブラ町で住民投票"])
 def test_a_town_of_the_same_name_elsewhere_is_not_the_place(title):
     assert not hit(title)
 
@@ -168,6 +170,13 @@ def test_the_feed_category_and_url_section_are_evidence_of_the_domain():
 def test_a_local_namesake_in_japan_needs_other_evidence():
     assert not hit("熊本のゼンブラで冬祭り")
     assert hit("ゼンブラで冬祭り")
+
+
+def test_one_name_in_one_item_names_one_thing():
+    # the title says which Karlsberg it is; the summary's bare "Karlsberg" is the same man
+    assert not hit("Jazz pianist Eli Karlsberg tours Japan", "Critics say Karlsberg plays with rare warmth.")
+    assert not hit("小さな町ゼンブラの祭り", "ゼンブラの住民が集まった。")
+    assert hit("Eli Karlsberg tours Japan", "President Karlsberg of Zembla met him.")
 
 
 # ------------------------------------------------------------------ case

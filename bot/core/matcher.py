@@ -176,6 +176,8 @@ class Matcher:
         # 2. candidates: vetoes, context requirements, then the general checks
         cands: list[_Cand] = []
         dropped: list[tuple[str, Occurrence]] = []     # hard-rejected spans
+        dropped_why: list[str] = []
+        doubted_names: list[tuple[str, Occurrence, str]] = []
         seen = set()
         for f in FIELDS:
             for o in live.get(f, ()):
@@ -221,9 +223,21 @@ class Matcher:
                 if hard:
                     reject(c, f, "; ".join(x.why for x in hard))
                     dropped.append((f, o))
+                    dropped_why.append(hard[0].why)
                     continue
+                naming = [x for x in c.con if x.strength == "doubt" and x.names_other]
+                if naming:
+                    doubted_names.append((f, o, naming[0].why))
                 cands.append(c)
 
+        # one name in one item names one thing: when an occurrence is another person, a town, a
+        # street or a company, the other occurrences of the same name are doubtful too
+        other_things = {fold(o.text): why for (f, o), why in zip(dropped, dropped_why)}
+        other_things.update({fold(o.text): why for f, o, why in doubted_names})
+        for c in cands:
+            why = other_things.get(fold(c.o.text))
+            if why is not None and not any(x.names_other for x in c.con):
+                c.con.append(ev.against(f"the item names something else with it ({why})"))
         # a shorter alias inside a longer one (Zemblan in "Zemblan president") follows the longer one
         inside_dropped = [c for c in cands if any(
             df == c.f and _inside(c.o, do) for df, do in dropped)]

@@ -40,21 +40,21 @@ def build(tmp_path, wl: Watchlist, marked: list[str], kept: list[str]):
 
 def test_an_exclude_phrase_comes_first(tmp_path):
     wl = Watchlist.model_validate({"name": "cuba", "aliases": {"en": ["Cuban", "Havana"]}})
-    store = build(tmp_path, wl, ["Mark Cuban buys stake in hockey team",
-                                 "Mark Cuban says AI will change sports"],
+    store = build(tmp_path, wl, ["Havana syndrome study finds no brain injury",
+                                 "Havana syndrome victims sue the CIA"],
                   ["Cuban government raises fuel prices", "Cuban doctors return from Mexico",
                    "Havana hit by blackout"])
     with store:
         (s,) = suggest.suggest(store, {"cuba": wl}, NOW)
-    assert (s.alias, s.marks, s.delivered, s.kind, s.text) == ("Cuban", 2, 4, "exclude",
-                                                               "mark cuban")
+    assert (s.alias, s.marks, s.delivered, s.kind, s.text) == ("Havana", 2, 3, "exclude",
+                                                               "havana syndrome")
     assert (s.lost, s.lost_marked, s.lost_kept) == (2, 2, 0)
 
 
 def test_a_context_requirement_when_the_marks_share_no_word(tmp_path):
     wl = Watchlist.model_validate({"name": "monroe", "aliases": {"en": ["Monroe"]},
                                    "context": ["doctrine", "Donroe"]})
-    store = build(tmp_path, wl, ["Marilyn Monroe film restored", "Monroe county fair opens",
+    store = build(tmp_path, wl, ["Monroe film festival opens", "Monroe county fair opens",
                                  "Monroe football coach quits"],
                   ["Trump revives the Monroe doctrine", "Monroe doctrine returns to Caracas",
                    "Donroe: Monroe reborn in Washington"])

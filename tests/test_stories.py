@@ -110,7 +110,7 @@ def test_a_figure_one_outlet_rounds_is_not_a_conflict():
 def test_follow_up_words_in_each_language():
     for lang, one, two in [("es", "Bolivia convoca elecciones", "Bolivia convoca elecciones otra vez"),
                            ("ja", "ボリビアで選挙実施", "ボリビアで再び選挙実施"),
-                           ("en", "Bolivia holds referendum", "Bolivia holds second referendum")]:
+                           ("en", "Bolivia holds referendum", "Bolivia holds referendum again")]:
         assert conflict(features(prep(one), "", lang), features(prep(two), "", lang)) == \
             "follow-up event"
 

@@ -284,8 +284,9 @@ class Deduper:
             tp = prepped_title if prepped_title is not None else prep(entry.title)
             sp = prepped_summary if prepped_summary is not None else (
                 prep(entry.summary[:400]) if entry.summary else "")
-            story = _stories.features(tp, sp, entry.lang, topic,
-                             keep_surface=verdict.duplicate_of is None)
+            story = _stories.features(tp, sp, entry.lang, topic, keep_surface=True)
+            if verdict.reason == "similar" and self.stories.conflicts(verdict.duplicate_of, story):
+                verdict = DupVerdict(None)      # a look-alike text about another event
             if verdict.duplicate_of is None:
                 sv = self.stories.check(entry.id, entry.lang, t, wls, story)
                 if sv is not None:

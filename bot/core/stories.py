@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-from bot.core.dedup import _AGAIN, _MONTHS, clean_title
+from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import _STOP_SETS, prep
 
 _intern = sys.intern
@@ -53,7 +53,82 @@ _EXTRA_STOP = (
     "otro otra otros otras todo toda todos todas mismo misma dijo dice afirmo informo anuncio "
     "lunes martes miercoles jueves viernes sabado domingo hoy ayer anos ano semana dia dias "
     "e o u ni le les nos me mi tu sus si").split()
-STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(_EXTRA_STOP)
+# titles, offices and reporting verbs: every political report has them, they say nothing of which
+# event it is (Japanese has no spaces: these are cut out of kanji runs before the bigrams)
+# "different people in the same role": an office and who holds it (デンマーク首相, Brazil's president,
+# President Lula, la presidenta Sheinbaum); offices normalised across wordings
+_OFFICE = {"premier": "pm", "prime minister": "pm", "primer ministro": "pm", "primera ministra": "pm",
+           "首相": "pm", "president": "president", "presidente": "president",
+           "presidenta": "president", "大統領": "president", "foreign minister": "fm",
+           "canciller": "fm", "外相": "fm", "defense minister": "dm", "defence minister": "dm",
+           "ministro de defensa": "dm", "国防相": "dm", "ambassador": "amb", "embajador": "amb",
+           "大使": "amb", "secretary of state": "sos", "国務長官": "sos"}
+_OFF = "|".join(sorted(map(re.escape, _OFFICE), key=len, reverse=True))
+_HOLDER = re.compile(
+    rf"([\u30a1-\u30fa]{{2,}})({_OFF})"                                   # デンマーク首相
+    rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president
+    rf"|\b(?i:({_OFF}))(?: (?:de|del|of))? ([A-Z][a-z]+)")                 # President Lula
+
+
+_SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
+
+
+def _title_seq(title: str, lang) -> tuple:
+    """The headline's terms in reading order (stems, '#figures', katakana names, kanji pairs)."""
+    out: list[str] = []
+    words: list[tuple[int, str]] = []
+    low = title.lower()
+    for tok in _SEQ.findall(low if low.isascii() else _JA_STOP.sub(" ", low)):
+        c = tok[0]
+        if c.isdigit():
+            out.append("#" + _num(tok))
+        elif c.isascii():
+            if len(tok) > 1 and tok not in STOP:
+                words.append((len(out), tok))
+                out.append("")
+        elif "\u30a1" <= c <= "\u30fa":
+            out.append("@" + tok)
+        elif len(tok) > 1:
+            out.extend(a + b for a, b in zip(tok, tok[1:]))
+        else:
+            out.append(tok)
+    if words:
+        for (i, _), st in zip(words, _stemmer(lang)([w for _, w in words])):
+            out[i] = st
+    return tuple(out)
+
+
+def _template(seq: tuple, slot: set) -> list:
+    """The headline with its `slot` words replaced by one placeholder per run."""
+    out: list = []
+    for t in seq:
+        if t in slot:
+            if not out or out[-1] is not None:
+                out.append(None)
+        else:
+            out.append(t)
+    return out
+
+
+def _holders(text: str, lang) -> set:
+    out = set()
+    for m in _HOLDER.finditer(text):
+        q, office = (m.group(1), m.group(2)) if m.group(1) else \
+            (m.group(3), m.group(4)) if m.group(3) else (m.group(6), m.group(5))
+        office = _OFFICE.get(office.lower(), _OFFICE.get(office))
+        if office and q:
+            key = "@" + q if not q.isascii() else _stemmer(lang)([q.lower()])[0]
+            out.add((office, _intern(key)))
+    return out
+
+
+_ROLES = ("president presidente presidenta presidency presidencia minister ministro ministra "
+          "ministry ministerio government gobierno official officials oficial funcionario "
+          "spokesman spokeswoman portavoz leader lider statement comunicado announced announces "
+          "anuncia anuncio announcement")
+STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(_EXTRA_STOP) | frozenset(_ROLES.split())
+_JA_STOP = re.compile("大統領|副大統領|首相|長官|大臣|政府|当局|報道官|発表|表明|明らか|会見|"
+                      "述べ|語っ|強調|声明|関係者|氏|者|日|時|年|月|米国|同国|今回|現地|一方")
 
 _WORD = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*")      # on lower-cased text; "x's" -> x, s
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
@@ -65,7 +140,11 @@ _KATAKANA = re.compile(r"[\u30a1-\u30fa]{2,}")
 # "new sanctions", "nuevas medidas", 新たな制裁: often a further step of a running story, so a
 # report with it and one without are less likely one event (a discount, not a veto: outlets
 # also say "new" of the very first report)
-_NEW = re.compile(r"(?:^|(?<=\s))(?:new|New(?= [a-z])|nuev[oa]s?|Nuev[oa]s?)\b|新たな|新たに")
+_NEW = re.compile(r"(?:^|(?<=\s))(?:new|New(?= [a-z])|nuev[oa]s?|Nuev[oa]s?|second|Second|another|"
+                  r"renewed|fresh|more|segund[oa]|Segund[oa]|otr[oa]s?|m[aá]s)\b|新たな|新たに|改めて")
+# a follow-up said outright ("again", 再び, "otra vez"): beside a report without it, another event
+_FOLLOW_UP = re.compile(r"\b(?:again|anew|once more|for a second time|nuevamente|de nuevo|otra vez|"
+                        r"por segunda vez|novamente|erneut|wieder|encore)\b|再び|再度|2度目|二度目")
 
 
 _SNOWBALL = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french",
@@ -109,6 +188,8 @@ class Features:
     months: frozenset
     again: bool
     new: bool = False
+    holders: frozenset = frozenset()   # (office, who): デンマーク首相 -> ("pm", "@デンマク")
+    title_seq: tuple = ()            # the headline's terms in order (its template)
     topic: frozenset = frozenset()   # terms of the matched watchlist aliases
     surface: dict | None = None   # term -> a word as written (only kept for the item being decided)
     w: dict | None = None         # term -> weight (rarity x place), set by the index
@@ -151,7 +232,7 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
 def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
     # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
     # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
-    for run in _KANJI.findall(text):
+    for run in _KANJI.findall(_JA_STOP.sub("　", text) if text else text):
         if len(run) == 1:
             terms.add(_intern(run))
             continue
@@ -199,8 +280,11 @@ def features(title: str, summary: str, lang=None, topic=(), *,
             _cjk(text, top, set(), None)
     low = title.lower()
     return Features(frozenset(tt), frozenset(at), frozenset(an), frozenset(tn), frozenset(tnum),
-                    frozenset(anum), frozenset(months), bool(_AGAIN.search(low)),
-                    bool(_NEW.search(title)), frozenset(top & at), surface)
+                    frozenset(anum), frozenset(months), bool(_FOLLOW_UP.search(low)),
+                    bool(_NEW.search(title)),
+                    frozenset(_holders(title, lang) | _holders(summary, lang)),
+                    _title_seq(title, lang),
+                    frozenset(top & at), surface)
 
 
 class Report:
@@ -231,22 +315,33 @@ def conflict(a: Features, b: Features) -> str:
     # a headline figure the other report never mentions, both ways: 4 killed / 6 killed
     if a.title_nums and b.title_nums and a.title_nums - b.nums and b.title_nums - a.nums:
         return "different figures"
+    # the same office, held by someone else: each report names a holder the other never mentions
+    if a.holders and b.holders:
+        for office in {o for o, _ in a.holders} & {o for o, _ in b.holders}:
+            qa = {q for o, q in a.holders if o == office}
+            qb = {q for o, q in b.holders if o == office}
+            if not qa & qb and qa - b.terms and qb - a.terms:
+                return "different people in the same role"
     # the same headline template about someone/something else: most of the headlines agree, and
     # each has a word the other report never mentions (Copenhagen / Brussels, reliever / infielder)
     only_a = {t for t in a.title_terms - b.terms if t[0] != "#"}
     only_b = {t for t in b.title_terms - a.terms if t[0] != "#"}
     if only_a and only_b:
-        small = min(len(a.title_terms), len(b.title_terms))
-        if len(a.title_terms & b.title_terms) / small >= 0.5:
-            return "different names" if only_a & a.title_names and only_b & b.title_names else \
-                "same headline, another subject"
+        shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
+        if shared >= 0.5 and only_a & a.title_names and only_b & b.title_names:
+            return "different names"
+        # one slot filled differently (reliever / infielder), the rest of the headline the same
+        # and in the same order (an outlet adding a detail or rewording is not a template)
+        if shared >= 0.7 and len(only_a) <= 2 and len(only_b) <= 2 and \
+                _template(a.title_seq, only_a) == _template(b.title_seq, only_b):
+            return "same headline, another subject"
     return ""
 
 
 class StoryIndex:
     """Recent reports, searchable by term. `check` decides, `add` remembers."""
 
-    def __init__(self, window: float = 48 * 3600, *, threshold: float = 0.25,
+    def __init__(self, window: float = 48 * 3600, *, threshold: float = 0.22,
                  max_postings: int = 16, probe: int = 8, candidates: int = 8,
                  min_docs: int = 200):
         self.window = window
@@ -331,7 +426,7 @@ class StoryIndex:
             if wls != cand.wls:
                 s *= 0.85         # one names a watched subject the other does not
             if f.new != cand.f.new:
-                s *= 0.85         # "new measures" beside a report without: maybe a further step
+                s *= 0.85         # "new measures", "second" beside a report without: maybe a further step
             if s > best[0]:
                 best = (s, cand, top)
         s, cand, top = best
@@ -387,6 +482,11 @@ class StoryIndex:
                     del lst[:-cap]
             df[term] = df.get(term, 0) + 1
         self._order.append((added_at if added_at is not None else t, r))
+
+    def conflicts(self, id: str, f: Features) -> str:
+        """Why the report `id` (when indexed) and `f` cannot be one event, or ""."""
+        r = self._by_id.get(id)
+        return conflict(r.f, f) if r is not None else ""
 
     def root_of(self, id: str) -> str | None:
         r = self._by_id.get(id)

@@ -290,12 +290,12 @@ def features(title: str, summary: str, lang=None, topic=(), *,
 class Report:
     """One report in the index: its story (root id), language, time, watchlists and features."""
 
-    __slots__ = ("id", "root", "lang", "t", "wls", "f", "title")
+    __slots__ = ("id", "root", "lang", "t", "wls", "f", "title", "gate")
 
     def __init__(self, id: str, root: str, lang, t: float, wls: frozenset, f: Features,
-                 title: str):
+                 title: str, gate=()):
         self.id, self.root, self.lang, self.t, self.wls, self.f = id, root, lang, t, wls, f
-        self.title = title
+        self.title, self.gate = title, gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +354,7 @@ class StoryIndex:
         self._df: dict[str, int] = {}
         self._by_id: dict[str, Report] = {}
         self._n: Counter = Counter()        # reports per language (rarity is per language)
+        self._gate: dict[str, int] = {}     # headline words of the reports (see gate())
         self._order: deque[tuple[float, Report]] = deque()
 
     def __len__(self) -> int:
@@ -399,7 +400,22 @@ class StoryIndex:
         top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
         return s, top
 
-    def check(self, id: str, lang, t: float, wls, f: Features) -> StoryVerdict | None:
+    def gate(self, headline_features) -> bool:
+        """Could an unwatched item belong to a watched story? Its headline (the copy detector's
+        features) shares at least two words with the headlines of the index. O(headline)."""
+        g = self._gate
+        n = 0
+        for x in headline_features:
+            if x in g:
+                n += 1
+                if n >= 2:
+                    return True
+        return False
+
+    def check(self, id: str, lang, t: float, wls, f: Features, *,
+              any_watchlist: bool = False) -> StoryVerdict | None:
+        """The story `f` belongs to, or None. `any_watchlist`: an item no watchlist matched may
+        join a story of any watchlist (it is never delivered itself)."""
         wls = frozenset(wls)
         df = self._df
         probes = [x for x in f.terms if x in df]
@@ -418,7 +434,7 @@ class StoryIndex:
                 break
             if cand.id == id or cand.lang != lang or abs(cand.t - t) > self.window:
                 continue
-            if (wls or cand.wls) and not wls & cand.wls:
+            if not any_watchlist and not wls & cand.wls:
                 continue
             if conflict(cand.f, f):
                 continue
@@ -461,14 +477,17 @@ class StoryIndex:
         return tuple(out)
 
     def add(self, id: str, root: str, lang, t: float, wls, f: Features, title: str = "",
-            added_at: float | None = None) -> None:
+            added_at: float | None = None, gate=()) -> None:
         if id in self._by_id:
             return
         self.weigh(f, lang)
         # what stays in memory: the weights (their keys are the terms), headline sets, figures
         f.terms, f.surface, f.topic = f.w.keys(), None, frozenset()
-        r = Report(id, root, lang, t, frozenset(wls), f, title)
+        r = Report(id, root, lang, t, frozenset(wls), f, title, gate)
         self._by_id[id] = r
+        g = self._gate
+        for x in gate:
+            g[x] = g.get(x, 0) + 1
         self._n[lang] += 1
         cap = self.max_postings
         post, df = self._post, self._df
@@ -501,6 +520,13 @@ class StoryIndex:
             if self._by_id.get(r.id) is r:
                 del self._by_id[r.id]
             self._n[r.lang] -= 1
+            g = self._gate
+            for x in r.gate:
+                left = g.get(x, 0) - 1
+                if left <= 0:
+                    g.pop(x, None)
+                else:
+                    g[x] = left
             for term in r.f.terms:
                 left = df.get(term, 0) - 1
                 if left <= 0:

@@ -282,7 +282,7 @@ class Deduper:
         # an item no watchlist matched is never delivered: it only joins a watched story, when its
         # headline shares rare words with one (a cheap gate: most items stop there)
         if self.stories is not None and (wls or (verdict.duplicate_of is None and sig is not None
-                                                 and self.stories.gate(sig.title))):
+                                                 and self.stories.gate(sig.title, self._df))):
             tp = prepped_title if prepped_title is not None else prep(entry.title)
             sp = prepped_summary if prepped_summary is not None else (
                 prep(entry.summary[:400]) if entry.summary else "")

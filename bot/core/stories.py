@@ -350,6 +350,7 @@ class StoryIndex:
         self.probe = probe
         self.candidates = candidates
         self.min_docs = min_docs          # rarity is judged as if at least this many were seen
+        self.gate_words = 2               # headline words an unwatched item must share (gate())
         self._post: dict[str, list[Report]] = {}
         self._df: dict[str, int] = {}
         self._by_id: dict[str, Report] = {}
@@ -400,15 +401,18 @@ class StoryIndex:
         top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
         return s, top
 
-    def gate(self, headline_features) -> bool:
+    def gate(self, headline_features, df_all: dict) -> bool:
         """Could an unwatched item belong to a watched story? Its headline (the copy detector's
-        features) shares at least two words with the headlines of the index. O(headline)."""
+        features) shares `gate_words` words with headlines of the index that are mostly said of
+        watched stories (`df_all`: in how many recent headlines of any kind each word is).
+        O(headline); in a feed mix most unwatched items stop here."""
         g = self._gate
         n = 0
         for x in headline_features:
-            if x in g:
+            k = g.get(x)
+            if k and 2 * k >= df_all.get(x, 0):
                 n += 1
-                if n >= 2:
+                if n >= self.gate_words:
                     return True
         return False
 

@@ -391,8 +391,8 @@ class StoryIndex:
         """Weighted Dice of the two reports' terms, discounted by the time between them."""
         wa, wb = self.weigh(a, lang).w, self.weigh(b, lang).w
         shared = wa.keys() & wb.keys()
-        if not shared:
-            return 0.0, []
+        if len(shared - a.topic - b.topic) < 2:
+            return 0.0, []            # one word beside the watched subject is not an event
         inter = sum(min(wa[t], wb[t]) for t in shared)
         s = 2 * inter / (a.wsum + b.wsum)
         # closeness in time: outlets report an event within hours of each other; full weight
@@ -486,7 +486,7 @@ class StoryIndex:
             return
         self.weigh(f, lang)
         # what stays in memory: the weights (their keys are the terms), headline sets, figures
-        f.terms, f.surface, f.topic = f.w.keys(), None, frozenset()
+        f.terms, f.surface = f.w.keys(), None
         r = Report(id, root, lang, t, frozenset(wls), f, title, gate)
         self._by_id[id] = r
         g = self._gate

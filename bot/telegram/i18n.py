@@ -87,6 +87,7 @@ _M: dict[str, tuple[str, str]] = {
     "why_head": ("<b>#{n}</b> {title}\nmatched:", "<b>#{n}</b> {title}\n一致:"),
     "why_line": ("• {watchlist}: alias “{alias}” in the {field} (“{text}”, {kind})",
                  "• {watchlist}: 別名「{alias}」が{field}に一致（「{text}」, {kind}）"),
+    "why_more": ("… and {n} more matches", "…ほか {n} 件の一致"),
     "why_for": ("    + {why}", "    + {why}"),
     "why_against": ("    − {why}", "    − {why}"),
     "why_ignored": ("  not counted: “{alias}” in the {field} (“{text}”): {why}",

@@ -372,13 +372,14 @@ class Handlers(AdminCommands, FeedbackCommands):
         for name in dict.fromkeys(h.watchlist for h in item.hits):
             label = wls[name].label(c.lang) if name in wls else name
             trace = Matcher([wls[name]]).explain(item.entry) if name in wls else None
-            now = {(h.alias, h.field): h for h in trace.hits} if trace else {}
-            for h in (x for x in item.hits if x.watchlist == name):
-                cur = now.get((h.alias, h.field))
-                lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias,
-                               text=cur.text if cur else h.text,
+            # the decision as the watchlist stands now, in the item's own words; the stored hits
+            # when the watchlist no longer matches the item
+            shown = (trace.hits if trace and trace.hits else
+                     [x for x in item.hits if x.watchlist == name])
+            for h in shown:
+                lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias, text=h.text,
                                field=i18n.field_name(c.lang, h.field), kind=h.kind))
-                for e in (cur.evidence if cur else ()):
+                for e in h.evidence:
                     key = "why_for" if e.startswith("+") else "why_against"
                     lines.append(t(c.lang, key, why=e[2:]))
             for alias, fld, text, why in (trace.rejected if trace else ())[:5]:

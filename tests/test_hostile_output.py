@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.adapters.config import load_config
 from bot.core.matcher import Matcher
 from bot.core.model import Entry, StoredItem
@@ -42,6 +44,7 @@ def test_why_keeps_the_original_text_of_a_homoglyph_title():
     assert title in text                                      # as published, not folded
 
 
+@pytest.mark.timeout(900)          # two polls of a 100,000-entry feed, ~50 s on an idle machine
 def test_a_feed_of_100000_entries_gives_a_bounded_digest(tmp_path):
     """One poll of 100,000 new entries: the newest SOKUHO_MAX_NEW_ITEMS are matched, the rest are
     stored as backlog (not lost, not new again), and the printed digest is capped."""

@@ -87,6 +87,10 @@ def test_explain(wl):
     assert "inside exclude 'Cuba Gooding'" in r.stdout
     r = sokuho("explain", "--watchlists", str(wl), "cuba", "Havana's blackout")
     assert r.returncode == 0 and "alias 'Havana' in title" in r.stdout
+    assert "      + alias found" in r.stdout                  # the evidence under each hit
+    r = sokuho("explain", "--watchlists", str(wl), "cuba", "Tycoon Mark Havana speaks", "--summary",
+               "It was dark in Cuba.")
+    assert "ignored alias 'Havana' in title: 'Havana': another person's name: 'Mark Havana'" in r.stdout
     r = sokuho("explain", "--watchlists", str(wl), "nope", "x")
     assert r.returncode == 2 and "no watchlist named 'nope'" in r.stderr
 

@@ -163,6 +163,22 @@ async def test_why_command_and_button(tg):
     assert "alias “Greenland”" in tg.api.sent(42)[-1].text
 
 
+async def test_why_shows_the_evidence_for_and_against_in_the_items_own_words(tg):
+    await tg.subscribe(42, "cuba")
+    await tg.api.reply_to(42, "/mode cuba instant")
+    n = len(tg.api.sent(42))
+    # the stored hit's text is the folded form; /why shows what the item says, the evidence for
+    # each hit, and what did not count
+    await tg.sink.publish(tg.items(("Blackout in Havana as tycoon Mark Cuba speaks tonight", "cuba")))
+    await tg.api.wait_for(lambda: len(tg.api.sent(42)) == n + 1)
+    no = int(re.search(r"#(\d+)", tg.api.sent(42)[-1].text).group(1))
+    why = (await tg.api.reply_to(42, f"/why {no}")).text
+    assert "alias “Havana” in the title (“Havana”, exact)" in why
+    assert "    + alias found" in why
+    assert "not counted: “Cuba” in the title (“Cuba”): another person&#x27;s name: &#x27;Mark Cuba&#x27;" \
+        in why or "not counted: “Cuba” in the title (“Cuba”): another person's name: 'Mark Cuba'" in why
+
+
 async def test_allow_list_refuses_and_stores_nothing(tmp_path):
     h = await started_harness(tmp_path, allowed=(42,))
     try:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
+from bot.core import concepts as _concepts_mod
 from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import _STOP_SETS, prep
 
@@ -217,6 +218,9 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
     stem = _stemmer(lang)
     stems = stem(words)
     terms.update(stems)
+    if CONCEPTS_ON:
+        cidx = _concepts(lang)
+        terms.update(cidx[x] for x in stems if x in cidx)
     if surface is not None:
         cased = {w.lower(): w for w in _WORD_CASED.findall(text)}
         for w, st in zip(words, stems):
@@ -229,7 +233,20 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
             names.update(stem(caps))
 
 
+CONCEPTS_ON = True
+_concept_idx: dict = {}
+
+
+def _concepts(lang) -> dict:
+    idx = _concept_idx.get(lang)
+    if idx is None:
+        idx = _concept_idx[lang] = _concepts_mod.latin_index(_stemmer(lang))
+    return idx
+
+
 def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
+    if CONCEPTS_ON:
+        terms.update(_concepts_mod.JA_CONCEPT[w] for w in _concepts_mod.JA.findall(text))
     # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
     # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
     for run in _KANJI.findall(_JA_STOP.sub("　", text) if text else text):

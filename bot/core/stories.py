@@ -11,11 +11,16 @@ evidence that makes two reports one event:
 - the names they share (capitalised names, acronyms, katakana names, the watchlist aliases that
   matched), counted again on top of the words;
 - the figures they share ("553 prisoners");
+- the kind of event, in whatever words (concepts.py: "raid" / "bombardea" / 空爆);
 - how close in time they were published.
 
 Guards keep different events apart whatever the score: other figures or months in the headlines,
-a follow-up ("again", "second", 再び, nuevamente) beside a first report, and the same headline
-template about someone or somewhere else ("premier meets X in Copenhagen" / "... Y in Brussels").
+a follow-up ("again", 再び, nuevamente) beside a first report, different people in the same office
+(デンマーク首相 / ニールセン首相), and the same headline template about someone or somewhere else
+("premier meets X in Copenhagen" / "... Y in Brussels").
+
+Only items a watchlist matched are indexed (the others are never delivered); an unmatched item is
+checked against the index only when its headline passes a cheap gate (gate()).
 
 Incremental (decided when the item arrives), explainable (`StoryVerdict.evidence`), bounded: the
 candidates come from an inverted index over the item's rarest terms with capped postings, so the

@@ -316,3 +316,38 @@ async def test_weekly_admin_report_applies_a_suggestion_with_a_tap(tmp_path):
     finally:
         await h.stop()
         await h.api.close()
+
+
+async def test_bad_presses_and_arguments_change_nothing(tg):
+    await instant(tg, 42, "cuba")
+    _, sent = await alerts(tg, (42,), BASEBALL[:1])
+    no = no_of(sent[42][0])
+    for data in ("off:", "off:abc", "mute:-1", "fb:x", "zzz", "off:" + "9" * 58):
+        await press(tg, 42, data)                         # answered, nothing recorded
+    assert feedback_rows(tg) == [] and tg.sink.feedback.db.filters(42) == []
+    assert "at most 30d" in (await tg.api.reply_to(42, f"/mutestory {no} 40d")).text
+    assert "not a duration" in (await tg.api.reply_to(42, f"/mutestory {no} soon")).text
+    assert "Usage: /off N" in (await tg.api.reply_to(42, "/off")).text
+    assert "Usage: /filters" in (await tg.api.reply_to(42, "/filters remove x")).text
+    assert "No filter 5" in (await tg.api.reply_to(42, "/filters remove 5")).text
+    assert "Usage: /settings" in (await tg.api.reply_to(42, "/settings members maybe")).text
+    assert feedback_rows(tg) == [] and tg.sink.feedback.db.filters(42, active_only=False) == []
+
+
+async def test_get_chat_member_failure_refuses_and_is_not_cached(tg):
+    group = -600
+    await instant(tg, group, "cuba")
+    _, sent = await alerts(tg, (group,), BASEBALL[:1])
+    no = no_of(sent[group][0])
+    tg.api.admins[group] = {1000, 3000}                # 3000: an admin not asked about yet
+    tg.api.fail("getChatMember", chat_id=group, status=502, description="Bad Gateway", times=3)
+    assert "Only this chat's admins" in await press(tg, group, f"off:{no}", user_id=3000)
+    assert feedback_rows(tg) == []
+    tg.api._failures.clear()
+    assert (await press(tg, group, f"off:{no}", user_id=3000)).startswith("Marked")  # asked again
+
+
+async def test_a_huge_item_number_is_a_usage_error_not_a_crash(tg):
+    for cmd in ("/why", "/off", "/mutestory"):
+        r = await tg.api.reply_to(42, f"{cmd} {'9' * 40}")
+        assert r.text.startswith("Usage:")

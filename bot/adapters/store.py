@@ -435,6 +435,13 @@ class Store:
                     c.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
             yield c
 
+    def notify(self, channel: str) -> None:
+        """PostgreSQL: wake the instance LISTENing on `channel` (delivered at commit). SQLite:
+        nothing (one instance)."""
+        if self.engine == "postgresql":
+            with self._lock, self._errors("notifying"):
+                self.conn.execute("SELECT pg_notify(?, '')", (channel,))
+
     def max_item_id(self) -> int:
         return int(self._all(Q.MAX_ITEM_ID)[0][0])
 

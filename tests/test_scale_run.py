@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fakebotapi import FakeBotAPI
 from feedserver import make_rss
+from test_telegram_e2e import wait_exit
 
 from bot.adapters.store import Store
 
@@ -38,14 +39,6 @@ def start(tmp: Path, name: str, api: FakeBotAPI, url: str, log) -> subprocess.Po
     return subprocess.Popen(exe + ["run", "--debug", "--instance", name, "--state",
                                    str(tmp / name), "--watchlists", str(tmp / "wl")],
                             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-async def wait_exit(p: subprocess.Popen, timeout: float) -> bool:
-    for _ in range(int(timeout * 20)):
-        if p.poll() is not None:
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_two_services_leader_killed_mid_cycle_and_mid_delivery(tmp_path, feed_server,

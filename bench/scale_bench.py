@@ -110,6 +110,10 @@ def main() -> None:
         ratio = " ".join(f"{phase} x{statistics.median(r[phase]) / statistics.median(base[phase]):.2f}"
                          for phase in ("cold", "warm"))
         print(f"{label:26s} {cells[0]:>16s} {cells[1]:>16s}   vs SQLite: {ratio}")
+    pg = results["PostgreSQL, 1 instance"]
+    worst = max(statistics.median(pg[p]) / statistics.median(base[p]) for p in ("cold", "warm"))
+    print(f"target: one instance on PostgreSQL at most 1.3x SQLite (cold and warm): "
+          f"x{worst:.2f} {'MET' if worst <= 1.3 else 'MISSED'}")
 
 
 if __name__ == "__main__":

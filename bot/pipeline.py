@@ -80,7 +80,9 @@ class Pipeline:
                  processor: Callable[[], Processor], publish=None, also_in=None,
                  clock: Callable[[], datetime] = utcnow, jitter: float = 0.1,
                  max_age: float | None = None, instance: str | None = None,
-                 catch_up: Callable[..., int] | None = None, lease: float = 120.0):
+                 catch_up: Callable[..., int] | None = None, lease: float = 120.0,
+                 allow_private: Callable[[str], bool] = lambda url: False,
+                 max_new_items: int | None = None):
         self.store = store
         self.fetcher = fetcher
         self.parsers = parsers
@@ -92,6 +94,8 @@ class Pipeline:
         self.clock = clock
         self.jitter = jitter
         self.max_age = max_age                # new items published longer ago are not alerted
+        self.allow_private = allow_private      # feeds.yaml allow_private, per feed URL
+        self.max_new_items = max_new_items      # new items kept per feed per poll (newest first)
         self.on_outcome: list[Callable[[FeedOutcome], None]] = []
         self.instance = instance              # this instance's name in feed leases
         self.catch_up = catch_up              # brings the duplicate index up to the database
@@ -134,7 +138,8 @@ class Pipeline:
         return out
 
     async def _poll(self, fs: FeedState, out: FeedOutcome) -> None:
-        res = await self.fetcher.fetch(fs.url, etag=fs.etag, last_modified=fs.last_modified)
+        res = await self.fetcher.fetch(fs.url, etag=fs.etag, last_modified=fs.last_modified,
+                                       allow_private=self.allow_private(fs.url) or None)
         now = self.clock()
         if res.not_modified:
             out.status = "not_modified"
@@ -149,8 +154,9 @@ class Pipeline:
         parsed = await self.parsers.parse(res.body, feed_name=fs.name, headers=res.headers,
                                           lang=fs.lang, base_url=res.final_url or fs.url)
         if parsed.failed:
-            self._failed(fs, out, f"{fs.url}: not a feed ({parsed.bozo or 'no entries'})",
-                         "parse", now, None)
+            what = "not a feed" if parsed.error_kind == "parse" else "parse failed"
+            self._failed(fs, out, f"{fs.url}: {what} ({parsed.bozo or 'no entries'})",
+                         parsed.error_kind, now, None)
             return
         if parsed.bozo:
             log.warning("%s: feed has problems, %d entries kept: %s", fs.url,

@@ -33,6 +33,7 @@ TICK = 15.0            # how often due feeds are looked for
 SINK_TICK = 30.0       # digests, outbox retries
 RELOAD_SETTLE = 0.3    # seconds a burst of reload requests has to settle
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
+STUCK_AFTER = 600.0    # a cycle in which no feed finished for this long is stuck: stop WATCHDOG=1
 
 
 class Service:
@@ -51,6 +52,8 @@ class Service:
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
         self._events: list[tuple[str, object]] = []
+        self.progress = health.Progress(STUCK_AFTER)
+        self._stuck_logged: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
@@ -178,7 +181,14 @@ class Service:
             return
         now = self.clock()
         self._heartbeat(now)
-        report = await self.app.pipeline.poll_claimed(lambda limit: self.claim(now, limit))
+        self.progress.cycle_started(time.monotonic())
+        done = lambda _outcome: self.progress.feed_done(time.monotonic())   # noqa: E731
+        self.app.pipeline.on_outcome.append(done)
+        try:
+            report = await self.app.pipeline.poll_claimed(lambda limit: self.claim(now, limit))
+        finally:
+            self.app.pipeline.on_outcome.remove(done)
+            self.progress.cycle_ended()
         if not report.outcomes:
             self.metrics.record_tick()
             return
@@ -239,6 +249,12 @@ class Service:
 
     async def _alive(self) -> bool:
         await asyncio.sleep(0)                  # the loop answers
+        if self.progress.stuck(time.monotonic()):
+            if self.progress.started != self._stuck_logged:
+                self._stuck_logged = self.progress.started
+                log.error("poll cycle stuck (%s); health checks fail from now on, so systemd's "
+                          "watchdog restarts sokuho", self.progress.describe(time.monotonic()))
+            return False
         return bool(self.app and self.app.store.ping())
 
     async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0) -> None:

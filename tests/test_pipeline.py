@@ -28,7 +28,7 @@ async def open_app(tmp_path, feeds: dict[str, str], published: list):
     (wl / "cuba.yaml").write_text(WATCH, encoding="utf-8")
     lines = ["feeds:"] + [f"  - {{name: {n}, url: '{u}', lang: en}}" for n, u in feeds.items()]
     (wl / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    s = Settings(watchlists=wl, state=tmp_path / "state")
+    s = Settings(watchlists=wl, state=tmp_path / "state", allow_private_networks=True)
 
     async def publish(its):
         published.extend(its)

@@ -34,6 +34,7 @@ def start(tmp: Path, name: str, api: FakeBotAPI, url: str, log) -> subprocess.Po
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
     env.update(TELEGRAM_BOT_TOKEN=api.token, SOKUHO_TELEGRAM_API=api.root,
                SOKUHO_DATABASE_URL=url, SOKUHO_LEASE="4s", SOKUHO_LOG_FORMAT="plain",
+               SOKUHO_ALLOW_PRIVATE_NETWORKS="1",       # the feed server is on 127.0.0.1
                PYTHONUNBUFFERED="1")
     exe = [str(SOKUHO)] if SOKUHO.exists() else [sys.executable, "-m", "bot.cli"]
     return subprocess.Popen(exe + ["run", "--debug", "--instance", name, "--state",

@@ -44,6 +44,7 @@ SOKUHO = ROOT / ".venv" / "bin" / "sokuho"
 def cycle(n: int, wl: Path, tmp: Path, url: str | None) -> tuple[float, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
     env["SOKUHO_MAX_AGE"] = "0"
+    env["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"      # the feed server is on 127.0.0.x
     if url:
         env["SOKUHO_DATABASE_URL"] = url
     exe = [str(SOKUHO)] if SOKUHO.exists() else [sys.executable, "-m", "bot.cli"]

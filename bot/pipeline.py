@@ -171,11 +171,15 @@ class Pipeline:
             if self.catch_up is not None:
                 self.catch_up()
             known = self.store.known_guids(e.id for e in parsed.entries)
+            new: list = []
             for entry in parsed.entries:
                 if entry.id in known:
                     continue
                 known.add(entry.id)
-                batch.append(processor.process(entry, now))
+                new.append(entry)
+            keep, backlog = self._cap(fs, new)
+            batch = [processor.process(entry, now) for entry in keep]
+            batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
             stored = self.store.save_processed(batch, fetched_at=now)
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
@@ -188,7 +192,9 @@ class Pipeline:
             matched = [s for s in stored if s.hits and not s.duplicate_of]
             matched += self._copies_with_news(stored)
             out.matched = len(matched)
-            out.published = [s for s in matched if self._fresh(s, now)]
+            # a feed's first poll: its undated items are backlog
+            first = fs.last_success_at is None
+            out.published = [s for s in matched if self._fresh(s, now, first)]
             out.old = len(matched) - len(out.published)
             # in the same transaction: items and validators commit together (one commit
             # per feed; a crash before it only means a refetch)
@@ -200,16 +206,17 @@ class Pipeline:
         if out.published and self.publish is not None:
             await self.publish(out.published)
         if self.also_in is not None:
-            pairs = self._also_in(stored, now)
+            pairs = self._also_in(stored, now, first)
             if pairs:
                 await self.also_in(pairs)
 
-    def _also_in(self, stored: list[StoredItem], now: datetime) -> list[tuple[StoredItem, StoredItem]]:
+    def _also_in(self, stored: list[StoredItem], now: datetime,
+                 first: bool = False) -> list[tuple[StoredItem, StoredItem]]:
         """Later matched reports of a story (copies or other outlets' own words), each with the
         story's first report as stored now (its also_in lists every outlet so far)."""
         out = []
         for s in stored:
-            if s.duplicate_of and s.hits and self._fresh(s, now):
+            if s.duplicate_of and s.hits and self._fresh(s, now, first):
                 first = self.store.item(s.duplicate_of)
                 if first is not None and first.hits:
                     out.append((first, s))
@@ -230,12 +237,32 @@ class Pipeline:
                 out.append(s)
         return out
 
-    def _fresh(self, item: StoredItem, now: datetime) -> bool:
+    def _fresh(self, item: StoredItem, now: datetime, first_poll: bool = False) -> bool:
         """Breaking news only: an item first seen now but published days ago (a new feed's
-        back catalogue, a search feed resurfacing old articles) is stored, not alerted."""
+        back catalogue, a search feed resurfacing old articles) is stored, not alerted; so is
+        an undated item of a feed's first poll (it is the feed's back catalogue too).
+        SOKUHO_MAX_AGE=0 (max_age None) alerts everything."""
         published = item.entry.published
-        return (self.max_age is None or published is None
-                or (now - published).total_seconds() <= self.max_age)
+        if self.max_age is None:
+            return True
+        if published is None:
+            return not first_poll
+        return (now - published).total_seconds() <= self.max_age
+
+    def _cap(self, fs: FeedState, new: list) -> tuple[list, list]:
+        """At most max_new_items new entries of one poll are processed: the newest (undated ones
+        keep their place in the feed's order, after the dated ones). The rest is backlog: stored
+        without matching, so it is neither alerted nor seen as new again."""
+        if not self.max_new_items or len(new) <= self.max_new_items:
+            return new, []
+        floor = datetime.min.replace(tzinfo=timezone.utc)
+        order = sorted(range(len(new)), key=lambda i: new[i].published or floor, reverse=True)
+        kept = set(order[:self.max_new_items])
+        log.warning("%s: %d new items in one poll; the newest %d are processed, %d stored as "
+                    "backlog (SOKUHO_MAX_NEW_ITEMS)", fs.url, len(new), self.max_new_items,
+                    len(new) - self.max_new_items)
+        return ([e for i, e in enumerate(new) if i in kept],
+                [e for i, e in enumerate(new) if i not in kept])
 
     def _failed(self, fs, out, error, kind, now, retry_after) -> None:
         out.status, out.error, out.error_kind = "failed", error, kind

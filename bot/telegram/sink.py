@@ -109,7 +109,8 @@ class TelegramSink:
         self.app = app
         await self._set_commands()
         self.sender = Sender(app.bot, self.outbox, self.store, self.pacer, names=self._names,
-                             backoff_base=self.backoff_base, clock=self.now)
+                             backoff_base=self.backoff_base, clock=self.now,
+                             digest_max=getattr(self.settings, "digest_max_items", 30))
         await app.start()
         await self.leadership.start()
         log.info("Telegram bot @%s started (API %s)%s", app.bot.username, api,

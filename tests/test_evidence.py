@@ -112,6 +112,11 @@ def test_a_former_office_holder_is_somebody_else(former):
 def test_an_office_title_without_a_name_needs_other_evidence():
     assert not hit("Zemblan president to visit Paris")
     assert hit("Zemblan president to visit Paris", "She left Onhava on Monday.")
+    assert hit("Zemblan president rejects sanctions")            # hard-news words will do
+    # another name right after the office is another office-holder
+    assert not hit("In 1938 Zemblan president Lazar Vortz nationalised the mines",
+                   "Archives show the decree.")
+    assert hit("Zemblan president Karlsberg rejects sanctions")
 
 
 # ------------------------------------------------------------------ places as names of other things

@@ -502,16 +502,25 @@ def case_doubt(fv: FieldView, start: int) -> Finding | None:
     return None
 
 
-def office_title(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Finding]:
-    """An alias that is an office ("Mexico's president", メキシコ大統領): "former"/元 before it is
-    somebody else; otherwise it names whoever holds the office, so it needs other evidence."""
+def office_title(fv: FieldView, start: int, end: int, lex: Lexicon,
+                 own: frozenset[str] = frozenset()) -> list[Finding]:
+    """An alias that is an office ("Mexico's president", メキシコ大統領): "former"/元/歴代 before it,
+    or another name right after it ("Mexican President Lázaro Cárdenas"), is somebody else;
+    otherwise it names whoever holds the office, so it needs other evidence (hard-news words
+    will do: "The Mexican president rejects ...")."""
     words = fv.words
-    i = fv.index_at(start)
+    i, j = fv.index_at(start), fv.index_at(end)
     before = fv.folded[max(0, start - 3):start]
     if (i > 0 and lex.former.ends(words, i - 1)) or any(before.endswith(w) for w in lex.former.cjk):
-        return [against("a former office-holder ('former', 'ex-', 元/前 before the title)", "reject")]
+        return [other_thing("a former office-holder ('former', 'ex-', 元/前 before the title)",
+                            "reject")]
+    if j < len(words) and fv.prepped[end:fv.tokens[j][1]] == " ":
+        raw = fv.cased(j)
+        if raw[:1].isupper() and not raw.isupper() and words[j] not in own \
+                and not _is_function_word(words[j]) and not fv.shape()[1]:
+            return [other_thing(f"another office-holder: '{fv.show(start, end)} {raw}'", "reject")]
     return [against("an office title without a name: it needs other evidence of this watchlist",
-                    "weak")]
+                    "soft")]
 
 
 def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | None:
@@ -529,7 +538,8 @@ def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | No
             w = lex.titles.starts(words, k)
             if w:
                 return w
-    cj = lex.titles.cjk_prefix(fv.folded[end:end + 6])
+    cj = lex.titles.cjk_prefix(fv.folded[end:end + 6]) or lex.titles.cjk_suffix(
+        fv.folded[max(0, start - 6):start])         # X国防相 / 国防相X
     if cj:
         return cj
     return None

@@ -284,8 +284,9 @@ class Matcher:
                 support.append(f"context word {ctx[0].phrase.text!r}")
             if not support and n == 1:
                 news = item.news_words() if news is None else news
-                if news:
-                    support.append(f"hard-news words in the item ({', '.join(dict.fromkeys(news[:3]))})")
+                mine = [w for w in news if w not in own]      # not the alias's own words
+                if mine:
+                    support.append(f"hard-news words in the item ({', '.join(dict.fromkeys(mine[:3]))})")
             if support:
                 c.pro.extend(support)
                 kept.append(c)
@@ -327,7 +328,8 @@ class Matcher:
         if kind == "place" and not any(x.strength == "reject" for x in out):
             out.extend(ev.domain_evidence(item, fv, o.start, o.end))
         if self._office.get(id(a)) and kind in (None, "term"):
-            out.extend(ev.office_title(fv, o.start, o.end, self.lex))
+            out.extend(ev.office_title(fv, o.start, o.end, self.lex,
+                                       self._own_words[o.phrase.ref.watchlist]))
         if o.kind == "fuzzy":
             w = ev.fuzzy_word(fv.prepped[o.start:o.end])
             if w is not None:

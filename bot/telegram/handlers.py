@@ -422,8 +422,12 @@ def why_text(lang: str, no: int, item, wls: dict) -> str:
         label = wls[name].label(lang) if name in wls else name
         trace = Matcher([wls[name]]).explain(item.entry) if name in wls else None
         now = {(h.alias, h.field): h for h in trace.hits} if trace else {}
+        # the decision as the watchlist stands now, in the item's own words; the stored hits
+        # when the watchlist no longer matches the item
+        current = bool(trace and trace.hits)
+        src = trace.hits if current else [x for x in item.hits if x.watchlist == name]
         distinct: dict[tuple, list] = {}             # distinct match -> [first hit, count]
-        for h in (x for x in item.hits if x.watchlist == name):
+        for h in src:
             key = (h.alias, h.field, h.kind, fold(h.text))
             distinct.setdefault(key, [h, 0])[1] += 1
         for h, n in distinct.values():
@@ -431,7 +435,7 @@ def why_text(lang: str, no: int, item, wls: dict) -> str:
                 rest += 1
                 continue
             shown += 1
-            cur = now.get((h.alias, h.field))
+            cur = h if current else now.get((h.alias, h.field))
             line = t(lang, "why_line", watchlist=label, alias=clip(h.alias, WHY_CLIP),
                      text=clip(cur.text if cur else h.text, WHY_CLIP),
                      field=i18n.field_name(lang, h.field), kind=h.kind)

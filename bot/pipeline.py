@@ -1,8 +1,7 @@
 """The orchestrator: one poll of a feed is fetch -> parse -> process (match + dedup) -> store -> sinks.
 
-Ordering guarantees nothing is lost: items are committed before the feed's validators (ETag,
-Last-Modified) are, so a crash in between only causes a refetch whose items are then known and
-skipped. A failing feed is logged with its URL, its error is stored, and it is retried with
+Nothing is lost: a feed's new items and its validators (ETag, Last-Modified) are committed in
+one transaction, so a crash before it only causes a refetch. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
@@ -172,43 +171,52 @@ class Pipeline:
             if self.catch_up is not None:
                 self.catch_up()
             known = self.store.known_guids(e.id for e in parsed.entries)
+            new: list = []
             for entry in parsed.entries:
                 if entry.id in known:
                     continue
                 known.add(entry.id)
-                batch.append(processor.process(entry, now))
-            stored = self.store.save_processed(batch, fetched_at=now)   # one transaction
+                new.append(entry)
+            keep, backlog = self._cap(fs, new)
+            batch = [processor.process(entry, now) for entry in keep]
+            batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
+            stored = self.store.save_processed(batch, fetched_at=now)
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
-        out.status = "ok"
-        out.new_items = len(stored)
-        out.duplicates = sum(1 for s in stored if s.duplicate_of)
-        for p in batch:
-            if p.dup.duplicate_of:
-                out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-        matched = [s for s in stored if s.hits and not s.duplicate_of]
-        matched += self._copies_with_news(stored)
-        out.matched = len(matched)
-        out.published = [s for s in matched if self._fresh(s, now)]
-        out.old = len(matched) - len(out.published)
-        out.state = self.store.record_fetch(
-            fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
-            new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
-                                                                retry_after=res.retry_after),
-            now=now)
+            out.status = "ok"
+            out.new_items = len(stored)
+            out.duplicates = sum(1 for s in stored if s.duplicate_of)
+            for p in batch:
+                if p.dup.duplicate_of:
+                    out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
+            matched = [s for s in stored if s.hits and not s.duplicate_of]
+            matched += self._copies_with_news(stored)
+            out.matched = len(matched)
+            # a feed's first poll: its undated items are backlog
+            first = fs.last_success_at is None
+            out.published = [s for s in matched if self._fresh(s, now, first)]
+            out.old = len(matched) - len(out.published)
+            # in the same transaction: items and validators commit together (one commit
+            # per feed; a crash before it only means a refetch)
+            out.state = self.store.record_fetch(
+                fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
+                new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
+                                                                    retry_after=res.retry_after),
+                now=now)
         if out.published and self.publish is not None:
             await self.publish(out.published)
         if self.also_in is not None:
-            pairs = self._also_in(stored, now)
+            pairs = self._also_in(stored, now, first)
             if pairs:
                 await self.also_in(pairs)
 
-    def _also_in(self, stored: list[StoredItem], now: datetime) -> list[tuple[StoredItem, StoredItem]]:
+    def _also_in(self, stored: list[StoredItem], now: datetime,
+                 first: bool = False) -> list[tuple[StoredItem, StoredItem]]:
         """Later matched reports of a story (copies or other outlets' own words), each with the
         story's first report as stored now (its also_in lists every outlet so far)."""
         out = []
         for s in stored:
-            if s.duplicate_of and s.hits and self._fresh(s, now):
+            if s.duplicate_of and s.hits and self._fresh(s, now, first):
                 first = self.store.item(s.duplicate_of)
                 if first is not None and first.hits:
                     out.append((first, s))
@@ -229,12 +237,32 @@ class Pipeline:
                 out.append(s)
         return out
 
-    def _fresh(self, item: StoredItem, now: datetime) -> bool:
+    def _fresh(self, item: StoredItem, now: datetime, first_poll: bool = False) -> bool:
         """Breaking news only: an item first seen now but published days ago (a new feed's
-        back catalogue, a search feed resurfacing old articles) is stored, not alerted."""
+        back catalogue, a search feed resurfacing old articles) is stored, not alerted; so is
+        an undated item of a feed's first poll (it is the feed's back catalogue too).
+        SOKUHO_MAX_AGE=0 (max_age None) alerts everything."""
         published = item.entry.published
-        return (self.max_age is None or published is None
-                or (now - published).total_seconds() <= self.max_age)
+        if self.max_age is None:
+            return True
+        if published is None:
+            return not first_poll
+        return (now - published).total_seconds() <= self.max_age
+
+    def _cap(self, fs: FeedState, new: list) -> tuple[list, list]:
+        """At most max_new_items new entries of one poll are processed: the newest (undated ones
+        keep their place in the feed's order, after the dated ones). The rest is backlog: stored
+        without matching, so it is neither alerted nor seen as new again."""
+        if not self.max_new_items or len(new) <= self.max_new_items:
+            return new, []
+        floor = datetime.min.replace(tzinfo=timezone.utc)
+        order = sorted(range(len(new)), key=lambda i: new[i].published or floor, reverse=True)
+        kept = set(order[:self.max_new_items])
+        log.warning("%s: %d new items in one poll; the newest %d are processed, %d stored as "
+                    "backlog (SOKUHO_MAX_NEW_ITEMS)", fs.url, len(new), self.max_new_items,
+                    len(new) - self.max_new_items)
+        return ([e for i, e in enumerate(new) if i in kept],
+                [e for i, e in enumerate(new) if i not in kept])
 
     def _failed(self, fs, out, error, kind, now, retry_after) -> None:
         out.status, out.error, out.error_kind = "failed", error, kind

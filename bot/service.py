@@ -93,7 +93,7 @@ class Service:
         if not self.settings.telegram_token:
             log.info("no Telegram token: printing digests to the console. To post to Telegram, "
                      "set TELEGRAM_BOT_TOKEN (see README, 'Telegram').")
-            return ConsoleSink()
+            return ConsoleSink(max_items=self.settings.digest_max_items)
         from bot.telegram.sink import TelegramSink
         return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists)
 

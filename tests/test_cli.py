@@ -97,7 +97,9 @@ def test_explain(wl):
 
 def test_poll_once_summary_and_state(tmp_path, wl):
     f = tmp_path / "feed.xml"
-    f.write_bytes(make_rss([{"title": "Havana talks", "link": "https://n.example/a", "guid": "g1"}]))
+    from datetime import datetime, timezone
+    f.write_bytes(make_rss([{"title": "Havana talks", "link": "https://n.example/a", "guid": "g1",
+                             "pubDate": datetime.now(timezone.utc)}]))   # undated: backlog
     (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: local, url: '{f}', lang: en}}\n"
                                    f"  - {{name: gone, url: '{tmp_path}/gone.xml'}}\n")
     r = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))

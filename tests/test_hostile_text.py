@@ -51,3 +51,17 @@ def test_strip_html_cuts_before_stripping():
     text = "word " * 100_000
     out = strip_html("<p>" + text + "</p>", limit=1000)
     assert 900 <= len(out) <= 10_000
+
+
+def test_nul_and_control_characters_are_stripped_at_parse():
+    body = (b'<rss version="2.0"><channel><title>Feed\x07</title><item>'
+            b"<title>Cuba\x00 news\x1b[31m red\xc2\x85 &#x9b;x\ttab</title>"
+            b"<description>sum\x00mary\x7f</description>"
+            b"<link>https://example.org/a\x00b</link><guid>g\x01</guid></item></channel></rss>")
+    r = parse_feed(body, feed_name="ctl")
+    [e] = r.entries
+    for text in (e.title, e.summary, e.id, e.link, r.title):
+        assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in text), repr(text)
+    assert e.title.startswith("Cuba news[31m red") and e.title.endswith(" ›x tab")
+    assert e.summary == "summary"
+    assert e.id == "g" and e.link == "https://example.org/ab"

@@ -238,3 +238,25 @@ async def test_set_my_commands_in_both_languages(tg):
     assert langs == {None, "ja"}
     ja = next(c for c in calls if c.params.get("language_code") == "ja")
     assert {c["command"] for c in ja.params["commands"]} >= {"start", "subscribe", "digest"}
+
+
+async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(tg):
+    await tg.subscribe(42, "cuba")
+    cap = tg.sink.sender.digest_max
+    before = len(tg.api.sent(42))
+    flood = tg.items(*((f"Cuba item number {i}", "cuba", "Wire", i) for i in range(cap * 3 + 5)))
+    await tg.sink.publish(flood)
+    tg.now += timedelta(hours=8)                             # the scheduled digest
+    await tg.sink.tick(tg.now)
+    await tg.api.wait_for(lambda: len(tg.api.sent(42)) > before)
+    await tg.sink.drain(5)
+    first = tg.api.sent(42)[before:]
+    vis = "\n".join(visible(m.text) for m in first)
+    assert vis.count("Cuba item number") == cap
+    assert f"… and {2 * cap + 5} more: /digest more" in vis
+    n = len(tg.api.sent(42))
+    tg.api.message(42, "/digest more")
+    await tg.api.wait_for(lambda: any("more: /digest more" in m.text for m in tg.api.sent(42)[n:]))
+    await tg.sink.drain(5)
+    vis = "\n".join(visible(m.text) for m in tg.api.sent(42)[n:])
+    assert vis.count("Cuba item number") == cap and f"… and {cap + 5} more" in vis

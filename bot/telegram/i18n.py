@@ -110,6 +110,7 @@ _M: dict[str, tuple[str, str]] = {
     "btn_off": ("👎 Off-topic", "👎 関係ない"),
     "btn_mute": ("🔇 Mute story", "🔇 話題をミュート"),
     "btn_why": ("❓ Why", "❓ 理由"),
+    "digest_more": ("<i>… and {n} more: /digest more</i>", "<i>…ほか {n} 件: /digest more</i>"),
     "digest_footer": ("<i>Per item: /off N · /mutestory N · /why N (N = {nos})</i>",
                       "<i>記事ごとに: /off 番号 · /mutestory 番号 · /why 番号（{nos}）</i>"),
     "off_done": ("Marked #{n} off-topic.", "#{n} を関係ない記事として記録しました。"),

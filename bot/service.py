@@ -91,7 +91,8 @@ class Service:
                      "set TELEGRAM_BOT_TOKEN (see README, 'Telegram').")
             return ConsoleSink()
         from bot.telegram.sink import TelegramSink
-        return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists)
+        return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists,
+                            metrics=self.metrics)
 
     def _store_proxy(self):
         service = self
@@ -213,15 +214,16 @@ class Service:
         await asyncio.sleep(0)                  # the loop answers
         return bool(self.app and self.app.store.ping())
 
-    async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0) -> None:
+    async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0, *,
+                           wall=time.time) -> None:
         """If the wall clock jumps (NTP step, suspend/resume), poll due feeds now instead of
-        waiting for a schedule computed against the old time."""
-        wall, mono = time.time(), time.monotonic()
+        waiting for a schedule computed against the old time. `wall`: injectable for tests."""
+        wall_t, mono = wall(), time.monotonic()
         while True:
             await asyncio.sleep(period)
-            w, m = time.time(), time.monotonic()
-            drift = (w - wall) - (m - mono)
-            wall, mono = w, m
+            w, m = wall(), time.monotonic()
+            drift = (w - wall_t) - (m - mono)
+            wall_t, mono = w, m
             if abs(drift) > tolerance:
                 log.warning("wall clock jumped by %+.0fs; rescheduling polls", drift)
                 self.on_clock_jump()

@@ -35,7 +35,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 class TelegramSink:
     def __init__(self, settings, store, get_watchlists: Callable[[], dict], *,
                  clock: Callable[[], datetime] | None = None, poll_timeout: int = 10,
-                 pacer: Pacer | None = None, backoff_base: float = 2.0):
+                 pacer: Pacer | None = None, backoff_base: float = 2.0, metrics=None):
         if not settings.telegram_token:
             raise ValueError("no Telegram token: set TELEGRAM_BOT_TOKEN or "
                              "$CREDENTIALS_DIRECTORY/telegram-token")
@@ -48,6 +48,7 @@ class TelegramSink:
         self._outbox: Outbox | None = None     # lazy: the service opens the store later
         self.pacer = pacer or Pacer()
         self.backoff_base = backoff_base
+        self.metrics = metrics                  # deliveries and 429s are counted by the Sender
         self.app: Application | None = None
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
@@ -85,7 +86,8 @@ class TelegramSink:
         self.app = app
         await self._set_commands()
         self.sender = Sender(app.bot, self.outbox, self.store, self.pacer, names=self._names,
-                             backoff_base=self.backoff_base, clock=self.now)
+                             backoff_base=self.backoff_base, clock=self.now,
+                             metrics=self.metrics)
         self.sender.start()
         await app.start()
         await app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0.0,

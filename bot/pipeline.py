@@ -2,7 +2,10 @@
 
 Ordering guarantees nothing is lost: items are committed before the feed's validators (ETag,
 Last-Modified) are, so a crash in between only causes a refetch whose items are then known and
-skipped. A failing feed is logged with its URL, its error is stored, and it is retried with
+skipped. Fan-out is durable: every matched item is stored with a "to publish" mark in the same
+transaction; the mark is cleared only after the sinks have queued its alerts, and marks left by
+a crash are published by recover() at the next start (the outbox's unique key makes publishing
+twice harmless), so an alert is queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from bot import faults
 from bot.adapters.fetch import Fetcher, backoff_delay
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import FeedState, Store
@@ -48,6 +52,7 @@ class CycleReport:
     started: datetime
     outcomes: list[FeedOutcome] = field(default_factory=list)
     duration: float = 0.0
+    recovered: int = 0               # alerts published from marks an earlier crash left
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -73,6 +78,8 @@ class CycleReport:
                 f"{self.count('not_modified')} not modified, {self.count('failed')} failed; "
                 f"{self.new_items} new items, {self.matched} matched, "
                 f"{self.duplicates} duplicates" + (f", {self.old} too old to alert" if self.old else "")
+                + (f", {self.recovered} alerts recovered from before a crash"
+                   if self.recovered else "")
                 + f"; {self.duration:.1f}s")
 
 
@@ -153,25 +160,56 @@ class Pipeline:
                 continue
             known.add(entry.id)
             batch.append(processor.process(entry, now))
-        stored = self.store.save_processed(batch, fetched_at=now)   # one transaction
+        stored = self.store.save_processed(batch, fetched_at=now)   # one transaction, with marks
+        faults.point("items_committed")
         out.status = "ok"
         out.new_items = len(stored)
         out.duplicates = sum(1 for s in stored if s.duplicate_of)
         for p in batch:
             if p.dup.duplicate_of:
                 out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-        matched = [s for s in stored if s.hits and not s.duplicate_of]
-        matched += self._copies_with_news(stored)
+        matched, out.published = self._to_publish(stored, now)
         out.matched = len(matched)
-        out.published = [s for s in matched if self._fresh(s, now)]
         out.old = len(matched) - len(out.published)
         out.state = self.store.record_fetch(
             fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
             new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
                                                                 retry_after=res.retry_after),
             now=now)
-        if out.published and self.publish is not None:
-            await self.publish(out.published)
+        faults.point("fetch_recorded")
+        await self._publish(stored, out.published)
+
+    def _to_publish(self, stored: list[StoredItem], now: datetime | None
+                    ) -> tuple[list[StoredItem], list[StoredItem]]:
+        """(matched, to publish) among freshly stored items. now=None: judge each item's age
+        at the time it was fetched (recovery after a crash decides as the poll would have)."""
+        matched = [s for s in stored if s.hits and not s.duplicate_of]
+        matched += self._copies_with_news(stored)
+        return matched, [s for s in matched if self._fresh(s, now or s.fetched_at)]
+
+    async def _publish(self, stored: list[StoredItem], publish: list[StoredItem]) -> None:
+        """Hand the alerts to the sinks, then clear the stored items' "to publish" marks. With
+        no sink (a plain store run), the marks stay for whoever starts with one."""
+        if self.publish is None:
+            return
+        if publish:
+            await self.publish(publish)
+        faults.point("published")
+        self.store.clear_pending(s.rowid for s in stored if s.hits)
+
+    async def recover(self) -> int:
+        """At start: publish the matched items a crash left stored but unqueued. Returns how
+        many alerts were handed to the sinks."""
+        if self.publish is None:
+            return 0
+        pending = self.store.pending_items()
+        if not pending:
+            return 0
+        _, publish = self._to_publish(pending, None)
+        log.warning("%d stored match(es) were not queued before the last stop (crash?); "
+                    "publishing %d alert(s) now", len(pending), len(publish))
+        await self._publish(pending, publish)
+        return len(publish)
 
     def _copies_with_news(self, stored: list[StoredItem]) -> list[StoredItem]:
         """A later copy of a story counts once... for the watchlists its first copy matched. If
@@ -204,8 +242,16 @@ class Pipeline:
                     out.state.next_poll_at.strftime("%H:%M:%S") if out.state.next_poll_at else "?")
 
     async def poll_many(self, feeds: list[FeedState]) -> CycleReport:
+        """One cycle. It starts by publishing what an earlier crash (or a failed publish) left
+        marked, so `sokuho run` and `sokuho poll --once` both recover at start."""
         report = CycleReport(self.clock())
         t0 = time.perf_counter()
+        try:
+            report.recovered = await self.recover()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("publishing stored but unqueued matches failed; retried next cycle")
         report.outcomes = list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
         report.duration = time.perf_counter() - t0
         return report

@@ -75,6 +75,7 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        await self._recover()              # alerts a crash left stored but unqueued
         self._start_background()
         n = len([f for f in self.app.store.feeds() if f.enabled])
         log.info("sokuho running: %d watchlists, %d feeds, state in %s, output: %s",
@@ -164,6 +165,7 @@ class Service:
         now = self.clock()
         feeds = self.due(now)
         if not feeds:
+            await self._recover()          # poll_many does it when feeds are due
             self.metrics.record_tick()
             return
         report = await self.app.pipeline.poll_many(feeds)
@@ -198,6 +200,12 @@ class Service:
         return (f"{len(feeds)} feeds, {failing} failing; last cycle "
                 f"{self.clock().strftime('%H:%M:%S')} UTC: {report.new_items} new, "
                 f"{report.matched} matched, {report.duplicates} duplicates")
+
+    async def _recover(self) -> None:
+        try:
+            await self.app.pipeline.recover()
+        except Exception:
+            log.exception("publishing stored but unqueued matches failed; retried next tick")
 
     async def _publish(self, items) -> None:
         await self.sink.publish(items)

@@ -1,6 +1,7 @@
 """Shared pytest fixtures. Keep it small: one fixture per concern, helpers live in modules."""
 from __future__ import annotations
 
+import pytest
 import pytest_asyncio
 
 try:  # `python -m pytest` (repo root on sys.path) and plain `pytest` (tests/ on sys.path)
@@ -18,3 +19,26 @@ async def feed_server():
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_log_redaction():
+    """The Telegram sink installs token redaction process-wide (a log record factory, filters),
+    as it must in production; in the test process it must not leak from one test into the next
+    (tests of the log formatter count their own redaction marks)."""
+    import logging
+
+    from bot.telegram import redact
+    factory, tokens, installed = logging.getLogRecordFactory(), set(redact._tokens), redact._installed
+    yield
+    logging.setLogRecordFactory(factory)
+    redact._tokens.clear()
+    redact._tokens.update(tokens)
+    redact._installed = installed
+    for lg in [logging.getLogger()] + [logging.getLogger(n) for n in
+                                       ("httpx", "httpcore", "telegram", "bot.telegram")]:
+        for f in [f for f in lg.filters if isinstance(f, redact.TokenFilter)]:
+            lg.removeFilter(f)
+        for h in lg.handlers:
+            for f in [f for f in h.filters if isinstance(f, redact.TokenFilter)]:
+                h.removeFilter(f)

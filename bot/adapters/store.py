@@ -278,9 +278,10 @@ class Store:
     # --- items ---------------------------------------------------------------------------------
 
     def save_processed(self, batch: list[Processed], *, fetched_at: datetime) -> list[StoredItem]:
-        """Store a batch in ONE transaction: items, their hits and duplicate links. Guids already
-        stored (or repeated within the batch) are skipped and not returned. Returned items carry
-        also_in for duplicates of them stored in this batch."""
+        """Store a batch in ONE transaction: items, their hits and duplicate links, and a "to
+        publish" mark for every item with hits (cleared by clear_pending once the sinks have
+        queued it). Guids already stored (or repeated within the batch) are skipped and not
+        returned. Returned items carry also_in for duplicates of them stored in this batch."""
         out: list[StoredItem] = []
         fetched = to_ts(fetched_at)
         with self.transaction() as c:
@@ -301,13 +302,30 @@ class Store:
                         hits.append(h)
                         c.execute(Q.INSERT_MATCH, (row[0], h.watchlist, h.alias, h.field, h.text,
                                                    h.kind, float(h.score)))
+                if hits:
+                    c.execute(Q.INSERT_PENDING, (row[0],))
                 out.append(StoredItem(entry=e, hits=hits, duplicate_of=dup.duplicate_of,
                                       fetched_at=from_ts(fetched), rowid=row[0]))
             self._fill_also_in(out)
         return out
 
-    def has_item(self, guid: str) -> bool:
-        return bool(self._all(Q.HAS_ITEM, (guid,)))
+    def pending_items(self) -> list[StoredItem]:
+        """Matched items whose alerts were stored but not yet queued (a crash in between)."""
+        items = [item_from_row(r) for r in self._all(Q.SELECT_PENDING)]
+        self._fill_hits(items)
+        self._fill_also_in(items)
+        return items
+
+    def clear_pending(self, rowids: Iterable[int]) -> None:
+        ids = list(dict.fromkeys(rowids))
+        if not ids:
+            return
+        with self.transaction() as c:
+            for chunk in chunks(ids):
+                c.execute(Q.CLEAR_PENDING.format(marks=marks(len(chunk))), chunk)
+
+    def pending_count(self) -> int:
+        return self._all(Q.COUNT_PENDING)[0][0]
 
     def known_guids(self, guids: Iterable[str]) -> set[str]:
         found: set[str] = set()
@@ -381,6 +399,7 @@ class Store:
         ts = to_ts(older_than)
         with self.transaction() as c:
             c.execute(Q.PRUNE_MATCHES, (ts,))
+            c.execute(Q.PRUNE_PENDING, (ts,))
             n = c.execute(Q.PRUNE_ITEMS, (ts,)).rowcount
             c.execute(Q.FIX_DANGLING)
         return n

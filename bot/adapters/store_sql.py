@@ -116,7 +116,16 @@ CREATE INDEX items_canonical_link ON items(canonical_link);
 CREATE INDEX feeds_due ON feeds(enabled, next_poll_at);
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2]
+# v3: durable fan-out. A matched item gets a "to publish" mark in the same transaction that
+# stores it; the mark is cleared once the sinks have queued its alerts. Marks left by a crash in
+# between are published at the next start (Pipeline.recover), so no alert is lost.
+CORE_V3 = """
+CREATE TABLE publish_pending (
+    item_id INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE
+);
+"""
+
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3]
 
 # --- migrations bookkeeping ----------------------------------------------------------------------
 
@@ -165,7 +174,11 @@ INSERT_MATCH = ("INSERT INTO matches (item_id, watchlist, alias, field, text, ki
 ITEM_COLS = ("id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
              "fetched_at")
 SELECT_ITEM = f"SELECT {ITEM_COLS} FROM items WHERE guid = ?"
-HAS_ITEM = "SELECT 1 FROM items WHERE guid = ?"
+INSERT_PENDING = "INSERT INTO publish_pending (item_id) VALUES (?) ON CONFLICT (item_id) DO NOTHING"
+SELECT_PENDING = (f"SELECT {ITEM_COLS} FROM items WHERE id IN "
+                  "(SELECT item_id FROM publish_pending) ORDER BY id")
+CLEAR_PENDING = "DELETE FROM publish_pending WHERE item_id IN ({marks})"
+COUNT_PENDING = "SELECT COUNT(*) FROM publish_pending"
 KNOWN_GUIDS = "SELECT guid FROM items WHERE guid IN ({marks})"
 MATCHES_OF = ("SELECT item_id, watchlist, alias, field, text, kind, score FROM matches "
               "WHERE item_id IN ({marks}) ORDER BY item_id, score DESC, watchlist, alias, field")
@@ -185,6 +198,8 @@ RECENT_MATCHES = (f"SELECT {ITEM_COLS} FROM items WHERE fetched_at >= ? "
                   "ORDER BY fetched_at DESC, id DESC")
 PRUNE_MATCHES = ("DELETE FROM matches WHERE item_id IN "
                  "(SELECT id FROM items WHERE fetched_at < ?)")   # CASCADE does it too; explicit
+PRUNE_PENDING = ("DELETE FROM publish_pending WHERE item_id IN "
+                 "(SELECT id FROM items WHERE fetched_at < ?)")
 PRUNE_ITEMS = "DELETE FROM items WHERE fetched_at < ?"
 FIX_DANGLING = ("UPDATE items SET duplicate_of = NULL WHERE duplicate_of IS NOT NULL "
                 "AND NOT EXISTS (SELECT 1 FROM items k WHERE k.guid = items.duplicate_of)")

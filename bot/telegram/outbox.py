@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.core.model import utcnow
+from bot import faults
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts, to_ts
 
@@ -278,8 +279,11 @@ class Outbox:
     def enqueue(self, rows: list[tuple[int, int, str, str, str, str]], now: datetime) -> int:
         """rows: (chat_id, thread_id, guid, watchlist, kind, state). Existing keys are kept."""
         n = 0
+        half = len(rows) // 2
         with self.store.transaction() as c:
-            for chat_id, thread_id, guid, wl, kind, state in rows:
+            for i, (chat_id, thread_id, guid, wl, kind, state) in enumerate(rows):
+                if i == half and i:
+                    faults.point("outbox_half_written")
                 n += c.execute(
                     "INSERT INTO tg_outbox (chat_id, thread_id, guid, watchlist, kind, state, "
                     "created_at) VALUES (?,?,?,?,?,?,?) "

@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-stress check demo bench clean install
+.PHONY: run test test-stress check demo bench eval clean install
+
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ demo: $(STAMP)  ## offline demo: the sample feeds in examples/offline, one cycle
 
 check: $(STAMP)
 	$(BIN)/sokuho check
+
+eval: $(STAMP)  ## score matching and dedup: ../shared/eval/dev, eval/regression, eval/stories
+	eval/run
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline_bench.py

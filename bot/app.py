@@ -33,7 +33,7 @@ class App:
     async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process") -> "App":
         """Load config (ConfigError), open the store (StoreError), warm the duplicate index."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
-        store = Store.open(settings.db_path)
+        store = Store.open(settings.database)
         try:
             store.sync_feeds(list(config.feeds.feeds), config.feeds.defaults.interval, utcnow())
             deduper = Deduper(settings.dedup_window)

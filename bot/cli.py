@@ -24,6 +24,11 @@ def common_parent() -> argparse.ArgumentParser:
                    help="feed list (default: feeds.yaml in the watchlist folder)")
     g.add_argument("--state", metavar="DIR",
                    help="folder for the SQLite state (default: state, or $STATE_DIRECTORY)")
+    g.add_argument("--database-url", metavar="URL",
+                   help="PostgreSQL database (postgresql://user@host/db) instead of SQLite in "
+                        "the state folder (default: $SOKUHO_DATABASE_URL)")
+    g.add_argument("--instance", metavar="NAME",
+                   help="this instance's name in leases and `sokuho status` (default host:pid)")
     g.add_argument("--debug", action="store_true", help="verbose logging")
     g.add_argument("--log-format", choices=["auto", "plain", "journal", "json"],
                    help="log line format on stderr (default: auto)")

@@ -79,7 +79,7 @@ class Service:
         self._start_background()
         n = len([f for f in self.app.store.feeds() if f.enabled])
         log.info("sokuho running: %d watchlists, %d feeds, state in %s, output: %s",
-                 len(self.app.config.watchlists), n, self.settings.db_path,
+                 len(self.app.config.watchlists), n, self.settings.database_shown,
                  "Telegram" if self.settings.telegram_token else "console")
         self.notifier.ready(f"running: {n} feeds, waiting for the first cycle")
         await self._stop.wait()

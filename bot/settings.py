@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.core.watchlist import parse_duration
 
 _TOKEN_FILE = "telegram-token"
+_DATABASE_URL_FILE = "database-url"     # systemd LoadCredential=database-url:/etc/sokuho/database-url
 
 
 def _split_ints(v: str) -> tuple[int, ...]:
@@ -39,7 +40,10 @@ class Settings:
     metrics_port: int | None = None                # SOKUHO_METRICS_PORT (127.0.0.1 only)
     log_format: str = "auto"                       # SOKUHO_LOG_FORMAT: auto|plain|journal|json
     debug: bool = False                            # SOKUHO_DEBUG=1 / --debug
+    instance: str | None = None                    # SOKUHO_INSTANCE / --instance (default host:pid)
     _token: str | None = field(default=None, repr=False)
+    # SOKUHO_DATABASE_URL / --database-url / $CREDENTIALS_DIRECTORY/database-url: PostgreSQL
+    _database_url: str | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -73,6 +77,13 @@ class Settings:
             s.user_agent = env["SOKUHO_USER_AGENT"]
         if env.get("SOKUHO_METRICS_PORT"):
             s.metrics_port = int(env["SOKUHO_METRICS_PORT"])
+        if env.get("SOKUHO_INSTANCE"):
+            s.instance = env["SOKUHO_INSTANCE"]
+        s._database_url = env.get("SOKUHO_DATABASE_URL", "").strip() or None
+        if not s._database_url and env.get("CREDENTIALS_DIRECTORY"):
+            p = Path(env["CREDENTIALS_DIRECTORY"]) / _DATABASE_URL_FILE
+            if p.is_file():
+                s._database_url = p.read_text(encoding="utf-8").strip() or None
         if env.get("SOKUHO_LOG_FORMAT"):
             s.log_format = env["SOKUHO_LOG_FORMAT"]
         s.debug = env.get("SOKUHO_DEBUG", "") not in ("", "0", "false", "no")
@@ -93,6 +104,10 @@ class Settings:
             self.debug = True
         if getattr(args, "log_format", None):
             self.log_format = args.log_format
+        if getattr(args, "database_url", None):
+            self._database_url = args.database_url
+        if getattr(args, "instance", None):
+            self.instance = args.instance
         return self
 
     # ---------------------------------------------------------------- accessors
@@ -103,6 +118,22 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.state / "sokuho.db"
+
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL (with its password, if it has one: never print it; see
+        database_shown)."""
+        return self._database_url
+
+    @property
+    def database(self) -> Path | str:
+        """What Store.open takes: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self._database_url or self.db_path
+
+    @property
+    def database_shown(self) -> str:
+        from bot.adapters.store_pg import redact
+        return redact(self._database_url) if self._database_url else str(self.db_path)
 
     @property
     def feeds_file(self) -> Path:
@@ -117,4 +148,5 @@ class Settings:
             v = getattr(self, f.name)
             out[f.name] = str(v) if isinstance(v, Path) else v
         out["telegram"] = "configured" if self._token else "not configured"
+        out["database"] = self.database_shown
         return out

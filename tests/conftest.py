@@ -42,3 +42,40 @@ def _isolated_log_redaction():
         for h in lg.handlers:
             for f in [f for f in h.filters if isinstance(f, redact.TokenFilter)]:
                 h.removeFilter(f)
+
+
+# --- PostgreSQL: one throwaway cluster per test session, a fresh database per test ------------
+import pytest  # noqa: E402
+
+try:
+    from tests import pgcluster
+except ImportError:  # pragma: no cover
+    import pgcluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster (Debian's binaries, initdb as an unprivileged user, 127.0.0.1, trust
+    auth). Skips the test with the reason only when PostgreSQL cannot be installed at all."""
+    try:
+        cluster = pgcluster.PgCluster.start()
+    except pgcluster.PgUnavailable as e:
+        pytest.skip(f"PostgreSQL not available: {e}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """The URL of a new, empty database in the session's cluster."""
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The store target on both engines: an SQLite file path, or a fresh PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "sokuho.db"
+    return request.getfixturevalue("pg_url")

@@ -32,13 +32,26 @@ def _restore_registry():
 
 
 @pytest.fixture
-def db(tmp_path):
-    return tmp_path / "state" / "sokuho.db"
+def db(database):
+    """Both engines: an SQLite path or a PostgreSQL URL (conftest `database`)."""
+    return database
 
 
 @pytest.fixture
 def store(db):
     s = Store.open(db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    return tmp_path / "state" / "sokuho.db"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_db):
+    s = Store.open(sqlite_db)
     yield s
     s.close()
 
@@ -58,6 +71,9 @@ HIT2 = Hit(watchlist="sony", alias="Sony", field="summary", text="sony", kind="f
 
 
 def raw(db):
+    if isinstance(db, str):                    # PostgreSQL: the same qmark SQL, translated
+        from bot.adapters.store_pg import PgConn
+        return PgConn(db, readonly=False, connect_timeout=5)
     c = sqlite3.connect(db)
     c.execute("PRAGMA foreign_keys = ON")
     return c
@@ -115,17 +131,21 @@ def test_component_registered_later_migrates_on_next_open(db):
 def test_failing_migration_rolls_back_its_component(db):
     Store.register_migrations("broken", ["CREATE TABLE br_a (x INTEGER); "
                                          "INSERT INTO nope VALUES (1);"])
-    with pytest.raises(StoreError, match="no such table"):
+    with pytest.raises(StoreError, match="no such table|does not exist"):
         Store.open(db)
     c = raw(db)
-    assert c.execute("SELECT name FROM sqlite_master WHERE name = 'br_a'").fetchall() == []
+    if isinstance(db, str):
+        assert c.execute("SELECT to_regclass('br_a')").fetchone() == (None,)
+    else:
+        assert c.execute("SELECT name FROM sqlite_master WHERE name = 'br_a'").fetchall() == []
     assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'broken'"
                      ).fetchone() == (0,)
     assert c.execute("SELECT COUNT(*) FROM schema_migrations WHERE component = 'core'"
                      ).fetchone()[0] >= 1
 
 
-def test_pragmas(store):
+def test_pragmas(sqlite_store):
+    store = sqlite_store
     q = lambda p: store.conn.execute(f"PRAGMA {p}").fetchone()[0]  # noqa: E731
     assert q("journal_mode") == "wal"
     assert q("foreign_keys") == 1
@@ -257,8 +277,9 @@ def _run_child_and_kill(db, tmp_path, mode):
 
 def _check_consistent(db):
     c = raw(db)
-    assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+    if not isinstance(db, str):      # PostgreSQL has no such checks: its constraints are enforced
+        assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert c.execute("PRAGMA foreign_key_check").fetchall() == []
     assert c.execute("SELECT COUNT(*) FROM items i WHERE NOT EXISTS "
                      "(SELECT 1 FROM matches m WHERE m.item_id = i.id)").fetchone() == (0,)
     return c
@@ -403,7 +424,8 @@ def test_record_fetch_error_counting_and_reset(store):
 
 # --- backup, readonly ----------------------------------------------------------------------
 
-def test_backup_while_another_connection_writes(store, db, tmp_path):
+def test_backup_while_another_connection_writes(sqlite_store, sqlite_db, tmp_path):
+    store, db = sqlite_store, sqlite_db
     store.save_processed([proc(f"base{i}", hits=[HIT]) for i in range(50)], fetched_at=T0)
     stop = threading.Event()
     errors = []
@@ -443,6 +465,7 @@ def test_backup_while_another_connection_writes(store, db, tmp_path):
 
 def test_readonly_open_reads_while_writer_runs(store, db):
     store.save_processed([proc("a")], fetched_at=T0)
+    pg = isinstance(db, str)
     with Store.open(db, readonly=True) as ro:
         assert ("a" in ro.known_guids(["a"])) and ro.counts()["items"] == 1
         store.save_processed([proc("b")], fetched_at=T0)
@@ -450,6 +473,12 @@ def test_readonly_open_reads_while_writer_runs(store, db):
         with pytest.raises(StoreError) as ei:
             ro.save_processed([proc("c")], fetched_at=T0)
         assert ei.value.kind == "readonly" and str(db) in str(ei.value)
+    if pg:
+        missing = db.rsplit("/", 1)[0] + "/no_such_db"
+        with pytest.raises(StoreError) as ei:
+            Store.open(missing, readonly=True)
+        assert ei.value.kind == "missing" and "no_such_db" in str(ei.value)
+        return
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(db.parent / "missing.db", readonly=True)
 
@@ -493,7 +522,8 @@ def test_not_a_database(tmp_path):
     assert path.read_bytes().startswith(b"this is a text file")          # left untouched
 
 
-def test_disk_full_is_reported(store, db):
+def test_disk_full_is_reported(sqlite_store, sqlite_db):
+    store, db = sqlite_store, sqlite_db
     store.conn.execute("PRAGMA max_page_count = %d"
                        % store.conn.execute("PRAGMA page_count").fetchone()[0])
     with pytest.raises(StoreError) as ei:
@@ -514,7 +544,8 @@ time.sleep(600)
 """
 
 
-def test_locked_by_another_process(db, tmp_path):
+def test_locked_by_another_process(sqlite_db, tmp_path):
+    db = sqlite_db
     Store.open(db).close()
     ready = tmp_path / "locked"
     child = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), str(ready)])

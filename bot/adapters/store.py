@@ -1,4 +1,6 @@
-"""SQLite state store (WAL) with versioned per-component migrations. All SQL is in store_sql.py.
+"""The state store: SQLite (WAL, the embedded default) or PostgreSQL (a `postgresql://` URL, for
+several instances on one database), with versioned per-component migrations applied at open by
+one instance at a time. All SQL is in store_sql.py; store_pg.py adapts it for PostgreSQL.
 
 One connection per Store, guarded by an RLock so the store can be used from worker threads
 (asyncio.to_thread) as well as the loop. Timestamps: see store_sql.to_ts.
@@ -17,6 +19,7 @@ from typing import ClassVar, Iterable, Iterator
 
 from bot.core.model import utcnow
 from bot.adapters import store_sql as Q
+from bot.adapters.store_pg import PgConn, convert_pg_error, is_pg_url, lock_key, pg_ddl, redact
 from bot.adapters.store_base import (CHUNK, FeedState, StoreError, chunks, convert_error,
                                      item_from_row, marks)
 
@@ -47,9 +50,11 @@ class Store:
         if len(new) > len(old):
             cls.MIGRATIONS[component] = new
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool, busy: float):
+    def __init__(self, conn, path: Path | str, *, readonly: bool, busy: float,
+                 engine: str = "sqlite"):
         self.conn = conn
-        self.path = path
+        self.path = path              # the SQLite file, or the redacted PostgreSQL URL
+        self.engine = engine          # "sqlite" or "postgresql"
         self.readonly = readonly
         self.pending: dict[str, int] = {}    # readonly only: component -> unapplied script count
         self._busy = busy
@@ -61,8 +66,11 @@ class Store:
     @classmethod
     def open(cls, path: Path | str, *, readonly: bool = False,
              busy_timeout: float = 5.0) -> "Store":
-        """Open (creating the directory and file unless readonly) and migrate.
-        busy_timeout: seconds to wait for another process's write lock before StoreError."""
+        """Open (creating the directory and file unless readonly) and migrate. `path` is an
+        SQLite file or a `postgresql://` URL. busy_timeout: seconds to wait for another process's
+        write lock (SQLite) or for the connection (PostgreSQL) before StoreError."""
+        if is_pg_url(path):
+            return cls._open_pg(str(path), readonly=readonly, timeout=busy_timeout)
         path = Path(path)
         if readonly:
             if not path.exists():
@@ -108,10 +116,73 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def _open_pg(cls, url: str, *, readonly: bool, timeout: float) -> "Store":
+        shown = redact(url)
+        try:
+            conn = PgConn(url, readonly=readonly, connect_timeout=timeout)
+        except Exception as e:
+            import psycopg
+            if isinstance(e, psycopg.Error):
+                raise convert_pg_error(e, shown, "connecting") from e
+            raise
+        store = cls(conn, shown, readonly=readonly, busy=timeout, engine="postgresql")
+        try:
+            store.migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    # --- engine-neutral catalogue -------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        sql = ("SELECT to_regclass(?) IS NOT NULL" if self.engine == "postgresql" else
+               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
+        return bool(self._all(sql, (name,))[0][0])
+
+    def columns(self, table: str) -> set[str]:
+        if self.engine == "postgresql":
+            return {r[0] for r in self._all(
+                "SELECT column_name FROM information_schema.columns WHERE "
+                "table_schema = current_schema() AND table_name = ?", (table,))}
+        return {r[1] for r in self._all(f'PRAGMA table_info("{table}")')}
+
+    def size_bytes(self) -> int:
+        if self.engine == "postgresql":
+            return int(self._all("SELECT pg_database_size(current_database())")[0][0])
+        return sum(p.stat().st_size for p in (Path(self.path), Path(f"{self.path}-wal"))
+                   if p.exists())
+
     def _applied(self) -> dict[str, int]:
-        has = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                "AND name = 'schema_migrations'").fetchone()
-        return dict(self.conn.execute(Q.APPLIED_VERSIONS).fetchall()) if has else {}
+        if not self.has_table("schema_migrations"):
+            return {}
+        return dict(self.conn.execute(Q.APPLIED_VERSIONS).fetchall())
+
+    def _ddl(self, script) -> list[str]:
+        if isinstance(script, dict):
+            return Q.split_statements(script[self.engine])
+        stmts = Q.split_statements(script)
+        if self.engine == "postgresql":
+            stmts = [t for t in (pg_ddl(s) for s in stmts) if t]
+        return stmts
+
+    @contextmanager
+    def advisory_lock(self, name: str):
+        """PostgreSQL: a session advisory lock (waits for it). SQLite: nothing to do, writers are
+        serialised by the database lock and there is one instance."""
+        if self.engine != "postgresql":
+            yield
+            return
+        key = lock_key(name)
+        with self._lock:
+            with self._errors(f"waiting for the {name} lock"):
+                self.conn.execute("SELECT pg_advisory_lock(?)", (key,))
+            try:
+                yield
+            finally:
+                with self._errors(f"releasing the {name} lock"):
+                    self.conn.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def migrate(self) -> None:
         with self._errors("reading the schema version"):
@@ -122,17 +193,20 @@ class Store:
         if self.readonly:
             self.pending = pending          # status can still show what exists
             return
-        for component in pending:
-            with self.transaction():
-                c = self.conn
-                c.execute(Q.SCHEMA_MIGRATIONS)
-                applied = self._applied()    # re-read under the write lock (concurrent opener)
-                self._check_newer(applied)
-                scripts = self.MIGRATIONS[component]
-                for version in range(applied.get(component, 0) + 1, len(scripts) + 1):
-                    for stmt in Q.split_statements(scripts[version - 1]):
-                        c.execute(stmt)
-                    c.execute(Q.RECORD_MIGRATION, (component, version, to_ts(utcnow())))
+        if not pending:
+            return
+        with self.advisory_lock("migrate"):  # one instance migrates; the others wait, then see
+            for component in pending:
+                with self.transaction():
+                    c = self.conn
+                    c.execute(self._ddl(Q.SCHEMA_MIGRATIONS)[0])
+                    applied = self._applied()    # re-read under the lock (concurrent opener)
+                    self._check_newer(applied)
+                    scripts = self.MIGRATIONS[component]
+                    for version in range(applied.get(component, 0) + 1, len(scripts) + 1):
+                        for stmt in self._ddl(scripts[version - 1]):
+                            c.execute(stmt)
+                        c.execute(Q.RECORD_MIGRATION, (component, version, to_ts(utcnow())))
 
     def _check_newer(self, applied: dict[str, int]) -> None:
         for component, version in applied.items():
@@ -162,6 +236,12 @@ class Store:
             yield
         except sqlite3.Error as e:
             raise convert_error(e, self.path, action, self._busy) from e
+        except Exception as e:
+            if self.engine == "postgresql":
+                import psycopg
+                if isinstance(e, psycopg.Error):
+                    raise convert_pg_error(e, self.path, action) from e
+            raise
 
     @contextmanager
     def transaction(self):
@@ -189,7 +269,7 @@ class Store:
                     self._depth -= 1
                 return
             with self._errors("starting a write transaction"):
-                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("BEGIN IMMEDIATE" if self.engine == "sqlite" else "BEGIN")
             self._depth = 1
             try:
                 with self._errors("writing"):
@@ -200,7 +280,7 @@ class Store:
                 if self.conn.in_transaction:
                     try:
                         self.conn.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except Exception:
                         pass            # the original error is the one worth reporting
                 raise
             finally:

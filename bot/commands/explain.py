@@ -70,7 +70,7 @@ def run(args, settings) -> int:
 
 def _recent(matcher: Matcher, name: str, settings, days: float) -> int:
     try:
-        store = Store.open(settings.db_path, readonly=True)
+        store = Store.open(settings.database, readonly=True)
     except StoreError as e:
         print(f"sokuho: {e}", file=sys.stderr)
         return 3

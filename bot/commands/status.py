@@ -23,7 +23,7 @@ def run(args, settings) -> int:
 
     now = datetime.now(timezone.utc)
     try:
-        store = Store.open(settings.db_path, readonly=True)
+        store = Store.open(settings.database, readonly=True)
     except StoreError as e:
         print(f"sokuho status: {e}", file=sys.stderr)
         return 1
@@ -34,7 +34,8 @@ def run(args, settings) -> int:
         return 1
     finally:
         store.close()
-        status.restore_ownership(settings.db_path)
+        if not settings.database_url:
+            status.restore_ownership(settings.db_path)
     if args.json:
         json.dump(status.for_json(data), sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")

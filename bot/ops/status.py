@@ -59,24 +59,26 @@ def validators(f) -> str:
     return ", ".join(parts) or "-"
 
 
-def delivery(conn: sqlite3.Connection) -> list[dict] | None:
+def delivery(store) -> list[dict] | None:
     """Per chat: pending, sent, failed; None when the Telegram tables do not exist."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "tg_outbox" not in tables:
+    if not store.has_table("tg_outbox"):
         return None
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(tg_outbox)")}
+    conn = store.conn
+    cols = store.columns("tg_outbox")
     if not {"chat_id", "state"} <= cols:
         return None
     last_sent = "MAX(o.sent_at)" if "sent_at" in cols else "NULL"
     q = ",".join("?" * len(PENDING_STATES))
     f = ",".join("?" * len(FAILED_STATES))
     rows = conn.execute(
-        f"SELECT o.chat_id, SUM(o.state IN ({q})), SUM(o.state = 'sent'), SUM(o.state IN ({f})),"
+        f"SELECT o.chat_id, SUM(CASE WHEN o.state IN ({q}) THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN o.state = 'sent' THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN o.state IN ({f}) THEN 1 ELSE 0 END),"
         f" {last_sent} FROM tg_outbox o GROUP BY o.chat_id ORDER BY o.chat_id",
         (*PENDING_STATES, *FAILED_STATES)).fetchall()
     names: dict[int, str] = {}
-    if "tg_chats" in tables:
-        ccols = {r[1] for r in conn.execute("PRAGMA table_info(tg_chats)")}
+    if store.has_table("tg_chats"):
+        ccols = store.columns("tg_chats")
         label = [c for c in ("title", "username") if c in ccols]
         if "chat_id" in ccols and label:
             for r in conn.execute(f"SELECT chat_id, {', '.join(label)} FROM tg_chats"):
@@ -91,9 +93,9 @@ def collect(store, now: datetime, *, include_disabled: bool = False) -> dict:
     feeds = store.feeds(include_disabled=True)
     shown = [f for f in feeds if f.enabled or include_disabled]
     polls = [t for f in feeds for t in (f.last_success_at, f.last_error_at) if t]
-    path = Path(store.path)
     return {
-        "database": {"path": str(path), "size_bytes": _size(path)},
+        "database": {"path": str(store.path), "engine": store.engine,
+                     "size_bytes": store.size_bytes()},
         "counts": store.counts(),
         "last_poll_at": _iso(max(polls) if polls else None),
         "feeds": [{
@@ -105,12 +107,8 @@ def collect(store, now: datetime, *, include_disabled: bool = False) -> dict:
             "etag": f.etag, "last_modified": f.last_modified, "interval": f.interval,
             "_row": f} for f in shown],
         "hidden_disabled": len(feeds) - len(shown),
-        "delivery": delivery(store.conn),
+        "delivery": delivery(store),
     }
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
 def human_size(n: int) -> str:

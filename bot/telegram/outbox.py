@@ -123,9 +123,7 @@ class Row:
 class Outbox:
     def __init__(self, store: Store):
         self.store = store
-        has = store.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                                 "AND name='tg_outbox'").fetchone()
-        if not has:          # the store was opened before this module was imported
+        if not store.has_table("tg_outbox"):          # the store was opened before this module was imported
             store.migrate()
 
     def _q(self, sql, params=()):

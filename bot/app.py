@@ -77,13 +77,18 @@ class App:
 
 
 def warm(deduper: Deduper, store: Store, window: float) -> int:
-    """Load the last `window` of stored entries so duplicates are caught across restarts."""
+    """Load the last `window` of stored entries (with what they matched) so copies and stories
+    are caught across restarts."""
     now = utcnow()
     n = 0
     from bot.core.model import DupVerdict
-    for entry, dup_of in store.recent_entries(now - timedelta(seconds=window)):
+    since = now - timedelta(seconds=window)
+    hits = store.recent_hits(since) if deduper.stories is not None else {}
+    for entry, dup_of in store.recent_entries(since):
         when = (entry.published or now).timestamp()
-        deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()))
+        matched = hits.get(entry.id, ())
+        deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()),
+                    watchlists={w for w, _ in matched}, topic={t for _, t in matched})
         n += 1
     if n:
         log.info("duplicate index warmed with %d recent items", n)

@@ -162,3 +162,41 @@ def test_offline_demo_shows_matches_negatives_and_duplicates(tmp_path):
     for negative in ("Mark Cuban", "Plátano maduro", "キューブ型", "マリリン・モンロー", "incubadora"):
         assert negative not in out, negative
     assert "3 feeds: 3 ok" in out and "1 duplicates" in out
+
+
+def test_match_and_explain_say_which_story_a_report_joined_and_why(tmp_path, wl):
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc) - timedelta(hours=4)
+    one = [{"title": "Havana frees 553 prisoners after talks with the Vatican", "guid": "a1",
+            "link": "https://one.example/a1", "pubDate": now,
+            "description": "Cuba's government released 553 prisoners in a deal brokered by the "
+                           "Vatican, officials in Havana said."}]
+    two = [{"title": "Cuba releases hundreds of detainees in Vatican-brokered deal", "guid": "b1",
+            "link": "https://two.example/b1", "pubDate": now + timedelta(hours=2),
+            "description": "Authorities in Havana freed 553 prisoners under an agreement brokered "
+                           "by the Vatican."}]
+    (tmp_path / "one.xml").write_bytes(make_rss(one, language="en"))
+    (tmp_path / "two.xml").write_bytes(make_rss(two, language="en"))
+    r = sokuho("match", "--watchlists", str(wl), str(tmp_path / "one.xml"), str(tmp_path / "two.xml"))
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["duplicate_of"] for o in out] == [None, "a1"]
+    assert set(out[1]) == {"id", "feed", "title", "link", "watchlists", "duplicate_of", "why"}
+    assert out[1]["why"][0]["watchlist"] == "cuba"              # the hits come first, unchanged
+    story = out[1]["why"][-1]
+    assert story["kind"] == "story" and story["duplicate_of"] == "a1"
+    assert any("553" in line for line in story["evidence"])
+    assert all(w.get("kind") != "story" for w in out[0]["why"])
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {tmp_path / 'one.xml'}\n    name: One\n"
+                     f"  - url: {tmp_path / 'two.xml'}\n    name: Two\n", encoding="utf-8")
+    common = ["--watchlists", str(wl), "--feeds", str(feeds), "--state", str(tmp_path / "state")]
+    r = sokuho("poll", "--once", *common)
+    assert r.returncode == 0, r.stderr
+    r = sokuho("explain", "--item", "b1", *common)
+    assert r.returncode == 0, r.stderr
+    assert "folded into the story of 'Havana frees 553" in r.stdout and "553" in r.stdout
+    r = sokuho("explain", "--item", "a1", *common)
+    assert "first report of its story" in r.stdout and "also in: Two" in r.stdout
+    assert sokuho("explain", "--item", "zz", *common).returncode == 1

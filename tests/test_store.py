@@ -591,3 +591,58 @@ def test_timestamps_round_trip_and_sort(a, b):
 def test_naive_timestamps_are_refused():
     with pytest.raises(ValueError):
         to_ts(datetime(2025, 1, 1))
+
+
+# --- stories (issue 12) ---------------------------------------------------------------------------
+
+def test_story_evidence_round_trips_and_a_v2_database_migrates(db):
+    if not isinstance(db, str):                 # SQLite: start from a database at schema v2
+        saved = list(Store.MIGRATIONS["core"])
+        Store.MIGRATIONS["core"] = saved[:2]
+        Store.open(db).close()
+        c = raw(db)
+        c.execute("INSERT INTO items (guid, feed, title, link, canonical_link, summary, "
+                  "fetched_at) VALUES ('old', 'f', 't', 'l', 'l', 's', ?)", (to_ts(T0),))
+        c.commit()
+        Store.MIGRATIONS["core"] = saved
+    with Store.open(db) as s:
+        story = DupVerdict("first", "story", 0.41, ("shared names: Alvarado", "published 3.0h apart"))
+        s.save_processed([proc("first", hits=[HIT]),
+                          Processed(entry("second", feed="other"), [HIT], story)], fetched_at=T0)
+        assert s.duplicate_info("second") == ("first", "story",
+                                             ["shared names: Alvarado", "published 3.0h apart"])
+        assert s.duplicate_info("first") == (None, None, [])
+        if not isinstance(db, str):
+            assert s.duplicate_info("old") == (None, None, [])     # kept through the migration
+        assert s.duplicate_info("nope") is None
+        assert s.item("first").also_in == ["other"]
+        assert s.recent_hits(T0 - timedelta(days=1)) == {"first": [("toyota", "トヨタ")],
+                                                         "second": [("toyota", "トヨタ")]}
+
+
+def test_a_restart_keeps_clustering_stories(db):
+    from bot.app import warm
+    from bot.core.dedup import Deduper
+    now = datetime.now(timezone.utc)
+    hit = Hit("peru", "Peru", "title", "Peru", "exact")
+    first = Entry("a", "one", "Peru's Congress votes to remove President Alvarado",
+                  "https://one.example/a", "Lawmakers in Lima voted 101 to 12 to oust Ricardo "
+                  "Alvarado over corruption charges.", now - timedelta(hours=3), "en")
+    later = Entry("b", "two", "Lima lawmakers oust Alvarado in impeachment vote",
+                  "https://two.example/b", "Peru's Congress removed Ricardo Alvarado by 101 votes "
+                  "to 12 on corruption charges.", now, "en")
+    with Store.open(db) as s:
+        d = Deduper()
+        s.save_processed([Processed(first, [hit], d.process(first, hits=[hit]))], fetched_at=now)
+    with Store.open(db) as s:                   # a new process: empty indexes, warmed from the store
+        cold = Deduper()
+        assert cold.process(later, hits=[hit]).duplicate_of is None
+        d = Deduper()
+        assert warm(d, s, d.window) == 1
+        v = d.process(later, hits=[hit])
+        assert (v.duplicate_of, v.reason) == ("a", "story")
+        lost = Deduper()
+        s2 = type("NoHits", (), {"recent_entries": s.recent_entries,
+                                 "recent_hits": lambda self, since: {}})()
+        warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
+        assert lost.process(later, hits=[hit]).duplicate_of is None

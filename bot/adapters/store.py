@@ -371,7 +371,7 @@ class Store:
                 row = c.execute(Q.INSERT_ITEM, (
                     e.id, e.feed, e.title, e.link, canonical_url(e.link),
                     e.summary, to_ts(e.published), fetched, e.lang, dup.duplicate_of,
-                    reason)).fetchone()
+                    reason, "\n".join(dup.evidence) or None)).fetchone()
                 if row is None:
                     continue
                 hits, seen = [], set()
@@ -427,6 +427,23 @@ class Store:
         """Watchlists matched by the story `root` (first copy) or its copies stored before
         `before_rowid`: what the story has already been news for."""
         return {r[0] for r in self._all(Q.CLUSTER_WATCHLISTS, (root, root, before_rowid))}
+
+    def recent_hits(self, since: datetime) -> dict[str, list[tuple[str, str]]]:
+        """guid -> [(watchlist, matched text)] for items published or fetched at/after `since`:
+        what the story index needs, beside recent_entries, to keep clustering after a restart."""
+        s = to_ts(since)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for guid, wl, text in self._all(Q.RECENT_HITS, (s, s)):
+            out.setdefault(guid, []).append((wl, text))
+        return out
+
+    def duplicate_info(self, guid: str) -> tuple[str | None, str | None, list[str]] | None:
+        """(duplicate_of, reason, evidence lines) of a stored item; None when it is unknown."""
+        rows = self._all(Q.DUPLICATE_INFO, (guid,))
+        if not rows:
+            return None
+        dup, reason, ev = rows[0]
+        return dup, reason, (ev.split("\n") if ev else [])
 
     def recent_entries(self, since: datetime) -> Iterator[tuple[Entry, str | None]]:
         """(entry, duplicate_of) for items published or fetched at/after `since`, oldest first

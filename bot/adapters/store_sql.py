@@ -116,16 +116,21 @@ CREATE INDEX items_canonical_link ON items(canonical_link);
 CREATE INDEX feeds_due ON feeds(enabled, next_poll_at);
 """
 
-# v3: durable fan-out. A matched item gets a "to publish" mark in the same transaction that
+# v3: why a duplicate was folded (story evidence, one line each) for `sokuho explain --item`.
+CORE_V3 = """
+ALTER TABLE items ADD COLUMN dup_evidence TEXT;
+"""
+
+# v4: durable fan-out. A matched item gets a "to publish" mark in the same transaction that
 # stores it; the mark is cleared once the sinks have queued its alerts. Marks left by a crash in
 # between are published at the next start (Pipeline.recover), so no alert is lost.
-CORE_V3 = """
+CORE_V4 = """
 CREATE TABLE publish_pending (
     item_id INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE
 );
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3]
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4]
 
 # --- migrations bookkeeping ----------------------------------------------------------------------
 
@@ -165,8 +170,8 @@ FETCH_FAILED = ("UPDATE feeds SET last_status = ?, last_error = ?, last_error_ki
 # --- items -------------------------------------------------------------------------------------
 
 INSERT_ITEM = ("INSERT INTO items (guid, feed, title, link, canonical_link, summary, published_at, "
-               "fetched_at, lang, duplicate_of, dup_reason) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+               "fetched_at, lang, duplicate_of, dup_reason, dup_evidence) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                "ON CONFLICT (guid) DO NOTHING RETURNING id")
 INSERT_MATCH = ("INSERT INTO matches (item_id, watchlist, alias, field, text, kind, score) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -217,3 +222,8 @@ CLUSTER_WATCHLISTS = """
 SELECT DISTINCT m.watchlist FROM matches m JOIN items i ON i.id = m.item_id
 WHERE (i.guid = ? OR i.duplicate_of = ?) AND i.id < ?
 """
+
+# what the recent items matched: (guid, watchlist, matched text), for the story index after a restart
+RECENT_HITS = ("SELECT i.guid, m.watchlist, m.text FROM matches m JOIN items i ON i.id = m.item_id "
+               "WHERE i.published_at >= ? OR i.fetched_at >= ?")
+DUPLICATE_INFO = "SELECT duplicate_of, dup_reason, dup_evidence FROM items WHERE guid = ?"

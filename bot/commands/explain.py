@@ -1,6 +1,8 @@
 """`sokuho explain WATCHLIST "text"`: which alias matched where, or why not.
 `sokuho explain --recent WATCHLIST [--days N]`: what the watchlist as it is now on disk would have
-matched among stored items of the last N days (try a change before it goes live)."""
+matched among stored items of the last N days (try a change before it goes live).
+`sokuho explain --item GUID`: a stored item's story: the report it was folded into and on what
+evidence, or the other outlets' reports folded into it."""
 from __future__ import annotations
 
 import sys
@@ -17,12 +19,16 @@ from bot.pipeline import utcnow
 def register(sub, parent):
     p = sub.add_parser("explain", parents=[parent], help="why a text matches a watchlist (or not)",
                        description=__doc__)
-    p.add_argument("watchlist", help="watchlist name, or a path to a watchlist YAML file")
+    p.add_argument("watchlist", nargs="?",
+                   help="watchlist name, or a path to a watchlist YAML file")
     p.add_argument("text", nargs="?", help="headline to test (omit with --recent)")
     p.add_argument("--summary", default="", help="also test this summary text")
     p.add_argument("--recent", action="store_true",
                    help="run the watchlist over stored items of the last --days days")
     p.add_argument("--days", type=float, default=7, help="with --recent: how far back (default 7)")
+    p.add_argument("--item", metavar="GUID",
+                   help="a stored item (guid, as `sokuho match` prints it): which story it joined "
+                        "and why")
     p.set_defaults(func=run)
 
 
@@ -41,6 +47,11 @@ def _load(settings, name: str):
 
 
 def run(args, settings) -> int:
+    if args.item:
+        return _item(args.item, settings)
+    if not args.watchlist:
+        print("sokuho: give a watchlist (or --item GUID)", file=sys.stderr)
+        return 2
     try:
         wl = _load(settings, args.watchlist)
     except ConfigError as e:
@@ -93,4 +104,38 @@ def _recent(matcher: Matcher, name: str, settings, days: float) -> int:
     new = sum(1 for *_, was in would if not was)
     print(f"{name}: would match {len(would)} stored items of the last {days:g} days "
           f"({new} not matched before; {before} matched before)")
+    return 0
+
+
+def _item(guid: str, settings) -> int:
+    try:
+        store = Store.open(settings.db_path, readonly=True)
+    except StoreError as e:
+        print(f"sokuho: {e}", file=sys.stderr)
+        return 3
+    with store:
+        item = store.item(guid)
+        info = store.duplicate_info(guid)
+        if item is None or info is None:
+            print(f"sokuho: no stored item with guid {guid!r} (it may be pruned)", file=sys.stderr)
+            return 1
+        dup, reason, evidence = info
+        print(f"{item.entry.title}  ({item.entry.feed}, {item.entry.published or 'no date'})")
+        print("  watchlists: " + (", ".join(item.watchlists) or "none"))
+        if reason is None:
+            print("  first report of its story")
+            if item.also_in:
+                print("  also in: " + ", ".join(item.also_in))
+            return 0
+        first = store.item(dup) if dup else None
+        head = (f"{first.entry.title!r} ({dup}, {first.entry.feed})" if first
+                else f"{dup or 'an item since pruned'}")
+        if reason == "story":
+            print(f"  folded into the story of {head}: another outlet's report of the same event")
+        else:
+            what = {"guid": "the same guid", "url": "the same link", "title": "the same headline",
+                    "similar": "a lightly edited headline and summary"}.get(reason, reason)
+            print(f"  folded into {head}: a copy ({what})")
+        for line in evidence:
+            print(f"    {line}")
     return 0

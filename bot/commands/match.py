@@ -40,6 +40,17 @@ async def _read_all(sources: list[str], user_agent: str) -> list[tuple[str, obje
     return out
 
 
+def dup_why(dup) -> list[dict]:
+    """A folded item's `why` ends with one entry saying what it was folded into and why:
+    kind "copy" (same guid, URL or a lightly edited headline) or "story" (another outlet's own
+    report of the same event, with the evidence)."""
+    if dup.duplicate_of is None:
+        return []
+    kind = "story" if dup.reason == "story" else "copy"
+    return [{"kind": kind, "duplicate_of": dup.duplicate_of, "reason": dup.reason,
+             "score": round(dup.score, 3), "evidence": list(dup.evidence)}]
+
+
 def run(args, settings) -> int:
     try:
         cfg = load_config(settings.watchlists, feeds_file=settings.feeds_file)
@@ -70,7 +81,7 @@ def run(args, settings) -> int:
             out.write(json.dumps({
                 "id": entry.id, "feed": src, "title": entry.title, "link": entry.link,
                 "watchlists": p.watchlists, "duplicate_of": p.dup.duplicate_of,
-                "why": [h.as_dict() for h in p.hits],
+                "why": [h.as_dict() for h in p.hits] + dup_why(p.dup),
             }, ensure_ascii=False) + "\n")
     out.flush()
     return 1 if failures else 0

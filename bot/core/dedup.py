@@ -139,8 +139,7 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     if a.months and b.months and a.months != b.months:
         return False, 0.0, "different months"
     only_a, only_b = a.caps - b.caps, b.caps - a.caps
-    if only_a and only_b and len(only_a) + len(only_b) >= 2 and tj < 0.75 and \
-            not only_a & b.summary and not only_b & a.summary:
+    if only_a and only_b and not only_a & b.summary and not only_b & a.summary:
         # each headline names someone or somewhere the other does not: different events
         return False, 0.0, "different names"
     if a.again != b.again:
@@ -166,8 +165,12 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
-    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 16, probe: int = 8):
+    def __init__(self, window: float = 48 * 3600, *, max_postings: int = 16, probe: int = 8,
+                 stories: bool = True):
         self.window = window
+        # independently worded reports of one event (core/stories.py), beside the copies here
+        from bot.core.stories import StoryIndex
+        self.stories = StoryIndex(window) if stories else None
         self.max_postings = max_postings
         self.probe = probe
         self._guid: dict[str, str] = {}
@@ -227,8 +230,19 @@ class Deduper:
         return DupVerdict(None)
 
     def add(self, entry: Entry, verdict: DupVerdict | None = None, *, now: datetime | None = None,
-            added_at: float | None = None, sig: Sig | None = None, url: str | None = None) -> None:
+            added_at: float | None = None, sig: Sig | None = None, url: str | None = None,
+            watchlists=(), topic=(), story=None) -> None:
+        """Remember an entry (and its story: the `watchlists` it matched, the `topic` texts that
+        matched; `story` the features when the caller computed them already)."""
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
+        if self.stories is not None:
+            from bot.core.stories import features
+            if story is None:
+                story = features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
+                                 else "", entry.lang, topic)
+            t = self._time(entry, now)
+            self.stories.add(entry.id, root, entry.lang, t, watchlists, story,
+                             title=entry.title, added_at=added_at)
         self._guid.setdefault(entry.id, root)
         if url is None:
             url = canonical_url(entry.link) if entry.link else ""
@@ -253,16 +267,36 @@ class Deduper:
         self._order.append((added_at if added_at is not None else sig.t, sig, url))
 
     def process(self, entry: Entry, now: datetime | None = None,
-                folded_summary: str | None = None, prepped_title: str | None = None) -> DupVerdict:
+                folded_summary: str | None = None, prepped_title: str | None = None, *,
+                hits=(), prepped_summary: str | None = None) -> DupVerdict:
+        """Copy check, then (when it is no copy) the story check; remembers the entry either way.
+        `hits`: what the entry matched (stories are compared within shared watchlists)."""
         url = canonical_url(entry.link) if entry.link else ""
         t = self._time(entry, now)
         verdict, sig = self._check(entry, url,
                                    lambda: signature(entry, t, folded_summary, prepped_title))
-        self.add(entry, verdict, now=now, sig=sig, url=url)
+        wls = {h.watchlist for h in hits}
+        topic = {h.text for h in hits}
+        story = None
+        if self.stories is not None:
+            from bot.core.stories import features
+            tp = prepped_title if prepped_title is not None else prep(entry.title)
+            sp = prepped_summary if prepped_summary is not None else (
+                prep(entry.summary[:400]) if entry.summary else "")
+            story = features(tp, sp, entry.lang, topic,
+                             keep_surface=verdict.duplicate_of is None)
+            if verdict.duplicate_of is None:
+                sv = self.stories.check(entry.id, entry.lang, t, wls, story)
+                if sv is not None:
+                    verdict = DupVerdict(sv.root, "story", sv.score, sv.evidence)
+        self.add(entry, verdict, now=now, sig=sig, url=url, watchlists=wls, topic=topic,
+                 story=story)
         return verdict
 
     def expire(self, before: float) -> int:
         """Forget entries added before `before` (seconds since the epoch). Returns how many."""
+        if self.stories is not None:
+            self.stories.expire(before)
         n = 0
         post, df = self._post, self._df
         while self._order and self._order[0][0] < before:

@@ -44,8 +44,9 @@ class DupVerdict:
     """Result of the duplicate check: None means the entry is new."""
 
     duplicate_of: str | None
-    reason: str = ""     # "guid", "url", "title", "similar"
+    reason: str = ""     # copies: "guid", "url", "title", "similar"; other outlets' reports: "story"
     score: float = 0.0
+    evidence: tuple[str, ...] = ()   # for "story": what the reports share (see core/stories.py)
 
 
 @dataclass(slots=True)

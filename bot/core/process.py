@@ -25,5 +25,5 @@ class Processor:
             entry = replace(entry, lang=lang)
         hits = self.matcher.match(entry, (tp, sp))
         verdict = self.deduper.process(entry, now, folded_summary=sp[:400].lower(),
-                                       prepped_title=tp)
+                                       prepped_title=tp, hits=hits, prepped_summary=sp[:400])
         return Processed(entry, hits, verdict)

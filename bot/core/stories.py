@@ -1,0 +1,380 @@
+"""Story clustering (pure): the same event from several outlets counts once, even in their own words.
+
+Copy detection (dedup.py) folds the same guid, URL or a lightly edited headline. This module folds
+*independently worded* reports of one event: each new item (the same language, within the window,
+sharing a watchlist, or both matching none) is compared with the recent reports of the index by the
+evidence that makes two reports one event:
+
+- the words they share, title and summary, each weighted by its rarity among the recent items
+  (inverse document frequency over the index: "Venezuela" in a Venezuela feed says little,
+  "arraigned" or "Guiteras" says a lot); Japanese by kanji/katakana bigrams and katakana names;
+- the names they share (capitalised names, acronyms, katakana names, the watchlist aliases that
+  matched), counted again on top of the words;
+- the figures they share ("553 prisoners");
+- how close in time they were published.
+
+Guards keep different events apart whatever the score: other figures or months in the headlines,
+a follow-up ("again", "second", 再び, nuevamente) beside a first report, and the same headline
+template about someone or somewhere else ("premier meets X in Copenhagen" / "... Y in Brussels").
+
+Incremental (decided when the item arrives), explainable (`StoryVerdict.evidence`), bounded: the
+candidates come from an inverted index over the item's rarest terms with capped postings, so the
+cost per item does not grow with the window.
+"""
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections import Counter, deque
+from dataclasses import dataclass
+
+import Stemmer
+
+from bot.core.dedup import _AGAIN, _MONTHS, clean_title
+from bot.core.normalize import _STOP_SETS, prep
+
+_intern = sys.intern
+
+_EXTRA_STOP = (
+    # English function words and newsroom filler
+    "a an about above across after again against all also amid among an any around because been "
+    "before being between both but can could did do does during each even ever first former "
+    "further get gets had he her here him his how if into just last least like made make makes "
+    "many may might most much must near next no nor now off once one only or other our out own "
+    "per set since so some still such their them then there these they those through thus too "
+    "under until up upon very via was we were what when where which while whom why would year "
+    "years yet you your week day days today tuesday monday wednesday thursday friday saturday "
+    "sunday report reports reported according news update live latest official officials told "
+    "tell tells say what's it's i "
+    # Spanish
+    "este esta estos estas ese esa eso hay han ha fue fueron ser son era eran muy mas menos "
+    "cuando donde quien quienes cual cuales tambien segun desde hasta hacia durante contra bajo "
+    "otro otra otros otras todo toda todos todas mismo misma dijo dice afirmo informo anuncio "
+    "lunes martes miercoles jueves viernes sabado domingo hoy ayer anos ano semana dia dias "
+    "e o u ni le les nos me mi tu sus si").split()
+STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(_EXTRA_STOP)
+
+_LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:'[A-Za-z]+)?|\d+(?:[.,]\d+)*")
+_NUM = re.compile(r"\d+(?:[.,]\d+)*")
+_KANJI = re.compile(r"[\u4e00-\u9fff]+")
+_KATAKANA = re.compile(r"[\u30a1-\u30fa]{2,}")
+_SENTENCE = re.compile(r"(?:^|[.!?:;]\s+|[\"'(]\s*)$")
+
+
+_SNOWBALL = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french",
+             "de": "german", "it": "italian"}
+_stemmers: dict = {}
+
+
+def _stemmer(lang):
+    """Snowball (PyStemmer, C) for the language; other languages: the first six letters."""
+    st = _stemmers.get(lang)
+    if st is None:
+        name = _SNOWBALL.get(lang or "")
+        if name:
+            sb = Stemmer.Stemmer(name)
+            sb.maxCacheSize = 20000
+            st = lambda w, _s=sb.stemWord: _intern(_s(w))   # noqa: E731
+        else:
+            st = lambda w: _intern(w[:6])                   # noqa: E731
+        _stemmers[lang] = st
+    return st
+
+
+def _num(s: str) -> str:
+    # 10.000 / 10,000 / 10000 are one figure; 14.6 stays 14.6
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", s):
+        return s.replace(".", "").replace(",", "")
+    return s.replace(",", ".")
+
+
+@dataclass(slots=True)
+class Features:
+    """What one report says, in comparable form (computed from the normalised title/summary)."""
+
+    title_terms: frozenset        # stems / CJK bigrams / numbers (prefixed '#') in the title
+    terms: frozenset              # the same over title + summary
+    names: frozenset              # capitalised names, acronyms, katakana names, matched aliases
+    title_names: frozenset        # names in the headline (none for an ALL-CAPS headline)
+    title_nums: frozenset
+    nums: frozenset
+    months: frozenset
+    again: bool
+    topic: frozenset = frozenset()   # terms of the matched watchlist aliases
+    surface: dict | None = None   # term -> a word as written (only kept for the item being decided)
+
+
+def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
+           caps_ok: bool, lang=None) -> None:
+    _stem = _stemmer(lang)
+    for m in _LATIN_TOKEN.finditer(text):
+        w = m.group(0)
+        if w[0].isdigit():
+            n = _num(w)
+            nums.add(n)
+            terms.add(_intern("#" + n))
+            continue
+        low = w.lower()
+        if low.endswith("'s"):
+            low, w = low[:-2], w[:-2]
+        if low in STOP or len(low) < 2:
+            continue
+        if low in _MONTHS:
+            months.add(low)
+        st = _stem(low)
+        terms.add(st)
+        if surface is not None:
+            surface.setdefault(st, w)
+        if caps_ok and w[0].isupper():
+            before = text[max(0, m.start() - 3):m.start()]
+            # a capitalised word that does not just start a sentence, or an acronym (US, EU, NATO)
+            if (w.isupper() and len(w) >= 2) or not _SENTENCE.search(before):
+                names.add(st)
+
+
+def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
+    # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
+    # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
+    for run in _KANJI.findall(text):
+        if len(run) == 1:
+            terms.add(_intern(run))
+            continue
+        for a, b in zip(run, run[1:]):
+            bg = _intern(a + b)
+            terms.add(bg)
+            if surface is not None:
+                surface.setdefault(bg, run)
+    for k in _KATAKANA.findall(text):
+        kk = _intern("@" + k)
+        names.add(kk)
+        terms.add(kk)
+        if surface is not None:
+            surface[kk] = k
+
+
+def features(title: str, summary: str, lang=None, topic=(), *,
+             keep_surface: bool = False) -> Features:
+    """Features of a report. `title`/`summary`: normalised text with case kept (normalize.prep);
+    `topic`: the texts that matched a watchlist alias: every item of the watchlist shares the
+    topic, so those words say little about the event."""
+    title = clean_title(title)
+    summary = summary[:400]
+    surface: dict | None = {} if keep_surface else None
+    letters = [c for c in title if c.isalpha() and c.isascii()]
+    shouting = len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
+    tt, tn, tnum, months = set(), set(), set(), set()
+    _latin(title, tt, tn, tnum, months, surface, not shouting, lang)
+    if not title.isascii():
+        _cjk(title, tt, tn, surface)
+    tnum.update(n for n in _NUM.findall(title))
+    tnum = {_num(n) for n in tnum}
+    at, an, anum = set(tt), set(tn), set(tnum)
+    smonths: set = set()
+    if summary:
+        _latin(summary, at, an, anum, smonths, surface, True, lang)
+        if not summary.isascii():
+            _cjk(summary, at, an, surface)
+        anum.update(_num(n) for n in _NUM.findall(summary))
+    top: set = set()
+    for text in topic:
+        text = prep(text)
+        _latin(text, top, set(), set(), set(), None, False, lang)
+        if not text.isascii():
+            _cjk(text, top, set(), None)
+    low = title.lower()
+    return Features(frozenset(tt), frozenset(at), frozenset(an), frozenset(tn), frozenset(tnum),
+                    frozenset(anum), frozenset(months), bool(_AGAIN.search(low)),
+                    frozenset(top & at), surface)
+
+
+class Report:
+    """One report in the index: its story (root id), language, time, watchlists and features."""
+
+    __slots__ = ("id", "root", "lang", "t", "wls", "f", "title")
+
+    def __init__(self, id: str, root: str, lang, t: float, wls: frozenset, f: Features,
+                 title: str):
+        self.id, self.root, self.lang, self.t, self.wls, self.f = id, root, lang, t, wls, f
+        self.title = title
+
+
+@dataclass(frozen=True, slots=True)
+class StoryVerdict:
+    root: str                      # the story's first report
+    via: str                       # the report it was closest to
+    score: float
+    evidence: tuple[str, ...]
+
+
+def conflict(a: Features, b: Features) -> str:
+    """Why two reports cannot be one event, or "" (general rules, no word lists per story)."""
+    if a.again != b.again:
+        return "follow-up event"
+    if a.months and b.months and not a.months & b.months:
+        return "different months"
+    # a headline figure the other report never mentions, both ways: 4 killed / 6 killed
+    if a.title_nums and b.title_nums and a.title_nums - b.nums and b.title_nums - a.nums:
+        return "different figures"
+    # the same headline template about someone/something else: most of the headlines agree, and
+    # each has a word the other report never mentions (Copenhagen / Brussels, reliever / infielder)
+    only_a = {t for t in a.title_terms - b.terms if t[0] != "#"}
+    only_b = {t for t in b.title_terms - a.terms if t[0] != "#"}
+    if only_a and only_b:
+        small = min(len(a.title_terms), len(b.title_terms))
+        if len(a.title_terms & b.title_terms) / small >= 0.5:
+            return "different names" if only_a & a.names and only_b & b.names else \
+                "same headline, another subject"
+    return ""
+
+
+class StoryIndex:
+    """Recent reports, searchable by term. `check` decides, `add` remembers."""
+
+    def __init__(self, window: float = 48 * 3600, *, threshold: float = 0.25,
+                 max_postings: int = 32, probe: int = 12, candidates: int = 24,
+                 min_docs: int = 200):
+        self.window = window
+        self.threshold = threshold
+        self.max_postings = max_postings
+        self.probe = probe
+        self.candidates = candidates
+        self.min_docs = min_docs          # rarity is judged as if at least this many were seen
+        self._post: dict[str, list[Report]] = {}
+        self._df: dict[str, int] = {}
+        self._by_id: dict[str, Report] = {}
+        self._n: Counter = Counter()        # reports per language (rarity is per language)
+        self._order: deque[tuple[float, Report]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def idf(self, term: str, lang=None) -> float:
+        n = max(self._n[lang], self.min_docs)
+        return math.log(1.0 + n / (self._df.get(term, 0) + 1))
+
+    def _weights(self, f: Features, lang) -> dict[str, float]:
+        n = max(self._n[lang], self.min_docs)
+        df, log = self._df, math.log
+        w = {}
+        for t in f.terms:
+            x = log(1.0 + n / (df.get(t, 0) + 1)) * (2.0 if t in f.title_terms else 1.0)
+            if t in f.topic:
+                x *= 0.3
+            elif t in f.names:
+                x *= 1.5
+            w[t] = x
+        return w
+
+    def score(self, a: Features, b: Features, dt: float, lang=None) -> tuple[float, list[str]]:
+        wa, wb = self._weights(a, lang), self._weights(b, lang)
+        shared = a.terms & b.terms
+        if not shared:
+            return 0.0, []
+        inter = sum(min(wa[t], wb[t]) for t in shared)
+        s = 2 * inter / (sum(wa.values()) + sum(wb.values()))
+        # closeness in time: outlets report an event within hours of each other; full weight
+        # within 6 hours, 0.7 at 36 hours, 0.6 beyond
+        s *= 1.0 - 0.3 * min(max(0.0, dt - 6 * 3600) / (30 * 3600), 1.0) - (0.1 if dt > 36 * 3600 else 0.0)
+        top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
+        return s, top
+
+    def check(self, id: str, lang, t: float, wls, f: Features) -> StoryVerdict | None:
+        wls = frozenset(wls)
+        probes = [x for x in f.terms if x in self._df]
+        if not probes:
+            return None
+        probes.sort(key=self._df.__getitem__)
+        counts: Counter[Report] = Counter()
+        cap = self.max_postings
+        for term in probes[: self.probe]:
+            counts.update(self._post[term][-cap:])
+        best: tuple[float, Report | None, list[str]] = (0.0, None, [])
+        for cand, _ in counts.most_common(self.candidates):
+            if cand.id == id or cand.lang != lang or abs(cand.t - t) > self.window:
+                continue
+            if (wls or cand.wls) and not wls & cand.wls:
+                continue
+            if conflict(cand.f, f):
+                continue
+            s, top = self.score(cand.f, f, abs(cand.t - t), lang)
+            if wls != cand.wls:
+                s *= 0.85         # one names a watched subject the other does not
+            if s > best[0]:
+                best = (s, cand, top)
+        s, cand, top = best
+        if cand is None or s < self.threshold:
+            return None
+        root = self._by_id.get(cand.root)
+        if root is not None and root is not cand and conflict(root.f, f):
+            return None           # close to one report, but not the same event as the story's first
+        return StoryVerdict(cand.root, cand.id, round(s, 3),
+                            self._evidence(f, cand, top, abs(cand.t - t), wls))
+
+    def _evidence(self, f: Features, cand: Report, top: list[str], dt: float,
+                  wls: frozenset) -> tuple[str, ...]:
+        sf = f.surface or {}
+        def show(ts):
+            return ", ".join(dict.fromkeys(sf.get(t, t.lstrip("#=@")) for t in ts))
+        names = [t for t in top if t in f.names and t in cand.f.names][:5]
+        nums = [t for t in top if t.startswith("#")][:3]
+        words = [t for t in top if t not in names and not t.startswith("#")][:6]
+        out = [f"closest report: {cand.title[:80]!r} ({cand.id})"]
+        if names:
+            out.append("shared names: " + show(names))
+        if words:
+            out.append("shared words: " + show(words))
+        if nums:
+            out.append("shared figures: " + show(nums))
+        hours = dt / 3600
+        out.append(f"published {hours:.1f}h apart" if hours >= 0.05 else "published together")
+        shared_wl = sorted(wls & cand.wls)
+        if shared_wl:
+            out.append("watchlists: " + ", ".join(shared_wl))
+        return tuple(out)
+
+    def add(self, id: str, root: str, lang, t: float, wls, f: Features, title: str = "",
+            added_at: float | None = None) -> None:
+        if id in self._by_id:
+            return
+        f.surface = None
+        r = Report(id, root, lang, t, frozenset(wls), f, title)
+        self._by_id[id] = r
+        self._n[lang] += 1
+        cap = self.max_postings
+        post, df = self._post, self._df
+        for term in f.terms:
+            lst = post.get(term)
+            if lst is None:
+                post[term] = [r]
+            else:
+                lst.append(r)
+                if len(lst) > 2 * cap:
+                    del lst[:-cap]
+            df[term] = df.get(term, 0) + 1
+        self._order.append((added_at if added_at is not None else t, r))
+
+    def root_of(self, id: str) -> str | None:
+        r = self._by_id.get(id)
+        return r.root if r is not None else None
+
+    def expire(self, before: float) -> int:
+        n = 0
+        post, df = self._post, self._df
+        while self._order and self._order[0][0] < before:
+            _, r = self._order.popleft()
+            n += 1
+            if self._by_id.get(r.id) is r:
+                del self._by_id[r.id]
+            self._n[r.lang] -= 1
+            for term in r.f.terms:
+                left = df.get(term, 0) - 1
+                if left <= 0:
+                    df.pop(term, None)
+                    post.pop(term, None)
+                else:
+                    df[term] = left
+                    lst = post.get(term)
+                    if lst and lst[0] is r:
+                        del lst[0]
+        return n

@@ -1,0 +1,173 @@
+"""Story clustering: other outlets' own reports of one event fold into its first report; different
+events with look-alike headlines stay apart. Each test is a class of situation, not a corpus item."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.core.dedup import Deduper
+from bot.core.model import Entry, Hit
+from bot.core.normalize import prep
+from bot.core.stories import StoryIndex, conflict, features
+
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)
+
+
+def e(id, title, summary="", lang="en", hours=0.0, feed=None):
+    return Entry(id, feed or f"outlet-{id}", title, f"https://{id}.example/news", summary,
+                 T0 + timedelta(hours=hours), lang)
+
+
+def hit(wl, text):
+    return Hit(wl, text, "title", text, "exact")
+
+
+def run(items, window=48 * 3600):
+    """items: (entry, [watchlists' hits]) -> duplicate_of per item, and the verdicts."""
+    d = Deduper(window)
+    verdicts = [d.process(x, hits=h) for x, h in items]
+    return [v.duplicate_of for v in verdicts], verdicts
+
+
+# ------------------------------------------------------------------ same event, own words
+def test_reworded_reports_of_one_event_fold_into_the_first_with_evidence():
+    items = [
+        (e("a", "Peru's Congress votes to remove President Alvarado",
+           "Lawmakers in Lima voted 101 to 12 to oust Ricardo Alvarado over corruption charges, "
+           "handing power to the head of Congress."), [hit("peru", "Peru")]),
+        (e("b", "Unrelated: Chile's copper output rises", "Codelco said output rose in May."),
+         [hit("chile", "Chile")]),
+        (e("c", "Lima lawmakers oust Alvarado in impeachment vote",
+           "Peru's Congress removed Ricardo Alvarado by 101 votes to 12 on corruption charges.",
+           hours=3), [hit("peru", "Peru")]),
+    ]
+    dups, verdicts = run(items)
+    assert dups == [None, None, "a"]
+    v = verdicts[2]
+    assert v.reason == "story" and 0 < v.score <= 1
+    text = "\n".join(v.evidence)
+    assert "Alvarado" in text and "101" in text and "3.0h apart" in text and "peru" in text
+
+
+def test_spanish_and_japanese_rewordings_fold():
+    es = [(e("a", "El Banco Central de Chile sube la tasa de interés al 6%",
+             "El consejo del Banco Central elevó la tasa de política monetaria en 50 puntos "
+             "básicos por la inflación.", lang="es"), [hit("chile", "Chile")]),
+          (e("b", "Chile: el instituto emisor eleva el costo del crédito ante la inflación",
+             "El Banco Central subió en 50 puntos básicos la tasa de política monetaria, "
+             "que queda en 6%.", lang="es", hours=2), [hit("chile", "Chile")])]
+    assert run(es)[0] == [None, "a"]
+    ja = [(e("a", "チリ中銀、政策金利を6%に引き上げ",
+             "チリ中央銀行は、インフレ抑制のため政策金利を0.5%引き上げ6%にすると発表した。",
+             lang="ja"), [hit("chile", "チリ")]),
+          (e("b", "チリ中央銀行が利上げ　インフレ抑制へ",
+             "チリ中央銀行は政策金利を6%に引き上げると発表した。インフレ抑制が狙い。",
+             lang="ja", hours=1), [hit("chile", "チリ")])]
+    assert run(ja)[0] == [None, "a"]
+
+
+def test_an_all_caps_wire_headline_folds_with_a_sentence_case_rewrite():
+    items = [(e("a", "ECUADOR DECLARES STATE OF EMERGENCY AFTER PRISON RIOTS",
+                "President Daniel Noboa declared a 60-day state of emergency after riots in "
+                "prisons in Guayaquil left 14 inmates dead."), [hit("ecuador", "Ecuador")]),
+             (e("b", "Noboa imposes emergency rule as Guayaquil prison violence kills 14",
+                "Ecuador's president declared a state of emergency for 60 days following deadly "
+                "riots in Guayaquil prisons.", hours=1), [hit("ecuador", "Ecuador")])]
+    assert run(items)[0] == [None, "a"]
+
+
+# ------------------------------------------------------------------ different events
+PEACE = ("The talks, hosted by Norway, aim at a ceasefire between the government and the "
+         "rebel group, officials said.")
+
+
+@pytest.mark.parametrize("first,second,why", [
+    ("Floods in Bolivia kill 12", "Floods in Bolivia kill 30", "different figures"),
+    ("Bolivia's inflation eases in March", "Bolivia's inflation eases in April",
+     "different months"),
+    ("Colombia and rebels open peace talks in Oslo", "Colombia and rebels open peace talks again "
+     "in Oslo", "follow-up event"),
+    ("Colombia's president meets Lula in Brasilia", "Colombia's president meets Milei in Buenos "
+     "Aires", "different names"),
+    ("Colombia signs deal to buy fighter jets", "Colombia signs deal to buy submarines",
+     "same headline, another subject"),
+])
+def test_guards_keep_look_alike_headlines_about_different_events_apart(first, second, why):
+    a = features(prep(first), PEACE, "en")
+    b = features(prep(second), PEACE, "en")
+    assert conflict(a, b) == why
+    items = [(e("a", first, PEACE), [hit("colombia", "Colombia")]),
+             (e("b", second, hours=2), [hit("colombia", "Colombia")])]
+    assert run(items)[0] == [None, None]
+
+
+def test_a_figure_one_outlet_rounds_is_not_a_conflict():
+    a = features(prep("Cuba frees 553 prisoners"), "The government freed 553 people.", "en")
+    b = features(prep("Cuba frees more than 500 prisoners"),
+                 "Authorities released 553 prisoners on Tuesday.", "en")
+    assert conflict(a, b) == ""
+
+
+def test_follow_up_words_in_each_language():
+    for lang, one, two in [("es", "Bolivia convoca elecciones", "Bolivia convoca elecciones otra vez"),
+                           ("ja", "ボリビアで選挙実施", "ボリビアで再び選挙実施"),
+                           ("en", "Bolivia holds referendum", "Bolivia holds second referendum")]:
+        assert conflict(features(prep(one), "", lang), features(prep(two), "", lang)) == \
+            "follow-up event"
+
+
+# ------------------------------------------------------------------ where stories are looked for
+SUMMARY = ("Gold miners in the Ecuadorian Amazon were buried when a tunnel collapsed near "
+           "Zamora on Monday, rescuers said.")
+
+
+def test_stories_stay_within_a_watchlist_a_language_and_the_window():
+    a = (e("a", "Mine collapse in Ecuador traps 20 workers", SUMMARY), [hit("ecuador", "Ecuador")])
+    same = e("b", "Twenty miners trapped after tunnel caves in near Zamora", SUMMARY, hours=2)
+    assert run([a, (same, [hit("ecuador", "Ecuador")])])[0] == [None, "a"]
+    assert run([a, (same, [hit("mining", "miners")])])[0] == [None, None]       # other watchlist
+    later = e("b", same.title, SUMMARY, hours=60)
+    assert run([a, (later, [hit("ecuador", "Ecuador")])])[0] == [None, None]    # outside 48h
+    other_lang = Entry("b", "x", same.title, "https://b.example/", SUMMARY, same.published, "es")
+    assert run([a, (other_lang, [hit("ecuador", "Ecuador")])])[0] == [None, None]
+
+
+def test_unwatched_items_cluster_among_themselves_only():
+    a = (e("a", "Mine collapse in Ecuador traps 20 workers", SUMMARY), [])
+    b = (e("b", "Twenty miners trapped after tunnel caves in near Zamora", SUMMARY, hours=1), [])
+    assert run([a, b])[0] == [None, "a"]
+
+
+def test_a_copy_of_a_folded_report_points_to_the_story_root():
+    a = (e("a", "Mine collapse in Ecuador traps 20 workers", SUMMARY), [hit("ecuador", "Ecuador")])
+    b = (e("b", "Twenty miners trapped after tunnel caves in near Zamora", SUMMARY, hours=1),
+         [hit("ecuador", "Ecuador")])
+    c = (Entry("c", "agg", "Twenty miners trapped after tunnel caves in near Zamora - Wire",
+               "https://b.example/news", SUMMARY, T0 + timedelta(hours=2), "en"),
+         [hit("ecuador", "Ecuador")])
+    assert run([a, b, c])[0] == [None, "a", "a"]
+
+
+def test_expired_reports_no_longer_gather_stories():
+    d = Deduper(48 * 3600)
+    d.process(e("a", "Mine collapse in Ecuador traps 20 workers", SUMMARY),
+              hits=[hit("ecuador", "Ecuador")])
+    assert len(d.stories) == 1
+    d.expire((T0 + timedelta(hours=1)).timestamp())
+    assert len(d.stories) == 0 and not d.stories._df and not d.stories._post
+    v = d.process(e("b", "Twenty miners trapped after tunnel caves in near Zamora", SUMMARY,
+                    hours=2), hits=[hit("ecuador", "Ecuador")])
+    assert v.duplicate_of is None
+
+
+def test_candidates_per_item_are_bounded_whatever_the_index_size(monkeypatch):
+    idx = StoryIndex(10**9, candidates=16, max_postings=32)
+    scored = []
+    real = idx.score
+    monkeypatch.setattr(idx, "score", lambda *a, **k: scored.append(1) or real(*a, **k))
+    for i in range(3000):
+        f = features(prep(f"Ecuador mining report number {i} on tunnel safety"), SUMMARY, "en")
+        idx.add(f"x{i}", f"x{i}", "en", T0.timestamp() + i, {"ecuador"}, f)
+    f = features(prep("Ecuador tunnel safety report"), SUMMARY, "en")
+    idx.check("new", "en", T0.timestamp(), {"ecuador"}, f)
+    assert 0 < len(scored) <= 16
+    assert all(len(lst) <= 64 for lst in idx._post.values())

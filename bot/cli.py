@@ -12,7 +12,8 @@ from bot import __version__
 from bot.settings import Settings
 
 # Order here is the order in `sokuho --help`.
-COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "unit"]
+COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "unit",
+            "feedback"]
 
 
 def common_parent() -> argparse.ArgumentParser:

@@ -10,6 +10,9 @@
     await api.wait_for(lambda: len(api.sent(42)) == 3)
     api.enforce_limits = True                       # 429 when Telegram's limits are violated
 
+Group admins (getChatMember): `api.admins[chat_id] = {user ids}`; a group without an entry has
+one admin, its creator, user 1000 (the default sender of group messages and presses).
+
 Every call is recorded in `api.calls` (method, params, time, status). `api.sent(chat)` are the
 sendMessage calls that succeeded (the messages a user would see).
 """
@@ -207,6 +210,7 @@ class FakeBotAPI:
     max_poll_wait: float = 1.0
     calls: list[Call] = field(default_factory=list)
     chats: dict = field(default_factory=dict)        # id -> chat dict (type, title, username)
+    admins: dict = field(default_factory=dict)       # chat id -> set of admin user ids
     provoked_429: int = 0
     # a random delay (0..reply_delay s) before each answer is decided and again before it is
     # sent; `make test-stress` sets SOKUHO_FAKE_API_DELAY to shake out timing assumptions
@@ -505,6 +509,25 @@ class FakeBotAPI:
 
     async def m_logOut(self, p):
         return True
+
+    async def m_getChatMember(self, p):
+        chat_id, user_id = int(p["chat_id"]), int(p["user_id"])
+        admins = self.admins.get(chat_id)
+        if admins is None:
+            status = "creator" if user_id == 1000 else "member"
+        else:
+            status = "administrator" if user_id in admins else "member"
+        user = self._user(user_id, None)
+        if status == "member":
+            return {"status": "member", "user": user}
+        if status == "creator":
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        rights = ("can_be_edited", "can_manage_chat", "can_delete_messages",
+                  "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                  "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                  "can_delete_stories")
+        return {"status": "administrator", "user": user, "is_anonymous": False,
+                **{r: r != "can_be_edited" for r in rights}}
 
     async def m_getChat(self, p):
         ref = p.get("chat_id")

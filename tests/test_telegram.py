@@ -101,7 +101,9 @@ async def test_instant_one_message_per_item_with_preview(tg):
     for m, it in zip(msgs, items):
         assert m.params["link_preview_options"]["is_disabled"] is False
         assert links(m.text) == [it.entry.link]
-        assert m.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith("why:")
+        row = m.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["callback_data"].split(":")[0] for b in row] == ["off", "mute", "why"]
+        assert [b["text"] for b in row] == ["👎 Off-topic", "🔇 Mute story", "❓ Why"]
     assert "Greenland &amp; Denmark" in msgs[1].text
     # published again (e.g. a retry upstream): the unique key keeps it from being resent
     await tg.sink.publish(items)
@@ -154,7 +156,8 @@ async def test_why_command_and_button(tg):
     why = await tg.api.reply_to(42, f"/why {no}")
     assert "alias “Greenland” in the title" in why.text and "Greenland &lt;news&gt;" in why.text
     assert "No item #99" in (await tg.api.reply_to(42, "/why 99")).text
-    data = alert.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    data = alert.params["reply_markup"]["inline_keyboard"][0][2]["callback_data"]
+    assert data == f"why:{no}"
     k = len(tg.api.sent(42))
     tg.api.callback(42, data)
     await tg.api.wait_for(lambda: len(tg.api.sent(42)) == k + 1)

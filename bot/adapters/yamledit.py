@@ -99,19 +99,29 @@ def edit(directory: Path | str, name: str, *, kind: str, action: str, text: str,
         raise EditError("empty text")
     if len(text) > 200:
         raise EditError("text longer than 200 characters")
-    path = find_file(directory, name)
-    y = _yaml()
-    original = path.read_text(encoding="utf-8")
-    try:
-        doc = y.load(original)
-    except Exception as e:
-        raise EditError(f"{path.name} is not valid YAML: {e}") from None
-    if not isinstance(doc, CommentedMap):
-        raise EditError(f"{path.name}: top level is not a mapping")
+    path, y, doc = _load(directory, name)
     if kind == "alias":
         lang = _edit_alias(doc, action, text, lang, path)
     else:
         _edit_exclude(doc, action, text, path)
+    _validate_write(y, doc, path)
+    return EditResult(path, name, kind, "added" if action == "add" else "removed", text, lang)
+
+
+def _load(directory: Path | str, name: str):
+    path = find_file(directory, name)
+    y = _yaml()
+    try:
+        doc = y.load(path.read_text(encoding="utf-8"))
+    except Exception as e:
+        raise EditError(f"{path.name} is not valid YAML: {e}") from None
+    if not isinstance(doc, CommentedMap):
+        raise EditError(f"{path.name}: top level is not a mapping")
+    return path, y, doc
+
+
+def _validate_write(y: YAML, doc: CommentedMap, path: Path) -> None:
+    """Validate the edited document as a Watchlist, then replace the file atomically."""
     try:
         Watchlist.model_validate(_plain(doc))
     except ValidationError as e:
@@ -121,7 +131,57 @@ def edit(directory: Path | str, name: str, *, kind: str, action: str, text: str,
     buf = io.StringIO()
     y.dump(doc, buf)
     atomic_write(path, buf.getvalue())
-    return EditResult(path, name, kind, "added" if action == "add" else "removed", text, lang)
+
+
+def _flow_seq(items) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def edit_alias_rule(directory: Path | str, name: str, alias: str, *, unless: str | None = None,
+                    needs_context: bool = False) -> EditResult:
+    """Add an `unless` word to an alias, or make it need context, everywhere the alias text
+    occurs in the watchlist (every language). A plain alias becomes `{text: ..., unless: [...]}`;
+    an `unless` list shared through a YAML anchor is copied for this alias, not changed for the
+    others. Comments and order are kept; the result is validated before it is written."""
+    word = " ".join((unless or "").split())
+    if not word and not needs_context:
+        raise EditError("nothing to change")
+    if len(word) > 200:
+        raise EditError("text longer than 200 characters")
+    path, y, doc = _load(directory, name)
+    aliases = doc.get("aliases")
+    if not isinstance(aliases, dict):
+        raise EditError(f"{path.name}: no 'aliases' mapping")
+    found = changed = 0
+    for lg, items in list(aliases.items()):
+        if not isinstance(items, list):
+            items = aliases[lg] = CommentedSeq([items])
+        for i, a in enumerate(items):
+            if not _same(_alias_text(a), alias):
+                continue
+            found += 1
+            if not isinstance(a, dict):
+                m = CommentedMap([("text", a)])
+                m.fa.set_flow_style()
+                items[i] = a = m
+            if word:
+                cur = a.get("unless")
+                cur = [] if cur is None else ([cur] if isinstance(cur, str) else list(cur))
+                if any(_same(str(x), word) for x in cur):
+                    continue
+                a["unless"] = _flow_seq(cur + [word])      # a fresh list: anchors stay intact
+                changed += 1
+            elif needs_context and not a.get("needs_context") and not a.get("context"):
+                a["needs_context"] = True
+                changed += 1
+    if not found:
+        raise EditError(f"alias {alias!r} is not in {path.name}")
+    if not changed:
+        raise EditError(f"alias {alias!r} in {path.name} already has that rule")
+    _validate_write(y, doc, path)
+    return EditResult(path, name, "unless" if word else "needs_context", "added", word or alias)
 
 
 def _edit_alias(doc: CommentedMap, action: str, text: str, lang: str | None, path: Path):

@@ -13,6 +13,7 @@ from bot.adapters.config import ConfigError, load_config, load_watchlist_file
 from bot.adapters.store import Store, StoreError
 from bot.core.matcher import Matcher
 from bot.core.model import Entry
+from bot.ops.recent import rematch
 from bot.pipeline import utcnow
 
 
@@ -88,13 +89,8 @@ def _recent(matcher: Matcher, name: str, settings, days: float) -> int:
     since = utcnow() - timedelta(days=days)
     would, before = [], 0
     with store:
-        for entry, dup_of in store.recent_entries(since):
-            if dup_of or (entry.published is not None and entry.published < since):
-                continue                      # copies, and old stories fetched recently
-            old = store.item(entry.id)
-            was = bool(old and name in old.watchlists)
+        for entry, hits, was in rematch(store, matcher, name, since):
             before += was
-            hits = matcher.match(entry)
             if hits:
                 would.append((entry, hits, was))
     for entry, hits, was in would:

@@ -108,7 +108,17 @@ def collect(store, now: datetime, *, include_disabled: bool = False) -> dict:
             "_row": f} for f in shown],
         "hidden_disabled": len(feeds) - len(shown),
         "delivery": delivery(store),
+        "feedback": feedback(store),
     }
+
+
+def feedback(store) -> dict | None:
+    """Readers' feedback: off-topic marks, muted stories, active filters, items held back.
+    None when the database has no feedback tables (Telegram never ran, or an older schema)."""
+    if not store.has_table("tg_feedback"):
+        return None
+    from bot.telegram.feedback_store import FeedbackStore
+    return FeedbackStore(store).counts()
 
 
 def human_size(n: int) -> str:
@@ -168,6 +178,12 @@ def render(data: dict, now: datetime) -> str:
             [_cut(d["chat"], 32), str(d["pending"]), str(d["sent"]), str(d["failed"]),
              ago(datetime.fromisoformat(d["last_sent_at"]), now) if d["last_sent_at"] else "never"]
             for d in dl]))
+    fb = data.get("feedback")
+    if fb is not None:
+        out.append(f"Feedback: {fb['offtopic']} off-topic mark(s), {fb['mute']} story mute(s); "
+                   f"active: {fb['filters']} filter(s), {fb['muted_stories']} muted stor"
+                   f"{'y' if fb['muted_stories'] == 1 else 'ies'}; {fb['held']} item(s) held "
+                   "back (details: sokuho feedback)")
     return "\n".join(out)
 
 

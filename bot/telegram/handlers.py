@@ -18,6 +18,8 @@ from bot.core.render import fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
 from bot.telegram.admin import AdminCommands, split_args
+from bot.telegram.feedback_cmds import FeedbackCommands
+from bot.telegram.perms import AdminCache
 from bot.telegram.i18n import t
 from bot.telegram.outbox import Chat
 
@@ -34,15 +36,17 @@ class Ctx:
     is_admin: bool
 
 
-class Handlers(AdminCommands):
+class Handlers(AdminCommands, FeedbackCommands):
     def __init__(self, sink):
         self.sink = sink
+        self.chat_admins = AdminCache()
 
     def register(self, app: Application) -> None:
         f = filters.UpdateType.MESSAGE
         for name in ("start", "help", "watchlists", "subscribe", "unsubscribe", "mode",
                      "schedule", "timezone", "quiet", "mute", "digest", "why", "lang",
-                     "status", "alias", "exclude", "channel"):
+                     "status", "alias", "exclude", "channel", "off", "mutestory", "filters",
+                     "settings", "feedback"):
             app.add_handler(CommandHandler(name, getattr(self, f"cmd_{name}"), filters=f))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_error_handler(self.on_error)
@@ -76,14 +80,34 @@ class Handlers(AdminCommands):
         uid = user.id if user else None
         return Ctx(row, thread or 0, row.lang, uid, uid in self.sink.settings.admins)
 
-    async def _targeted(self, update: Update):
+    async def may_edit(self, update: Update, c: Ctx, *, admins_only: bool = False) -> bool:
+        """May this person change the chat (subscriptions, settings, filters, feedback)? In a
+        private chat yes; in a group or channel its admins (and the bot's), or everyone after
+        /settings members on (unless admins_only)."""
+        chat = update.effective_chat
+        if c.is_admin or chat is None or chat.type == "private":
+            return True
+        msg = update.effective_message
+        if msg is not None and msg.sender_chat is not None and msg.sender_chat.id == chat.id \
+                and update.callback_query is None:
+            return True                          # an anonymous admin posting as the group
+        if not admins_only and self.sink.feedback.db.members_edit(chat.id):
+            return True
+        return await self.chat_admins.is_admin(update.get_bot(), chat.id, c.user_id)
+
+    async def _targeted(self, update: Update, *, edit: bool = True):
         """The common start of a command that may act on a channel: (ctx, reply, (target, args)),
-        or None when the chat is refused or the channel argument is invalid (already answered)."""
+        or None when the chat is refused, the channel argument is invalid, or the person may not
+        change this group (already answered)."""
         c = await self.ctx(update)
         if not c:
             return None
         reply = self.replier(update)
         r = await self.target(c, split_args(update.effective_message.text), reply)
+        if r and edit and r[0].chat.chat_id == c.chat.chat_id and \
+                not await self.may_edit(update, c):
+            await reply(t(c.lang, "admins_settings"))
+            return None
         return (c, reply, r) if r else None
 
     async def target(self, c: Ctx, args: list[str], reply) -> tuple[Ctx, list[str]] | None:
@@ -306,11 +330,14 @@ class Handlers(AdminCommands):
             await self.replier(update)(t(c.lang, "usage", usage="/lang ja|en"))
             return
         lang = args[0].lower()
+        if not await self.may_edit(update, c):
+            await self.replier(update)(t(c.lang, "admins_settings"))
+            return
         self.sink.outbox.update_chat(c.chat.chat_id, lang=lang)
         await self.replier(update)(t(lang, "lang_set"))
 
     async def cmd_digest(self, update: Update, context) -> None:
-        got = await self._targeted(update)
+        got = await self._targeted(update, edit=False)
         if not got:
             return
         c, reply, r = got
@@ -353,7 +380,13 @@ class Handlers(AdminCommands):
         if not c:
             return
         kind, _, arg = (q.data or "").partition(":")
-        if kind == "sub":
+        if kind in ("off", "mute", "why"):
+            await self.press_item(update, c, kind, arg)
+        elif kind == "fb":
+            await self.press_apply(update, c, arg)
+        elif kind == "sub" and not await self.may_edit(update, c):
+            await q.answer(t(c.lang, "admins_press"))
+        elif kind == "sub":
             wl = self.find_wl(arg)
             if wl is None:
                 await q.answer(t(c.lang, "unknown", name=arg, names=self.names_text())[:190])
@@ -365,11 +398,6 @@ class Handlers(AdminCommands):
                 await q.edit_message_reply_markup(reply_markup=self.keyboard(c))
             except TelegramError as e:          # "message is not modified" and the like
                 log.debug("keyboard update failed: %s", e)
-        elif kind == "why" and arg.isdigit():
-            await q.answer()
-            await context.bot.send_message(
-                c.chat.chat_id, self.explain(c, int(arg)), parse_mode=ParseMode.HTML,
-                message_thread_id=c.thread or None)
         else:
             await q.answer()
 

@@ -17,6 +17,11 @@ COMMANDS = {  # name -> (en, ja) descriptions for setMyCommands
     "mute": ("Pause alerts: /mute 2h | off", "一時停止: /mute 2h | off"),
     "digest": ("Send everything pending now", "未配信分を今すぐ送る"),
     "why": ("Why did item N match: /why N", "一致理由: /why 番号"),
+    "off": ("Item N is off-topic: /off N", "記事 N は関係ない: /off 番号"),
+    "mutestory": ("Mute item N's story: /mutestory N [3d]", "記事 N の話題をミュート: /mutestory 番号 [3d]"),
+    "filters": ("Your filters: /filters [remove N]", "フィルター: /filters [remove 番号]"),
+    "settings": ("Who may change settings: /settings members on|off",
+                 "設定の変更権限: /settings members on|off"),
     "lang": ("Language: /lang ja|en", "言語: /lang ja|en"),
     "help": ("Help", "ヘルプ"),
 }
@@ -36,14 +41,20 @@ _M: dict[str, tuple[str, str]] = {
         "/watchlists — lists and your subscriptions\n/subscribe NAME · /unsubscribe NAME\n"
         "/mode NAME digest|instant (or /mode digest|instant for all)\n"
         "/schedule 08:00,20:00 · /timezone Asia/Tokyo\n/quiet 23:00-07:00 | off · /mute 2h | off\n"
-        "/digest — send everything pending now\n/why N — why item N matched\n/lang ja|en\n"
-        "Admins: /status · /alias add|remove LIST \"text\" · /exclude add|remove LIST \"text\" · "
+        "/digest — send everything pending now\n/why N — why item N matched\n"
+        "/off N — item N is off-topic (teaches a filter) · /mutestory N [3d] — no more of that "
+        "story\n/filters — what is held back here · /filters remove N\n"
+        "/settings members on|off — in groups, let every member change settings\n/lang ja|en\n"
+        "Admins: /feedback · /status · /alias add|remove LIST \"text\" · /exclude add|remove LIST \"text\" · "
         "/channel add @name",
         "/watchlists — ウォッチリストと購読状況\n/subscribe 名前 · /unsubscribe 名前\n"
         "/mode 名前 digest|instant（/mode digest|instant で全て）\n"
         "/schedule 08:00,20:00 · /timezone Asia/Tokyo\n/quiet 23:00-07:00 | off · /mute 2h | off\n"
-        "/digest — 未配信分を今すぐ送信\n/why 番号 — 一致した理由\n/lang ja|en\n"
-        "管理者: /status · /alias add|remove リスト \"語\" · /exclude add|remove リスト \"語\" · "
+        "/digest — 未配信分を今すぐ送信\n/why 番号 — 一致した理由\n"
+        "/off 番号 — 関係ない記事（フィルターを学習）· /mutestory 番号 [3d] — その話題を止める\n"
+        "/filters — このチャットで止めている記事 · /filters remove 番号\n"
+        "/settings members on|off — グループで全員に設定変更を許可\n/lang ja|en\n"
+        "管理者: /feedback · /status · /alias add|remove リスト \"語\" · /exclude add|remove リスト \"語\" · "
         "/channel add @name"),
     "watchlists": ("<b>Watchlists</b> (✅ = subscribed):", "<b>ウォッチリスト</b>（✅ = 購読中）:"),
     "no_watchlists": ("No watchlists are configured yet.", "ウォッチリストが設定されていません。"),
@@ -90,6 +101,65 @@ _M: dict[str, tuple[str, str]] = {
     "channel_bad": ("Cannot use {ref}: {error}", "{ref} は使えません: {error}"),
     "channels": ("Registered channels: {list}", "登録済みチャンネル: {list}"),
     "status_head": ("<b>Status</b>", "<b>状況</b>"),
+    # ---- reader feedback (issue 11)
+    "btn_off": ("👎 Off-topic", "👎 関係ない"),
+    "btn_mute": ("🔇 Mute story", "🔇 話題をミュート"),
+    "btn_why": ("❓ Why", "❓ 理由"),
+    "digest_footer": ("<i>Per item: /off N · /mutestory N · /why N (N = {nos})</i>",
+                      "<i>記事ごとに: /off 番号 · /mutestory 番号 · /why 番号（{nos}）</i>"),
+    "off_done": ("Marked #{n} off-topic.", "#{n} を関係ない記事として記録しました。"),
+    "off_filter": ("Marked #{n} off-topic. From now on “{alias}” items with {words} are held "
+                   "back here (/filters to see or undo).",
+                   "#{n} を記録しました。今後「{alias}」で {words} を含む記事はこのチャットに"
+                   "送りません（/filters で確認・解除）。"),
+    "off_more": ("Marked #{n} off-topic. One or two more like it and I hold such items back here "
+                 "(/filters).",
+                 "#{n} を記録しました。似た記録があと1〜2件あれば、同様の記事を止めます（/filters）。"),
+    "off_again": ("#{n} is already marked off-topic (/filters to see or undo).",
+                  "#{n} は記録済みです（/filters で確認・解除）。"),
+    "mute_done": ("Story of #{n} muted here until {until}: no copies or follow-ups "
+                  "(/filters to undo).",
+                  "#{n} の話題を {until} までミュートしました（続報・転載も送りません。"
+                  "/filters で解除）。"),
+    "item_none": ("No item #{n} in this chat.", "このチャットに #{n} の記事はありません。"),
+    "admins_press": ("Only this chat's admins can do that here.",
+                     "この操作はこのチャットの管理者のみ可能です。"),
+    "admins_settings": ("Only this chat's admins can change its subscriptions and settings "
+                        "(an admin can open them to everyone: /settings members on).",
+                        "購読と設定の変更はこのチャットの管理者のみ可能です（管理者は "
+                        "/settings members on で全員に許可できます）。"),
+    "filters_head": ("<b>Held back in this chat</b> (undo: /filters remove N):",
+                     "<b>このチャットで止めている記事</b>（解除: /filters remove 番号）:"),
+    "filters_none": ("No filters here. 👎 Off-topic under an alert (or /off N) teaches one; "
+                     "🔇 Mute story (or /mutestory N) mutes a story.",
+                     "フィルターはありません。速報の 👎（または /off 番号）で学習し、"
+                     "🔇（または /mutestory 番号）で話題をミュートします。"),
+    "filter_words": ("{id}. {watchlist}: “{alias}” with {words} · {marks} marks, {held} held",
+                     "{id}. {watchlist}: 「{alias}」＋ {words} · 記録 {marks} 件、保留 {held} 件"),
+    "filter_story": ("{id}. muted story until {until}: {title} · {held} held",
+                     "{id}. {until} までミュート: {title} · 保留 {held} 件"),
+    "filter_removed": ("Filter {id} removed. {n} held item(s) come with your next digest "
+                       "(/digest sends them now).",
+                       "フィルター {id} を解除しました。保留中の {n} 件は次のダイジェストで"
+                       "お届けします（/digest で今すぐ）。"),
+    "filter_unknown": ("No filter {id} here (see /filters).",
+                       "フィルター {id} はありません（/filters で確認）。"),
+    "settings_show": ("Settings of this chat: members may change settings: {members} "
+                      "(/settings members on|off).",
+                      "このチャットの設定: メンバーによる設定変更: {members}"
+                      "（/settings members on|off）。"),
+    "settings_members": ("Members may change this chat's settings: {members}.",
+                         "メンバーによる設定変更: {members}。"),
+    "on": ("on", "許可"),
+    "off_word": ("off (admins only)", "不可（管理者のみ）"),
+    "fb_none": ("No watchlist suggestions: not enough off-topic marks yet.",
+                "提案はありません（関係ない記事の記録がまだ少ないため）。"),
+    "fb_head": ("<b>Reader feedback</b>: aliases most often marked off-topic (last {days} days)",
+                "<b>読者フィードバック</b>: 関係ないと記録された割合の高い別名（過去 {days} 日）"),
+    "fb_applied": ("Applied in <b>{name}</b> ({file}): {what}. The watcher reloads it.",
+                   "<b>{name}</b>（{file}）に適用: {what}。自動で再読み込みされます。"),
+    "fb_already": ("Suggestion {id} was already applied.", "提案 {id} は適用済みです。"),
+    "fb_apply_btn": ("✅ Apply {n}", "✅ {n} を適用"),
 }
 
 FIELDS = {"title": ("title", "タイトル"), "summary": ("summary", "本文")}
@@ -117,6 +187,26 @@ def field_name(lang: str, f: str) -> str:
 
 def mode_name(lang: str, m: str) -> str:
     return MODES.get(m, (m, m))[_i(lang)]
+
+
+def alert_keyboard(lang: str, no: int, done: frozenset[str] = frozenset()):
+    """The buttons under an instant alert: off-topic, mute story, why (callback data < 20 bytes).
+    `done`: kinds already recorded for the item ("off", "mute"), shown with a check mark."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    def b(kind: str, key: str) -> InlineKeyboardButton:
+        label = t(lang, key) + (" ✓" if kind in done else "")
+        return InlineKeyboardButton(label, callback_data=f"{kind}:{no}")
+    return InlineKeyboardMarkup([[b("off", "btn_off"), b("mute", "btn_mute"),
+                                  b("why", "btn_why")]])
+
+
+def digest_footer(lang: str, nos: list[int | None]) -> str:
+    got = sorted(n for n in nos if n is not None)
+    if not got:
+        return ""
+    ranges = f"#{got[0]}" if len(got) == 1 else f"#{got[0]}–#{got[-1]}"
+    return t(lang, "digest_footer", nos=ranges)
 
 
 def commands(lang: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from bot.core.model import utcnow
 from bot import faults
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts, to_ts
+from bot.telegram.feedback_store import FEEDBACK_V2
 
 MIGRATIONS = [
     """
@@ -67,6 +68,7 @@ CREATE TABLE tg_outbox (
 CREATE INDEX tg_outbox_state ON tg_outbox (state, chat_id);
 CREATE INDEX tg_outbox_no ON tg_outbox (chat_id, item_no);
 """,
+    FEEDBACK_V2,      # v2: reader feedback (bot/telegram/feedback_store.py)
 ]
 Store.register_migrations("telegram", MIGRATIONS)
 
@@ -123,7 +125,7 @@ class Row:
 class Outbox:
     def __init__(self, store: Store):
         self.store = store
-        if not store.has_table("tg_outbox"):          # the store was opened before this module was imported
+        if not store.has_table("tg_filters"):    # opened before this module was imported
             store.migrate()
 
     def _q(self, sql, params=()):
@@ -274,19 +276,21 @@ class Outbox:
             return c.execute(sql, params).rowcount
 
     # ------------------------------------------------------------ outbox
-    def enqueue(self, rows: list[tuple[int, int, str, str, str, str]], now: datetime) -> int:
-        """rows: (chat_id, thread_id, guid, watchlist, kind, state). Existing keys are kept."""
+    def enqueue(self, rows: list[tuple], now: datetime) -> int:
+        """rows: (chat_id, thread_id, guid, watchlist, kind, state[, filter_id]). Existing keys
+        are kept. state 'held' + filter_id: a reader's filter kept the item from the chat."""
         n = 0
         half = len(rows) // 2
         with self.store.transaction() as c:
-            for i, (chat_id, thread_id, guid, wl, kind, state) in enumerate(rows):
+            for i, (chat_id, thread_id, guid, wl, kind, state, *fid) in enumerate(rows):
                 if i == half and i:
                     faults.point("outbox_half_written")
                 n += c.execute(
                     "INSERT INTO tg_outbox (chat_id, thread_id, guid, watchlist, kind, state, "
-                    "created_at) VALUES (?,?,?,?,?,?,?) "
+                    "created_at, filter_id) VALUES (?,?,?,?,?,?,?,?) "
                     "ON CONFLICT (chat_id, thread_id, guid) DO NOTHING",
-                    (chat_id, thread_id, guid, wl, kind, state, to_ts(now))).rowcount
+                    (chat_id, thread_id, guid, wl, kind, state, to_ts(now),
+                     fid[0] if fid else None)).rowcount
         return n
 
     def release(self, chat_id: int, thread_id: int | None = None) -> int:
@@ -358,7 +362,7 @@ class Outbox:
     def prune(self, older_than: datetime) -> int:
         """Forget delivered/dead rows created before `older_than` (the items' retention)."""
         with self.store.transaction() as c:
-            return c.execute("DELETE FROM tg_outbox WHERE state IN ('sent', 'dead') AND "
+            return c.execute("DELETE FROM tg_outbox WHERE state IN ('sent', 'dead', 'held') AND "
                              "created_at < ?", (to_ts(older_than),)).rowcount
 
     def counts(self) -> dict[str, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter,
                             TelegramError, TimedOut)
@@ -22,10 +22,12 @@ from bot.core.model import utcnow
 from bot.core import render
 from bot.core.model import StoredItem
 from bot.telegram.outbox import Outbox, Row
+from bot.telegram.i18n import alert_keyboard, digest_footer
 from bot.telegram.pacing import Pacer
 
 log = logging.getLogger("bot.telegram.sender")
 MAX_ATTEMPTS = 12
+FOOTER_ROOM = 120            # visible characters kept free under a digest for the command hint
 GONE_ERRORS = ("chat not found", "bot was kicked", "user is deactivated", "chat_write_forbidden",
                "have no rights to send", "not enough rights", "bot is not a member")
 
@@ -175,8 +177,10 @@ class Sender:
                        for r in thread_rows]
             by_no = {r.item_no: r for r in thread_rows}
             for text, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
-                                                         names=names, now=self.clock()):
-                parts.append(Part(text, [by_no[e.no] for e in ents]))
+                                                         names=names, now=self.clock(),
+                                                         limit=render.LIMIT - FOOTER_ROOM):
+                parts.append(Part(text + "\n\n" + digest_footer(chat.lang, [e.no for e in ents]),
+                                  [by_no[e.no] for e in ents]))
         return parts
 
     def _plain(self, chat, part: Part, items) -> list[Part]:
@@ -206,8 +210,7 @@ class Sender:
             kw["parse_mode"] = ParseMode.HTML
         kw["link_preview_options"] = LinkPreviewOptions(is_disabled=not instant)
         if instant and r0.item_no is not None:
-            kw["reply_markup"] = InlineKeyboardMarkup(
-                [[InlineKeyboardButton("?", callback_data=f"why:{r0.item_no}")]])
+            kw["reply_markup"] = alert_keyboard(chat.lang, r0.item_no)
         await self.pacer.acquire(chat.chat_id)
         try:
             msg = await self.bot.send_message(chat.chat_id, part.text, **kw)

@@ -9,6 +9,7 @@ anything is sent; the Sender delivers them (see sender.py), tick() releases due 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.core.model import StoredItem
 from bot.telegram import i18n, redact, timeutil
+from bot.telegram.feedback import Feedback
 from bot.telegram.handlers import Handlers
 from bot.telegram.outbox import Outbox
 from bot.telegram.pacing import Pacer
@@ -46,6 +48,7 @@ class TelegramSink:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.poll_timeout = poll_timeout
         self._outbox: Outbox | None = None     # lazy: the service opens the store later
+        self._feedback: Feedback | None = None
         self.pacer = pacer or Pacer()
         self.backoff_base = backoff_base
         self.metrics = metrics                  # deliveries and 429s are counted by the Sender
@@ -59,6 +62,12 @@ class TelegramSink:
         if self._outbox is None:
             self._outbox = Outbox(self.store)
         return self._outbox
+
+    @property
+    def feedback(self) -> Feedback:
+        if self._feedback is None:
+            self._feedback = Feedback(self.store, self.outbox, self.now)
+        return self._feedback
 
     def now(self) -> datetime:
         return self.clock()
@@ -130,27 +139,38 @@ class TelegramSink:
         for s in subs:
             by_wl.setdefault(s.watchlist, []).append(s)
         chats = {}
+        rules = self.feedback.rules(sorted({s.chat_id for s in subs}), now)
+        cache: dict = {}
+        held: dict[int, int] = {}
         rows = []
         for it in items:
-            targets: dict[tuple[int, int], tuple[str, str]] = {}
+            # (chat, topic) -> {watchlist: mode} of the subscriptions the item reaches
+            targets: dict[tuple[int, int], dict[str, str]] = {}
             for wl in it.watchlists:
                 for s in by_wl.get(wl, ()):
-                    key = (s.chat_id, s.thread_id)
-                    cur = targets.get(key)
-                    if cur is None or (cur[1] != "instant" and s.mode == "instant"):
-                        targets[key] = (wl, s.mode)
-            for (chat_id, thread), (wl, mode) in targets.items():
+                    targets.setdefault((s.chat_id, s.thread_id), {})[wl] = s.mode
+            for (chat_id, thread), modes in targets.items():
+                left, fid = self.feedback.holding(rules.get(chat_id, []), it, list(modes), cache)
+                if not left:                     # a reader's filter or muted story holds it
+                    rows.append((chat_id, thread, it.entry.id, next(iter(modes)), "digest",
+                                 "held", fid))
+                    held[fid] = held.get(fid, 0) + 1
+                    continue
+                wl = next((w for w in left if modes[w] == "instant"), left[0])
+                mode = modes[wl]
                 if chat_id not in chats:
                     chats[chat_id] = self.outbox.chat(chat_id)
                 chat = chats[chat_id]
-                held = chat is None or timeutil.is_muted(now, chat.muted_until) or \
+                paused = chat is None or timeutil.is_muted(now, chat.muted_until) or \
                     timeutil.in_quiet(now, chat.quiet, chat.tz)
-                if mode == "instant" and not held:
+                if mode == "instant" and not paused:
                     rows.append((chat_id, thread, it.entry.id, wl, "instant", "queued"))
                 else:
                     rows.append((chat_id, thread, it.entry.id, wl, "digest", "waiting"))
         n = self.outbox.enqueue(rows, now)
-        log.debug("publish: %d item(s) -> %d new outbox row(s)", len(items), n)
+        self.feedback.db.count_held(held)
+        log.debug("publish: %d item(s) -> %d new outbox row(s), %d held by readers' filters",
+                  len(items), n, sum(held.values()))
         if self.sender:
             self.sender.poke()
 
@@ -167,6 +187,10 @@ class TelegramSink:
             n = self.outbox.prune(now - timedelta(seconds=self.settings.retention))
             if n:
                 log.info("outbox: forgot %d delivered row(s) older than the retention", n)
+        try:
+            await self.weekly_feedback(now)
+        except Exception:                       # noqa: BLE001 - never stops the digests
+            log.exception("weekly feedback report failed")
         if self.sender:
             self.sender.poke()
 
@@ -179,6 +203,80 @@ class TelegramSink:
 
     async def drain(self, timeout: float = 30.0) -> bool:
         return await self.sender.drain(timeout) if self.sender else True
+
+    # ---------------------------------------------------------------- reader feedback, admins
+    def feedback_report(self, lang: str, days: float = 30):
+        """The admin report of suggested watchlist edits: (HTML text, Apply buttons or None).
+        Each offered edit is saved (tg_suggestions) so a tap applies exactly what was shown."""
+        from bot.ops import suggest
+        from bot.telegram.feedback_cmds import apply_buttons
+
+        now = self.now()
+        found = suggest.suggest(self.store, self.get_watchlists() or {}, now, days=days)
+        if not found:
+            return i18n.t(lang, "fb_none"), None
+        lines, ids = [i18n.t(lang, "fb_head", days=f"{days:g}")], []
+        for s in found:
+            n = len(ids) + 1
+            head = (f"“{s.alias}” ({s.watchlist}): {s.marks}/{s.delivered} off-topic "
+                    f"({s.share:.0%}), {s.chats} chat(s)")
+            if s.kind is None:
+                lines.append(f"• {head}\n   → {s.describe()}")
+                continue
+            ids.append(self.feedback.db.add_suggestion(s.watchlist, s.alias, s.kind, s.text,
+                                                       s.lost, now))
+            lines.append(f"<b>{n}.</b> {head}\n   → {s.describe()}: stops matching {s.lost} "
+                         f"stored stories ({s.lost_marked} marked off-topic, {s.lost_kept} kept)")
+        text = "\n".join(lines[:1] + [html.escape(x, quote=False).replace(
+            "&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>") for x in lines[1:]])
+        return text, apply_buttons(lang, ids)
+
+    def apply_suggestion(self, sid: int, user_id: int | None):
+        """Apply saved suggestion `sid` to its watchlist file (the watcher reloads it).
+        (EditResult, what was done), or None when it was applied already; raises
+        yamledit.EditError when refused (the file is unchanged)."""
+        from bot.ops import suggest
+
+        row = self.feedback.db.suggestion(sid)
+        if row is None or row[6] is not None:
+            return None
+        _id, wl, alias, kind, text, affected, _applied = row
+        s = suggest.Suggestion(wl, alias, 0, 0, 0, kind, text)
+        res = suggest.apply(self.settings.watchlists, s)
+        self.feedback.db.applied(sid, user_id, self.now())
+        log.info("admin %s applied suggestion %s: %s (%s)", user_id, sid, s.describe(), res.path)
+        return res, s.describe()
+
+    async def weekly_feedback(self, now: datetime) -> bool:
+        """Once a week: the report to every admin, when there is something to suggest."""
+        if not self.settings.admins or not self.app:
+            return False
+        last = self.feedback.db.meta("feedback_report_at")
+        if last is None:
+            self.feedback.db.set_meta("feedback_report_at", now.isoformat())
+            return False
+        if now - datetime.fromisoformat(last) < timedelta(days=7):
+            return False
+        self.feedback.db.set_meta("feedback_report_at", now.isoformat())
+        return await self.send_feedback_report()
+
+    async def send_feedback_report(self) -> bool:
+        sent = False
+        for admin in self.settings.admins:
+            chat = self.outbox.chat(admin)
+            lang = chat.lang if chat else "en"
+            text, markup = await asyncio.to_thread(self.feedback_report, lang)
+            if markup is None:
+                continue
+            try:
+                await self.pacer.acquire(admin)
+                await self.app.bot.send_message(admin, text, parse_mode="HTML",
+                                                reply_markup=markup)
+                sent = True
+            except TelegramError as e:
+                log.warning("could not send the feedback report to admin %s: %s", admin,
+                            e.message)
+        return sent
 
     async def notify_admins(self, text: str) -> None:
         """Plain-text notice to every admin (feed failures, invalid config). Never raises."""

@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     print(f"hard negatives alerted: {pct(tot(hn, 'false_alert'), tot(hn, 'items'))}; "
           f"fresh homonyms alerted: {pct(tot(homo, 'false_alert'), tot(homo, 'items'))}; "
           f"positives with a miss: {pct(tot(pos, 'missed'), tot(pos, 'items'))}")
+    dedup_report(score, labels, raw, dup, args.verbose)
     if args.verbose:
         for cls, gid, extra, missing, title in sorted(failures):
             what = (f"false {','.join(extra)}" if extra else "") + \
@@ -95,6 +96,45 @@ def main(argv=None) -> int:
                    (f"missed {','.join(missing)}" if missing else "")
             print(f"  [{cls}] {what}: {title}  ({gid})")
     return 0
+
+
+def dedup_report(score, labels: dict, raw: dict, dup: dict, verbose: bool) -> None:
+    """Gold clusters joined / split, wrong merges and near-miss pairs merged."""
+    comp = score.components(list(labels), dup)
+    gold: dict[str, list] = {}
+    for gid, lab in labels.items():
+        if lab["cluster"]:
+            gold.setdefault(lab["cluster"], []).append(gid)
+    if not gold:
+        return
+    joined = split = apart = 0
+    partial = []
+    for cid, members in sorted(gold.items()):
+        groups = {comp[m] for m in members}
+        if len(groups) == 1:
+            joined += 1
+        elif len(groups) == len(members):
+            apart += 1
+            partial.append((cid, members))
+        else:
+            split += 1
+            partial.append((cid, members))
+    gold_pairs = score.pairs_of({g: v["cluster"] for g, v in labels.items()})
+    wrong = sorted(score.pairs_of(comp) - gold_pairs)
+    merged_nm = sorted({tuple(sorted((g, v["near_miss_of"]))) for g, v in labels.items()
+                        if v.get("near_miss_of") in labels
+                        and comp[g] == comp[v["near_miss_of"]]})
+    print(f"clusters: {len(gold)} gold, {joined} fully joined, {split} partly joined, "
+          f"{apart} not joined; wrong merges (pairs): {len(wrong)}; near-miss pairs merged: "
+          f"{len(merged_nm)}")
+    for a, b in merged_nm:
+        print(f"  near miss merged: {raw[a].get('title', a)}  <->  {raw[b].get('title', b)}")
+    if verbose:
+        for cid, members in partial:
+            print(f"  cluster {cid} not joined: " + "  |  ".join(raw[m].get("title", m) for m in members))
+        for a, b in wrong:
+            if (a, b) not in merged_nm:
+                print(f"  wrong merge: {raw[a].get('title', a)}  <->  {raw[b].get('title', b)}")
 
 
 if __name__ == "__main__":

@@ -109,11 +109,12 @@ def build(corpus: str) -> None:
             it["date"] = d
             stamp = d.strftime("%Y%m%d")
             num = f"{o.get('id_base', 1000) + seq}"
-            ident = o["guid"].format(date=stamp, n=num, seq=f"{seq:03d}")
-            path_sec = o.get("sections", {}).get(it["section"], it["section"])
-            link = o["link"].format(base=o["site"], sec=path_sec, y=d.strftime("%Y"),
-                                    m=d.strftime("%m"), d=d.strftime("%d"), n=num,
-                                    slug=slug(it["title"]), date=stamp)
+            fields = {"base": o["site"], "date": stamp, "n": num, "seq": f"{seq:03d}",
+                      "sec": o.get("sections", {}).get(it["section"], it["section"]),
+                      "y": d.strftime("%Y"), "m": d.strftime("%m"), "d": d.strftime("%d"),
+                      "slug": slug(it["title"])}
+            ident = o["guid"].format(**fields)
+            link = o["link"].format(**fields)
             it["id"], it["link"] = ident, link
             if ident in labels:
                 sys.exit(f"{it['where']}: duplicate guid {ident}")

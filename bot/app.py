@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+import socket
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bot.adapters.config import Config, ConfigError, diff_config, load_config
@@ -28,28 +30,71 @@ class App:
     fetcher: Fetcher
     parsers: ParserPool
     pipeline: Pipeline
+    instance: str = ""
+    last_item_id: int = 0          # the duplicate index holds every item up to this id
+    registered: bool = field(default=False)
 
     @classmethod
-    async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process") -> "App":
-        """Load config (ConfigError), open the store (StoreError), warm the duplicate index."""
+    async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process",
+                   command: str = "run") -> "App":
+        """Load config (ConfigError), open the store (StoreError), register this instance,
+        warm the duplicate index."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
         store = Store.open(settings.database)
+        name = instance_name(settings)
+        registered = False
         try:
             store.sync_feeds(list(config.feeds.feeds), config.feeds.defaults.interval, utcnow())
+            store.register_instance(name, host=socket.gethostname(), pid=os.getpid(),
+                                    command=command, now=utcnow())
+            registered = True
             deduper = Deduper(settings.dedup_window)
+            last_id = store.max_item_id()      # before warming: later items come by catch_up
             warm(deduper, store, settings.dedup_window)
             processor = Processor(Matcher(config.watchlists), deduper)
             fetcher = Fetcher(user_agent=settings.user_agent)
             await fetcher.__aenter__()
         except BaseException:
+            if registered:
+                try:
+                    store.unregister_instance(name)
+                except Exception:
+                    pass
             store.close()
             raise
         parsers = ParserPool(parser_kind)
-        app = cls(settings, config, store, deduper, processor, fetcher, parsers, None)  # type: ignore[arg-type]
+        app = cls(settings, config, store, deduper, processor, fetcher, parsers, None,  # type: ignore[arg-type]
+                  instance=name, last_item_id=last_id, registered=True)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
-                                max_age=settings.max_age or None)
+                                max_age=settings.max_age or None, instance=name,
+                                lease=max(settings.lease, 2.0),
+                                catch_up=app.catch_up)
         return app
+
+    def catch_up(self, stored_upto: int | None = None) -> int:
+        """Called inside the store's shared section: add what other instances stored since the
+        last call to the duplicate index (with stored_upto: only note our own items' ids)."""
+        if stored_upto is not None:
+            self.last_item_id = max(self.last_item_id, stored_upto)
+            return 0
+        n = 0
+        now = utcnow()
+        from bot.core.model import DupVerdict
+        rows = self.store.items_after(self.last_item_id)
+        hits = (self.store.hits_of([r[0] for r in rows])
+                if rows and self.deduper.stories is not None else {})
+        for rowid, entry, dup_of in rows:
+            self.last_item_id = rowid
+            if entry.id in self.deduper:
+                continue
+            when = (entry.published or now).timestamp()
+            matched = hits.get(rowid, ())
+            self.deduper.add(entry, DupVerdict(dup_of), now=now,
+                             added_at=min(when, now.timestamp()),
+                             watchlists={w for w, _ in matched}, topic={t for _, t in matched})
+            n += 1
+        return n
 
     def reload(self) -> list[str]:
         """Re-read watchlists and feeds. Invalid: raises ConfigError, the running config stays.
@@ -73,7 +118,17 @@ class App:
             await self.fetcher.__aexit__(None, None, None)
         finally:
             self.parsers.close()
+            if self.registered:
+                try:     # leave the registry, give the leases back; forget long-dead instances
+                    self.store.unregister_instance(
+                        self.instance, forget_before=utcnow() - timedelta(days=1))
+                except Exception as e:
+                    log.warning("could not unregister instance %s: %s", self.instance, e)
             self.store.close()
+
+
+def instance_name(settings: Settings) -> str:
+    return settings.instance or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def warm(deduper: Deduper, store: Store, window: float) -> int:

@@ -87,7 +87,8 @@ class Pipeline:
     def __init__(self, *, store: Store, fetcher: Fetcher, parsers: ParserPool,
                  processor: Callable[[], Processor], publish=None,
                  clock: Callable[[], datetime] = utcnow, jitter: float = 0.1,
-                 max_age: float | None = None):
+                 max_age: float | None = None, instance: str | None = None,
+                 catch_up: Callable[..., int] | None = None, lease: float = 120.0):
         self.store = store
         self.fetcher = fetcher
         self.parsers = parsers
@@ -97,6 +98,14 @@ class Pipeline:
         self.jitter = jitter
         self.max_age = max_age                # new items published longer ago are not alerted
         self.on_outcome: list[Callable[[FeedOutcome], None]] = []
+        self.instance = instance              # this instance's name in feed leases
+        self.catch_up = catch_up              # brings the duplicate index up to the database
+        self.lease = lease                    # seconds a claimed feed stays ours (renewed)
+
+    def claim(self, now: datetime, **kw) -> list[FeedState]:
+        """Lease feeds to this instance (Store.claim_feeds): no other instance polls them until
+        the poll is recorded or the lease expires."""
+        return self.store.claim_feeds(self.instance or "local", now, self.lease, **kw)
 
     def _next_poll(self, fs: FeedState, now: datetime, *, failed: bool,
                    retry_after: float | None = None) -> datetime:
@@ -152,15 +161,23 @@ class Pipeline:
             log.warning("%s: feed has problems, %d entries kept: %s", fs.url,
                         len(parsed.entries), parsed.bozo)
         out.entries = len(parsed.entries)
-        known = self.store.known_guids(e.id for e in parsed.entries)
         processor = self.processor()
         batch: list[Processed] = []
-        for entry in parsed.entries:
-            if entry.id in known:
-                continue
-            known.add(entry.id)
-            batch.append(processor.process(entry, now))
-        stored = self.store.save_processed(batch, fetched_at=now)   # one transaction, with marks
+        # One step for all instances on the database: what others stored joins the duplicate
+        # index, then this batch is decided and stored; two copies of a story polled by two
+        # instances at the same moment are still folded.
+        with self.store.shared_section():
+            if self.catch_up is not None:
+                self.catch_up()
+            known = self.store.known_guids(e.id for e in parsed.entries)
+            for entry in parsed.entries:
+                if entry.id in known:
+                    continue
+                known.add(entry.id)
+                batch.append(processor.process(entry, now))
+            stored = self.store.save_processed(batch, fetched_at=now)   # one transaction, marks
+            if self.catch_up is not None and stored:
+                self.catch_up(stored_upto=max(s.rowid for s in stored))
         faults.point("items_committed")
         out.status = "ok"
         out.new_items = len(stored)
@@ -211,6 +228,14 @@ class Pipeline:
         await self._publish(pending, publish)
         return len(publish)
 
+    async def _recover_into(self, report: CycleReport) -> None:
+        try:
+            report.recovered = await self.recover()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("publishing stored but unqueued matches failed; retried next cycle")
+
     def _copies_with_news(self, stored: list[StoredItem]) -> list[StoredItem]:
         """A later copy of a story counts once... for the watchlists its first copy matched. If
         the first copy did not name the subject ("island nation") and this one does ("Cuba"),
@@ -246,12 +271,59 @@ class Pipeline:
         marked, so `sokuho run` and `sokuho poll --once` both recover at start."""
         report = CycleReport(self.clock())
         t0 = time.perf_counter()
+        await self._recover_into(report)
+        renew = None
+        if self.instance and feeds:
+            renew = asyncio.get_running_loop().create_task(self._renew_leases())
         try:
-            report.recovered = await self.recover()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("publishing stored but unqueued matches failed; retried next cycle")
-        report.outcomes = list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+            report.outcomes = list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+        finally:
+            if renew is not None:
+                renew.cancel()
         report.duration = time.perf_counter() - t0
         return report
+
+    async def poll_claimed(self, claim: Callable[[int], list[FeedState]], *,
+                           window: int = 64) -> CycleReport:
+        """One cycle shared with the other instances: claim a few feeds at a time (at most
+        `window` in flight), poll them, claim more as they finish, until nothing is left to
+        claim. claim(limit) leases up to `limit` feeds to this instance and returns them."""
+        report = CycleReport(self.clock())
+        t0 = time.perf_counter()
+        await self._recover_into(report)
+        order: dict[asyncio.Task, int] = {}
+        results: list[tuple[int, FeedOutcome]] = []
+        pending: set[asyncio.Task] = set()
+        exhausted = False
+        renew = asyncio.get_running_loop().create_task(self._renew_leases())
+        try:
+            while True:
+                if not exhausted and len(pending) <= window // 2:
+                    feeds = claim(window - len(pending))
+                    exhausted = not feeds
+                    for f in feeds:
+                        t = asyncio.get_running_loop().create_task(self.poll_feed(f))
+                        order[t] = len(order)
+                        pending.add(t)
+                if not pending:
+                    break
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                results += [(order[t], t.result()) for t in done]
+        finally:
+            renew.cancel()
+            for t in pending:
+                t.cancel()
+        report.outcomes = [o for _, o in sorted(results, key=lambda r: r[0])]
+        report.duration = time.perf_counter() - t0
+        return report
+
+    async def _renew_leases(self) -> None:
+        """While a cycle runs, keep this instance's leases from expiring (a slow cycle is not a
+        dead instance). A killed instance stops renewing: its feeds are taken over."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                self.store.renew_leases(self.instance,
+                                        self.clock() + timedelta(seconds=self.lease))
+            except Exception as e:
+                log.warning("could not renew feed leases: %s", e)

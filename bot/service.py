@@ -159,18 +159,39 @@ class Service:
                 out.append(f)
         return out
 
+    def claim(self, now: datetime, limit: int = 1_000_000, **kw) -> list:
+        """Due feeds (as due() decides), leased to this instance: with several instances on one
+        database each due feed goes to exactly one of them."""
+        feeds = self.app.pipeline.claim(now, far_future=now + timedelta(seconds=MAX_FUTURE),
+                                        limit=limit)
+        out = []
+        for f in feeds:
+            nxt = f.next_poll_at
+            if nxt is None or nxt <= now or \
+                    (nxt - now).total_seconds() > MAX_FUTURE + (f.interval or 300):
+                out.append(f)
+            else:                 # beyond MAX_FUTURE but within its own interval: not due
+                self.app.store.release_claims(self.app.instance, f.url)
+        return out
+
     async def _cycle(self) -> None:
         if self._stop.is_set():
             return
         now = self.clock()
-        feeds = self.due(now)
-        if not feeds:
-            await self._recover()          # poll_many does it when feeds are due
+        self._heartbeat(now)
+        report = await self.app.pipeline.poll_claimed(lambda limit: self.claim(now, limit))
+        if not report.outcomes:
             self.metrics.record_tick()
             return
-        report = await self.app.pipeline.poll_many(feeds)
         self.last_cycle = report
         self._after_cycle(report)
+
+    def _heartbeat(self, now: datetime) -> None:
+        roles = getattr(self.sink, "roles", lambda: [])()
+        try:
+            self.app.store.heartbeat(self.app.instance, now, ",".join(["poll", *roles]))
+        except Exception as e:
+            log.warning("heartbeat not recorded: %s", e)
 
     def _after_cycle(self, report: CycleReport) -> None:
         m = self.metrics

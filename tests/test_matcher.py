@@ -66,7 +66,9 @@ def test_ambiguous_alias_needs_context_nearby():
 def test_case_sensitive_alias():
     assert names("Plátano maduro con queso") == []
     assert names("Detienen a Maduro") == ["venezuela"]
-    assert names("MADURO CAPTURED") == ["venezuela"]
+    # ALL CAPS: the capital letter proves nothing, so it needs other evidence of the watchlist
+    assert names("MADURO CAPTURED") == []
+    assert names("MADURO CAPTURED", "US forces landed in Caracas") == ["venezuela"]
 
 
 def test_unless_vetoes_alias():

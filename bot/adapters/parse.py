@@ -187,7 +187,19 @@ def _entry(e, *, feed_name: str, feed_lang: str | None, base_url: str) -> Entry:
     for detail in ("title_detail", "summary_detail"):
         lang = lang or _lang_tag((e.get(detail) or {}).get("language"))
     return Entry(id=eid, feed=feed_name, title=title, link=link, summary=summary,
-                 published=_published(e), lang=lang or feed_lang)
+                 published=_published(e), lang=lang or feed_lang, categories=_categories(e))
+
+
+def _categories(e) -> tuple[str, ...]:
+    """<category> / <dc:subject> / Atom category terms: at most 16, each at most 80 characters."""
+    out: list[str] = []
+    for tag in e.get("tags") or ():
+        term = strip_html((tag or {}).get("term") or (tag or {}).get("label") or "")[:80]
+        if term and term not in out:
+            out.append(term)
+            if len(out) == 16:
+                break
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- parse

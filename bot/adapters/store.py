@@ -35,7 +35,8 @@ except ImportError:          # the URL cleaner is optional: the link as given is
 
 
 class Store:
-    MIGRATIONS: ClassVar[dict[str, list[str]]] = {"core": list(Q.CORE_MIGRATIONS)}
+    MIGRATIONS: ClassVar[dict[str, list[str]]] = {"core": list(Q.CORE_MIGRATIONS),
+                                                   "cluster": list(Q.CLUSTER_MIGRATIONS)}
 
     @classmethod
     def register_migrations(cls, component: str, scripts: list[str]) -> None:
@@ -297,7 +298,7 @@ class Store:
         feeds are due now; a shorter interval pulls next_poll_at in to at most now + interval."""
         added, removed, changed = [], [], []
         listed = set()
-        with self.transaction() as c:
+        with self.shared_section("feeds") as c:     # instances starting together: one at a time
             old = {r[0]: FeedState._from_row(r) for r in c.execute(Q.SELECT_FEEDS)}
             for f in feeds:
                 interval = float(f.interval or default_interval)
@@ -341,19 +342,113 @@ class Store:
                      next_poll_at: datetime, now: datetime) -> FeedState:
         nxt, ts = to_ts(next_poll_at), to_ts(now)
         if status == "ok":
-            sql, params = Q.FETCH_OK, (status, etag, last_modified, nxt, ts, new_items,
+            sql, params = Q.FETCH_OK, (ts, status, etag, last_modified, nxt, ts, new_items,
                                        new_items, ts, url)
         elif status == "not_modified":
-            sql, params = Q.FETCH_NOT_MODIFIED, (status, etag, last_modified, nxt, ts,
+            sql, params = Q.FETCH_NOT_MODIFIED, (ts, status, etag, last_modified, nxt, ts,
                                                  new_items, new_items, ts, url)
         elif status == "failed":
-            sql, params = Q.FETCH_FAILED, (status, error, error_kind, ts, nxt, url)
+            sql, params = Q.FETCH_FAILED, (ts, status, error, error_kind, ts, nxt, url)
         else:
             raise ValueError(f"status must be 'ok', 'not_modified' or 'failed', not {status!r}")
         with self.transaction() as c:
             if c.execute(sql, params).rowcount == 0:
                 raise KeyError(f"feed {url} is not in the state database (sync_feeds first)")
             return FeedState._from_row(c.execute(Q.SELECT_FEED, (url,)).fetchone())
+
+    # --- several instances: feed leases, the instance registry --------------------------------
+
+    def claim_feeds(self, instance: str, now: datetime, lease: float, *,
+                    far_future: datetime | None = None, unpolled_since: datetime | None = None,
+                    limit: int = 1_000_000) -> list[FeedState]:
+        """Lease feeds to `instance` until now + lease and return them (most overdue first).
+        Default: the due feeds (next poll unset, past, or beyond `far_future`, i.e. scheduled
+        before the clock went back). unpolled_since: instead every feed not polled since then
+        (one shared `poll --once` cycle). Feeds leased by another instance are skipped; on
+        PostgreSQL two instances claiming at the same moment get disjoint sets (SKIP LOCKED)."""
+        ts = to_ts(now)
+        if unpolled_since is not None:
+            cond, params = Q.CLAIM_UNPOLLED, [to_ts(unpolled_since)]
+        else:
+            far = to_ts(far_future) if far_future else "9999"
+            cond, params = Q.CLAIM_DUE, [ts, far]
+        lock = " FOR UPDATE SKIP LOCKED" if self.engine == "postgresql" else ""
+        sql = Q.CLAIM_FEEDS.format(cond=cond, lock=lock)
+        until = to_ts(now + timedelta(seconds=lease))
+        with self.transaction() as c:
+            rows = c.execute(sql, (instance, until, *params, ts, limit)).fetchall()
+        feeds = [FeedState._from_row(r) for r in rows]
+        feeds.sort(key=lambda f: (f.next_poll_at is not None, f.next_poll_at or now, f.url))
+        return feeds
+
+    def renew_leases(self, instance: str, until: datetime) -> int:
+        with self.transaction() as c:
+            return c.execute(Q.RENEW_LEASES, (to_ts(until), instance)).rowcount
+
+    def release_claims(self, instance: str, url: str | None = None) -> int:
+        with self.transaction() as c:
+            if url is None:
+                return c.execute(Q.RELEASE_CLAIMS, (instance,)).rowcount
+            return c.execute(Q.RELEASE_CLAIM, (instance, url)).rowcount
+
+    def leases(self) -> dict[str, tuple[int, datetime | None]]:
+        """instance -> (feeds it holds, latest lease expiry)."""
+        return {r[0]: (r[1], from_ts(r[2])) for r in self._all(Q.LEASES)}
+
+    def register_instance(self, name: str, *, host: str, pid: int, command: str,
+                          now: datetime, roles: str = "") -> None:
+        with self.transaction() as c:
+            c.execute(Q.UPSERT_INSTANCE, (name, host, pid, command, to_ts(now), to_ts(now),
+                                          roles))
+
+    def heartbeat(self, name: str, now: datetime, roles: str = "") -> None:
+        with self.transaction() as c:
+            c.execute(Q.HEARTBEAT, (to_ts(now), roles, name))
+
+    def unregister_instance(self, name: str, *, forget_before: datetime | None = None) -> None:
+        """A clean stop: the instance leaves the registry and gives its leases back."""
+        with self.transaction() as c:
+            c.execute(Q.DELETE_INSTANCE, (name,))
+            c.execute(Q.RELEASE_CLAIMS, (name,))
+            if forget_before is not None:        # long-dead instances (killed, host gone)
+                c.execute(Q.FORGET_INSTANCES, (to_ts(forget_before),))
+
+    def instances(self) -> list[dict]:
+        return [{"name": r[0], "host": r[1], "pid": r[2], "command": r[3],
+                 "started_at": from_ts(r[4]), "heartbeat_at": from_ts(r[5]),
+                 "roles": [x for x in r[6].split(",") if x]}
+                for r in self._all(Q.SELECT_INSTANCES)]
+
+    def cycle_floor(self, alive_since: datetime) -> datetime | None:
+        r = self._all(Q.CYCLE_FLOOR, (to_ts(alive_since),))
+        return from_ts(r[0][0]) if r and r[0][0] else None
+
+    @contextmanager
+    def shared_section(self, name: str = "dedup"):
+        """One write transaction in which this instance alone decides (all instances on one
+        database): PostgreSQL takes a transaction advisory lock on `name`, SQLite's write lock
+        (BEGIN IMMEDIATE) already serialises. Used so that reading what others stored, deciding
+        duplicates and storing happen as one step."""
+        with self.transaction() as c:
+            if self.engine == "postgresql" and self._depth == 1:
+                with self._errors(f"waiting for the {name} lock"):
+                    c.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
+            yield c
+
+    def max_item_id(self) -> int:
+        return int(self._all(Q.MAX_ITEM_ID)[0][0])
+
+    def items_after(self, rowid: int) -> list[tuple[int, Entry, str | None]]:
+        """(rowid, entry, duplicate_of) of the items stored after `rowid` (by id), in order."""
+        return [(r[0], item_from_row(r).entry, r[8]) for r in self._all(Q.ITEMS_AFTER, (rowid,))]
+
+    def hits_of(self, rowids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        """rowid -> [(watchlist, matched text)] of stored items."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        for chunk in chunks(list(rowids)):
+            for r in self._all(Q.MATCHES_OF.format(marks=marks(len(chunk))), chunk):
+                out.setdefault(r[0], []).append((r[1], r[4]))
+        return out
 
     # --- items ---------------------------------------------------------------------------------
 

@@ -132,6 +132,26 @@ CREATE TABLE publish_pending (
 
 CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4]
 
+# Several instances on one database (PostgreSQL): feed leases and the instance registry.
+# A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
+# expires; polled_at is when it was last polled by anyone (poll --once shares one cycle by it).
+CLUSTER_V1 = """
+ALTER TABLE feeds ADD COLUMN claimed_by TEXT;
+ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+ALTER TABLE feeds ADD COLUMN polled_at TEXT;
+CREATE TABLE instances (
+    name         TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    command      TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL,
+    roles        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX feeds_claimed_by ON feeds(claimed_by);
+"""
+CLUSTER_MIGRATIONS = [CLUSTER_V1]
+
 # --- migrations bookkeeping ----------------------------------------------------------------------
 
 APPLIED_VERSIONS = "SELECT component, MAX(version) FROM schema_migrations GROUP BY component"
@@ -154,18 +174,53 @@ INSERT_FEED = ("INSERT INTO feeds (url, name, lang, interval_s, enabled, next_po
 UPDATE_FEED_CONFIG = ("UPDATE feeds SET name = ?, lang = ?, interval_s = ?, enabled = ?, "
                       "next_poll_at = ? WHERE url = ?")
 DISABLE_FEED = "UPDATE feeds SET enabled = 0 WHERE url = ?"
-FETCH_OK = ("UPDATE feeds SET last_status = ?, etag = ?, last_modified = ?, next_poll_at = ?, "
+_DONE = "claimed_by = NULL, lease_until = NULL, polled_at = ?, "   # the poll is over: no lease
+FETCH_OK = ("UPDATE feeds SET " + _DONE + "last_status = ?, etag = ?, last_modified = ?, next_poll_at = ?, "
             "last_success_at = ?, error_count = 0, items_total = items_total + ?, "
             "last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE url = ?")
 # A 304 may carry fresh validators; when it does not, the old ones stay.
-FETCH_NOT_MODIFIED = ("UPDATE feeds SET last_status = ?, etag = COALESCE(?, etag), "
+FETCH_NOT_MODIFIED = ("UPDATE feeds SET " + _DONE + "last_status = ?, etag = COALESCE(?, etag), "
                       "last_modified = COALESCE(?, last_modified), next_poll_at = ?, "
                       "last_success_at = ?, error_count = 0, items_total = items_total + ?, "
                       "last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END "
                       "WHERE url = ?")
-FETCH_FAILED = ("UPDATE feeds SET last_status = ?, last_error = ?, last_error_kind = ?, "
+FETCH_FAILED = ("UPDATE feeds SET " + _DONE + "last_status = ?, last_error = ?, last_error_kind = ?, "
                 "last_error_at = ?, next_poll_at = ?, error_count = error_count + 1 "
                 "WHERE url = ?")
+
+# Claim feeds for one instance: not leased (or the lease expired), then lease them.
+# {cond} selects due feeds (service) or feeds not yet polled in this cycle (poll --once); {lock}
+# is FOR UPDATE SKIP LOCKED on PostgreSQL (two instances claiming at once get disjoint sets).
+CLAIM_FEEDS = ("UPDATE feeds SET claimed_by = ?, lease_until = ? WHERE id IN ("
+               "SELECT id FROM feeds WHERE enabled = 1 AND {cond} "
+               "AND (lease_until IS NULL OR lease_until <= ?) "
+               "ORDER BY CASE WHEN next_poll_at IS NULL THEN 0 ELSE 1 END, next_poll_at, id "
+               "LIMIT ?{lock}) RETURNING " + FEED_COLS)
+CLAIM_DUE = "(next_poll_at IS NULL OR next_poll_at <= ? OR next_poll_at > ?)"
+CLAIM_UNPOLLED = "(polled_at IS NULL OR polled_at < ?)"
+RENEW_LEASES = "UPDATE feeds SET lease_until = ? WHERE claimed_by = ?"
+RELEASE_CLAIMS = ("UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?")
+RELEASE_CLAIM = ("UPDATE feeds SET claimed_by = NULL, lease_until = NULL "
+                 "WHERE claimed_by = ? AND url = ?")
+LEASES = ("SELECT claimed_by, COUNT(*), MAX(lease_until) FROM feeds "
+          "WHERE claimed_by IS NOT NULL GROUP BY claimed_by")
+
+UPSERT_INSTANCE = ("INSERT INTO instances (name, host, pid, command, started_at, heartbeat_at, "
+                   "roles) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                   "host = excluded.host, pid = excluded.pid, command = excluded.command, "
+                   "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
+                   "roles = excluded.roles")
+HEARTBEAT = "UPDATE instances SET heartbeat_at = ?, roles = ? WHERE name = ?"
+DELETE_INSTANCE = "DELETE FROM instances WHERE name = ?"
+FORGET_INSTANCES = "DELETE FROM instances WHERE heartbeat_at < ?"
+SELECT_INSTANCES = ("SELECT name, host, pid, command, started_at, heartbeat_at, roles "
+                    "FROM instances ORDER BY started_at, name")
+# the start of the earliest poll --once still running: one shared cycle for concurrent runs
+CYCLE_FLOOR = ("SELECT MIN(started_at) FROM instances WHERE command = 'poll' "
+               "AND heartbeat_at >= ?")
+MAX_ITEM_ID = "SELECT COALESCE(MAX(id), 0) FROM items"
+ITEMS_AFTER = ("SELECT id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
+               "fetched_at FROM items WHERE id > ? ORDER BY id")
 
 # --- items -------------------------------------------------------------------------------------
 

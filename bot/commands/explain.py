@@ -73,6 +73,8 @@ def run(args, settings) -> int:
     for h in trace.hits:
         print(f"  + {h.kind:7} alias {h.alias!r} in {h.field}: {h.text!r}"
               + (f" (score {h.score:.0f})" if h.kind == "fuzzy" else ""))
+        for e in h.evidence:            # what the item says for (+) and against (-) this hit
+            print(f"      {e}")
     for alias, field, text, why in trace.rejected:
         print(f"  - ignored alias {alias!r} in {field}: {text!r}: {why}")
     if not trace.hits and not trace.rejected:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 
 from bot.adapters.config import ConfigError
 from bot.adapters.console import ConsoleSink
 from bot.adapters.store import StoreError
 from bot.app import App
+from bot.core.model import utcnow
 from bot.progress import Progress
 
 
@@ -27,7 +29,7 @@ async def _cycle(settings, quiet: bool) -> int:
         if not quiet:
             await sink.publish(items)
     try:
-        app = await App.open(settings, publish=publish)
+        app = await App.open(settings, publish=publish, command="poll")
     except ConfigError as e:
         print(f"sokuho: invalid configuration:\n{e}", file=sys.stderr)
         return 2
@@ -35,19 +37,28 @@ async def _cycle(settings, quiet: bool) -> int:
         print(f"sokuho: {e}", file=sys.stderr)
         return 3
     try:
-        feeds = [f for f in app.store.feeds() if f.enabled]
-        if not feeds:
+        if not any(f.enabled for f in app.store.feeds()):
             print(f"no feeds configured in {settings.feeds_file}", file=sys.stderr)
             return 1
-        progress = Progress(len(feeds), "polling")
+        # Every feed not polled since the earliest `poll --once` still running started: alone,
+        # that is every feed; with other instances at the same moment, one shared cycle in which
+        # each feed is fetched once (leases keep them apart).
+        now = utcnow()
+        floor = app.store.cycle_floor(alive_since=now - timedelta(seconds=app.pipeline.lease))
+        since = min(floor or now, now)
+        total = sum(1 for f in app.store.feeds() if f.enabled)
+        progress = Progress(total, "polling")
         app.pipeline.on_outcome.append(lambda o: progress.step(o.name))
-        report = await app.pipeline.poll_many(feeds)
+        report = await app.pipeline.poll_claimed(
+            lambda limit: app.pipeline.claim(utcnow(), unpolled_since=since, limit=limit))
+        if not report.outcomes:
+            print("every feed was polled in this cycle by another instance", file=sys.stderr)
         progress.done()
         app.prune()
     finally:
         await app.close()
     print(summary_screen(report))
-    return 0 if report.count("failed") < len(report.outcomes) else 1
+    return 0 if not report.outcomes or report.count("failed") < len(report.outcomes) else 1
 
 
 def summary_screen(report) -> str:

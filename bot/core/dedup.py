@@ -183,6 +183,10 @@ class Deduper:
     def __len__(self) -> int:
         return len(self._order)
 
+    def __contains__(self, guid: str) -> bool:
+        """An entry with this guid is in the index."""
+        return guid in self._guid
+
     @staticmethod
     def _time(entry: Entry, now: datetime | None) -> float:
         when = entry.published or now or datetime.now(timezone.utc)

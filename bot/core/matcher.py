@@ -1,20 +1,29 @@
 """Watchlist matching (pure): which watchlists an entry belongs to, and why.
 
-Rules, per watchlist:
-- exclude phrases are masked first: an alias inside "Marilyn Monroe" or "Cuba Gooding" does not count,
-  but the same alias elsewhere in the item still does;
-- an exact alias hit counts;
-- an ambiguous alias (one with `context`, or `needs_context: true`) counts only when a context word
-  appears in the item (within `within` characters of it, when set);
-- a fuzzy hit (a typo such as "Sheinbaun") counts only when corroborated: another hit of the same
-  watchlist, or one of its context words, appears in the item.
+Two stages, kept apart so the candidate finder can be swapped (bot.core.phrases finds every alias,
+context word and exclude phrase in the item); this module decides:
+
+- exclude phrases mask what they cover ("Marilyn Monroe"), `unless` words veto an alias;
+- an ambiguous alias (`context`, or `needs_context: true`) needs a context word (within `within`
+  characters when set); a person's surname may instead stand next to an office title (X国防相);
+- every candidate is then weighed by the general checks of bot.core.evidence, chosen by the alias's
+  `kind` and script: katakana word boundaries, another given name before a surname, a place used as
+  the name of a street, a town elsewhere, a company, a team, a dish or a title; a sports, food or
+  entertainment item; a capital letter that proves nothing (ALL CAPS, Title Case, first word); a
+  typo-tolerant hit that is a real word of its own; an office title without a name;
+- a hit with a doubt against it counts only when the item has other evidence of the same watchlist
+  (another alias that stands on its own, or one of the watchlist's context words); a fuzzy hit
+  always needs that evidence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.core import evidence as ev
+from bot.core.lexicon import lexicon
 from bot.core.model import Entry, Hit
-from bot.core.phrases import Occurrence, Phrase, PhraseIndex
+from bot.core.normalize import fold, prep
+from bot.core.phrases import TOKEN, Occurrence, Phrase, PhraseIndex
 from bot.core.watchlist import Alias, Watchlist
 
 FIELDS = ("title", "summary")
@@ -23,17 +32,30 @@ FIELDS = ("title", "summary")
 @dataclass(frozen=True, slots=True)
 class _Ref:
     watchlist: str
-    role: str                  # "alias", "exclude", "context" (watchlist), "alias-context"
+    role: str                  # "alias", "exclude", "context" (watchlist), "alias-context", "alias-unless"
     alias: Alias | None = None
     group: int = -1            # alias-context group id (the alias's index)
 
 
 @dataclass
 class Trace:
-    """What `explain` shows: hits kept, and candidates rejected with the reason."""
+    """What `explain` shows: hits kept (with their evidence), and candidates rejected with why."""
 
     hits: list[Hit] = field(default_factory=list)
     rejected: list[tuple[str, str, str, str]] = field(default_factory=list)  # (alias, field, text, why)
+
+
+@dataclass
+class _Cand:
+    f: str
+    o: Occurrence
+    kind: str                              # "exact", "context", "fuzzy"
+    pro: list[str] = field(default_factory=list)
+    con: list[ev.Finding] = field(default_factory=list)
+
+    @property
+    def span(self):
+        return (self.f, self.o.start, self.o.end)
 
 
 class Matcher:
@@ -41,9 +63,13 @@ class Matcher:
         if isinstance(watchlists, dict):
             watchlists = list(watchlists.values())
         self.watchlists = {w.name: w for w in watchlists}
+        self.lex = lexicon()
         phrases: list[Phrase] = []
         group = 0
+        known_kana: set[str] = {ev.kana_key(h) for h in self.lex.kana_heads_raw}
+        self._own_words: dict[str, frozenset[str]] = {}
         for w in watchlists:
+            own: set[str] = set()
             for _lang, a in w.all_aliases():
                 fuzzy = {"auto": "auto", "exact": "off", "fuzzy": "on"}[a.match]
                 phrases.append(Phrase(a.text, _Ref(w.name, "alias", a, group),
@@ -53,65 +79,85 @@ class Matcher:
                 for c in a.unless:
                     phrases.append(Phrase(c, _Ref(w.name, "alias-unless", None, group)))
                 group += 1
+                own.update(TOKEN.findall(fold(a.text)))
             for c in w.context:
                 phrases.append(Phrase(c, _Ref(w.name, "context")))
+                own.update(TOKEN.findall(fold(c)))
             for x in w.excludes:
                 phrases.append(Phrase(x, _Ref(w.name, "exclude")))
+            self._own_words[w.name] = frozenset(own)
+        for p in phrases:
+            if p.ref.role in ("alias", "context", "alias-context"):
+                if not fold(p.text).isascii():
+                    known_kana.add(ev.kana_key(p.text))
+                    known_kana.update(ev.kana_key(x) for x in ev._SEP_CH.split(p.text) if x)
+        self._known_kana = frozenset(k for k in known_kana if k)
+        self._office = {id(a): ev.is_office_alias(a.text, self.lex)
+                        for w in watchlists for _l, a in w.all_aliases()}
         self.index = PhraseIndex(phrases)
 
     # ------------------------------------------------------------------ api
     def match(self, entry: Entry, prepped: tuple[str, str] | None = None) -> list[Hit]:
         """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known."""
-        return self._resolve(self._scan(entry, prepped), None)
+        occ, prepped = self._scan(entry, prepped)
+        return self._resolve(entry, prepped, occ, None)
 
     def explain(self, entry: Entry, watchlist: str | None = None) -> Trace:
         trace = Trace()
-        occ = self._scan(entry)
+        occ, prepped = self._scan(entry)
         if watchlist is not None:
             occ = {f: [o for o in lst if o.phrase.ref.watchlist == watchlist] for f, lst in occ.items()}
-        trace.hits = self._resolve(occ, trace)
+        trace.hits = self._resolve(entry, prepped, occ, trace)
         return trace
 
     # ------------------------------------------------------------------ internals
-    def _scan(self, entry: Entry, prepped=None) -> dict[str, list[Occurrence]]:
-        tp, sp = prepped if prepped is not None else (None, None)
-        return {"title": self.index.find(entry.title, tp) if entry.title else [],
-                "summary": self.index.find(entry.summary, sp) if entry.summary else []}
+    def _scan(self, entry: Entry, prepped=None):
+        if prepped is None:
+            prepped = (prep(entry.title) if entry.title else "",
+                       prep(entry.summary) if entry.summary else "")
+        tp, sp = prepped
+        return ({"title": self.index.find(entry.title, tp) if entry.title else [],
+                 "summary": self.index.find(entry.summary, sp) if entry.summary else []}, prepped)
 
-    def _resolve(self, occ: dict[str, list[Occurrence]], trace: Trace | None) -> list[Hit]:
+    def _resolve(self, entry: Entry, prepped, occ: dict[str, list[Occurrence]],
+                 trace: Trace | None) -> list[Hit]:
         by_wl: dict[str, dict[str, list[Occurrence]]] = {}
         for f in FIELDS:
             for o in occ[f]:
                 by_wl.setdefault(o.phrase.ref.watchlist, {}).setdefault(f, []).append(o)
+        if not by_wl:
+            return []
+        if not any(o.phrase.ref.role == "alias" for d in by_wl.values() for lst in d.values()
+                   for o in lst):
+            return []
+        item = ev.ItemView(entry, prepped, self.lex)
         hits: list[Hit] = []
         for wl in self.watchlists:          # stable output order: watchlist definition order
             if wl in by_wl:
-                hits.extend(self._resolve_one(wl, by_wl[wl], trace))
+                hits.extend(self._resolve_one(wl, by_wl[wl], item, trace))
         return hits
 
-    def _resolve_one(self, wl: str, occ: dict[str, list[Occurrence]],
+    def _resolve_one(self, wl: str, occ: dict[str, list[Occurrence]], item: ev.ItemView,
                      trace: Trace | None) -> list[Hit]:
-        masked: dict[str, list[tuple[int, int, str]]] = {f: [] for f in FIELDS}
-        for f, lst in occ.items():
-            masked[f] = [(o.start, o.end, o.phrase.text) for o in lst if o.phrase.ref.role == "exclude"]
+        def reject(c_or_o, f, why):
+            if trace is not None:
+                o = c_or_o.o if isinstance(c_or_o, _Cand) else c_or_o
+                trace.rejected.append((o.phrase.text, f, self._shown(item, f, o), why))
 
-        def veto(f: str, o: Occurrence) -> str | None:
-            for s, e, text in masked[f]:
-                if s < o.end and o.start < e:
-                    return text
-            return None
-
+        # 1. exclude phrases mask what they cover
+        masked = {f: [(o.start, o.end, o.phrase.text) for o in lst if o.phrase.ref.role == "exclude"]
+                  for f, lst in occ.items()}
         live: dict[str, list[Occurrence]] = {}
         for f, lst in occ.items():
             keep = []
             for o in lst:
                 if o.phrase.ref.role == "exclude":
                     continue
-                x = veto(f, o)
+                x = next((t for s, e, t in masked[f] if s < o.end and o.start < e), None)
                 if x is None:
                     keep.append(o)
-                elif trace is not None and o.phrase.ref.role == "alias":
-                    trace.rejected.append((o.phrase.text, f, o.text, f"inside exclude {x!r}"))
+                elif o.phrase.ref.role == "alias":
+                    reject(o, f, f"inside exclude {x!r}")
             live[f] = keep
 
         wl_context = [(f, o) for f, lst in live.items() for o in lst if o.phrase.ref.role == "context"]
@@ -123,64 +169,161 @@ class Matcher:
                     group_ctx.setdefault(o.phrase.ref.group, []).append((f, o))
                 elif o.phrase.ref.role == "alias-unless":
                     group_veto.setdefault(o.phrase.ref.group, o.phrase.text)
-
-        strong: list[tuple[str, Occurrence, str]] = []
-        weak: list[tuple[str, Occurrence]] = []
-        # a veto holds for the text it covers, whichever spelling of the alias found it
-        # ("Venezuela" and "Vénézuela" fold alike: vetoing one vetoes the other)
         vetoed = {(f, o.start, o.end): group_veto[o.phrase.ref.group]
                   for f, lst in live.items() for o in lst
                   if o.phrase.ref.role == "alias" and o.phrase.ref.group in group_veto}
+
+        # 2. candidates: vetoes, context requirements, then the general checks
+        cands: list[_Cand] = []
+        dropped: list[tuple[str, Occurrence]] = []     # hard-rejected spans
+        seen = set()
         for f in FIELDS:
             for o in live.get(f, ()):
                 ref = o.phrase.ref
-                if ref.role != "alias":
+                if ref.role != "alias" or (f, o.start, o.end, o.phrase.text) in seen:
                     continue
+                seen.add((f, o.start, o.end, o.phrase.text))
                 a = ref.alias
-                veto = vetoed.get((f, o.start, o.end)) if vetoed else None
+                veto = vetoed.get((f, o.start, o.end))
                 if veto is not None:
-                    if trace is not None:
-                        trace.rejected.append((a.text, f, o.text, f"vetoed by {veto!r} in the item"))
+                    reject(o, f, f"vetoed by {veto!r} in the item")
                     continue
+                c = _Cand(f, o, "exact" if o.kind == "exact" else "fuzzy")
+                fv = item.fields[f]
                 if a.ambiguous:
                     ctx = list(group_ctx.get(ref.group, ()))
                     if a.needs_context:
                         ctx += wl_context
-                    near = [c for cf, c in ctx if a.within is None
-                            or (cf == f and _distance(o, c) <= a.within)]
-                    if not near:
-                        if trace is not None:
-                            where = f" within {a.within} characters" if a.within else ""
-                            trace.rejected.append((a.text, f, o.text, f"ambiguous: no context word{where}"))
-                        continue
-                    if o.kind == "exact":
-                        strong.append((f, o, "context"))
+                    near = [co for cf, co in ctx if not _overlap(co, o) and (
+                        a.within is None or (cf == f and _distance(o, co) <= a.within))]
+                    title = ev.title_next_to(fv, o.start, o.end, self.lex) \
+                        if a.kind == "person" else None
+                    if near:
+                        c.pro.append(f"context word {near[0].phrase.text!r}")
+                    elif title:
+                        c.pro.append(f"office title {title!r} next to the name")
+                    elif a.needs_context and not a.context and a.within is None:
+                        # a phrase that exists outside this topic: weighed with the rest below
+                        c.con.append(ev.against("a phrase that also exists outside this topic"))
                     else:
-                        weak.append((f, o))
-                elif o.kind == "exact":
-                    strong.append((f, o, "exact"))
-                else:
-                    weak.append((f, o))
+                        where = f" within {a.within} characters" if a.within else ""
+                        reject(o, f, f"ambiguous: no context word{where}")
+                        continue
+                    if c.kind == "exact" and not c.con:
+                        c.kind = "context"
+                c.con.extend(self._checks(item, fv, o, a))
+                hard = [x for x in c.con if x.strength == "reject"]
+                if hard:
+                    reject(c, f, "; ".join(x.why for x in hard))
+                    dropped.append((f, o))
+                    continue
+                cands.append(c)
 
-        kept = list(strong)
-        if weak:
-            corroborated = bool(strong) or bool(wl_context)
-            for f, o in weak:
-                if corroborated:
-                    kept.append((f, o, "fuzzy"))
-                elif trace is not None:
-                    trace.rejected.append((o.phrase.text, f, o.text,
-                                           "fuzzy match without corroboration (no other alias or "
-                                           "context word of this watchlist in the item)"))
-        out: list[Hit] = []
-        seen = set()
-        for f, o, kind in kept:
-            key = (f, o.start, o.end)       # two spellings folding alike (ヴェ/ベ) count once
-            if key in seen:
+        # a shorter alias inside a longer one (Zemblan in "Zemblan president") follows the longer one
+        inside_dropped = [c for c in cands if any(
+            df == c.f and _inside(c.o, do) for df, do in dropped)]
+        for c in inside_dropped:
+            reject(c, c.f, f"part of the longer alias {c.o.phrase.text!r} was rejected")
+        cands = [c for c in cands if c not in inside_dropped]
+        cands = [c for c in cands if not any(
+            x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
+        # 3. other evidence of this watchlist: hits that stand on their own, and context words
+        clean = [c for c in cands if c.kind != "fuzzy" and not c.con]
+        firm = [c for c in cands if not any(x.strength == "doubt" for x in c.con)]
+        # a context word that is itself a rejected or doubtful name ("Tony Havana") backs nothing up
+        shaky = dropped + [(c.f, c.o) for c in cands if c not in firm or c.kind == "fuzzy"]
+        wl_context = [(cf, co) for cf, co in wl_context
+                      if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
+        kept: list[_Cand] = []
+        for c in cands:
+            doubts = [x for x in c.con if x.strength in ("doubt", "weak")]
+            if not doubts and c.kind != "fuzzy":
+                c.pro.insert(0, "alias found" if c.kind == "exact" else "alias with its context")
+                kept.append(c)
                 continue
-            seen.add(key)
-            out.append(Hit(wl, o.phrase.text, f, o.text, kind, o.score))
+            # a strong doubt needs a name that stands on its own; a weak doubt or a typo also
+            # accepts a name with only a weak doubt (two places named in a sports-heavy item)
+            pool = clean if any(x.strength == "doubt" for x in doubts) else firm
+            other = [x for x in pool if x is not c and x.span != c.span and not _same_text(x, c)
+                     and not (x.f == c.f and _overlap(x.o, c.o))
+                     and not (x.kind == "fuzzy" and c.kind == "fuzzy")]
+            own = fold(c.o.text)
+            ctx = [co for cf, co in wl_context if not (cf == c.f and _overlap(co, c.o))
+                   and fold(co.text) != own]
+            support = []
+            if other:
+                support.append(f"other alias {self._shown(item, other[0].f, other[0].o)!r} "
+                               f"in the {other[0].f}")
+            if ctx:
+                support.append(f"context word {ctx[0].phrase.text!r}")
+            if support:
+                c.pro.extend(support)
+                kept.append(c)
+            else:
+                why = "; ".join(x.why for x in doubts) if doubts else \
+                    "fuzzy match without corroboration (no other alias or context word of this " \
+                    "watchlist in the item)"
+                if doubts:
+                    why += "; and no other evidence of this watchlist in the item"
+                reject(c, c.f, why)
+
+        out: list[Hit] = []
+        spans = set()
+        for c in kept:
+            if c.span in spans:       # two spellings folding alike (ヴェ/ベ) count once
+                continue
+            spans.add(c.span)
+            evid = tuple(f"+ {p}" for p in c.pro) + tuple(str(x) for x in c.con)
+            out.append(Hit(wl, c.o.phrase.text, c.f, self._shown(item, c.f, c.o),
+                           "fuzzy" if c.kind == "fuzzy" else c.kind, c.o.score, evid))
         return out
+
+    def _checks(self, item: ev.ItemView, fv: ev.FieldView, o: Occurrence, a: Alias) -> list[ev.Finding]:
+        out: list[ev.Finding] = []
+        folded = fv.folded[o.start:o.end]
+        kind = a.kind
+        if not folded.isascii():
+            out.extend(ev.kana_boundary(fv, o.start, o.end, a.text, self._known_kana))
+            if kind == "place":
+                out.extend(ev.cjk_place_uses(fv, o.start, o.end, self.lex))
+        else:
+            out.extend(ev.latin_neighbours(fv, o.start, o.end, a.text, kind, self.lex,
+                                           self._own_words[o.phrase.ref.watchlist]))
+            if a.case == "sensitive":
+                d = ev.case_doubt(fv, o.start)
+                if d is not None:
+                    out.append(d)
+        if kind == "place" and not any(x.strength == "reject" for x in out):
+            out.extend(ev.domain_evidence(item, fv, o.start, o.end))
+        if self._office.get(id(a)) and kind in (None, "term"):
+            out.extend(ev.office_title(fv, o.start, o.end, self.lex))
+        if o.kind == "fuzzy":
+            w = ev.fuzzy_word(fv.prepped[o.start:o.end])
+            if w is not None:
+                out.append(w)
+        return out
+
+    @staticmethod
+    def _shown(item: ev.ItemView, f: str, o: Occurrence) -> str:
+        """The item's own text for a hit (not its folded form, nor the alias)."""
+        fv = item.fields[f]
+        span = fv.surface(o.start, o.end)
+        if span is None:
+            return o.text
+        return fv.nf[span[0]:span[1]] if len(fv.nf) != len(fv.original) else fv.original[span[0]:span[1]]
+
+
+def _overlap(a: Occurrence, b: Occurrence) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _inside(a: Occurrence, b: Occurrence) -> bool:
+    """a lies within b and is shorter."""
+    return b.start <= a.start and a.end <= b.end and (a.end - a.start) < (b.end - b.start)
+
+
+def _same_text(a: _Cand, b: _Cand) -> bool:
+    return fold(a.o.text) == fold(b.o.text)
 
 
 def _distance(a: Occurrence, b: Occurrence) -> int:

@@ -21,6 +21,7 @@ class Entry:
     summary: str = ""
     published: datetime | None = None   # timezone-aware UTC, or None when the feed gave no date
     lang: str | None = None             # "ja", "en", "es", ... (feed setting or detected)
+    categories: tuple[str, ...] = ()    # the feed's own <category>/<dc:subject> terms (evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class Hit:
     text: str           # the text that matched, as it appears (normalised form)
     kind: str           # "exact", "fuzzy" (typo tolerance) or "context" (ambiguous alias + context)
     score: float = 100.0
+    # what the item said for (+) and against (-) this hit (see bot.core.evidence); not stored
+    evidence: tuple[str, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict:
         return {"watchlist": self.watchlist, "alias": self.alias, "field": self.field,

@@ -123,13 +123,13 @@ _STOP = {
     "es": "el la los las de del que y en un una por con para se su sus al es lo como tras "
           "sobre mas pero ante entre sin ya".split(),
     "pt": "o os as do da dos das que e em um uma por com para se seu sua ao no na nos nas "
-          "apos sobre mais pede".split(),
+          "apos sobre mais".split(),
     "fr": "le la les des du de et en un une pour avec sur au aux est que qui dans par ne "
           "pas se ce cette".split(),
     "de": "der die das und den dem des ein eine nicht mit auf fur ist im zu von sich nach "
           "vor bei aus wird".split(),
     "it": "il lo la gli le di del della dei che e un una per con su al alla nel nella "
-          "sono approvato".split(),
+          "sono".split(),
 }
 _STOP_SETS = {k: frozenset(v) for k, v in _STOP.items()}
 _LANGS = tuple(_STOP)

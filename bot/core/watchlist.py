@@ -22,6 +22,10 @@ class Alias(Strict):
     """One way of naming the subject. A bare string in YAML is `{text: ...}` with defaults."""
 
     text: str = Field(min_length=1, max_length=200)
+    # What the alias names, so the engine applies the right checks (see README, "How matching
+    # decides"): person (another given name before it is another person), place (a street, a
+    # town elsewhere, a team, a dish or a title of the same name are not the place), org, term.
+    kind: Literal["person", "place", "org", "term"] | None = None
     match: Literal["auto", "exact", "fuzzy"] = "auto"
     case: Literal["insensitive", "sensitive"] = "insensitive"
     # Ambiguous aliases count only with context: a word from `context` (or from the watchlist's

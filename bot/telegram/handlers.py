@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.adapters import yamledit
+from bot.core.matcher import Matcher
 from bot.core.render import fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
@@ -367,11 +368,29 @@ class Handlers(AdminCommands, FeedbackCommands):
             return t(c.lang, "why_gone", n=no)
         lines = [t(c.lang, "why_head", n=no, title=item.entry.title)]
         wls = self.watchlists()
-        for h in item.hits:
-            label = wls[h.watchlist].label(c.lang) if h.watchlist in wls else h.watchlist
-            lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias, text=h.text,
-                           field=i18n.field_name(c.lang, h.field), kind=h.kind))
-        return "\n".join(lines)
+        for name in dict.fromkeys(h.watchlist for h in item.hits):
+            label = wls[name].label(c.lang) if name in wls else name
+            trace = Matcher([wls[name]]).explain(item.entry) if name in wls else None
+            now = {(h.alias, h.field): h for h in trace.hits} if trace else {}
+            for h in (x for x in item.hits if x.watchlist == name):
+                cur = now.get((h.alias, h.field))
+                lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias,
+                               text=cur.text if cur else h.text,
+                               field=i18n.field_name(c.lang, h.field), kind=h.kind))
+                for e in (cur.evidence if cur else ()):
+                    key = "why_for" if e.startswith("+") else "why_against"
+                    lines.append(t(c.lang, key, why=e[2:]))
+            for alias, fld, text, why in (trace.rejected if trace else ())[:5]:
+                lines.append(t(c.lang, "why_ignored", alias=alias, text=text, why=why,
+                               field=i18n.field_name(c.lang, fld)))
+        out, size = [], 0
+        for line in lines:                  # Telegram shows 4096 characters: whole lines only
+            if size + len(line) > 3900:
+                out.append("…")
+                break
+            out.append(line)
+            size += len(line) + 1
+        return "\n".join(out)
 
     # ------------------------------------------------------------ buttons
     async def on_button(self, update: Update, context) -> None:

@@ -19,6 +19,7 @@ from telegram import BotCommand, Update
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.adapters.leader import Leadership
 from bot.core.model import StoredItem
 from bot.telegram import i18n, redact, timeutil
 from bot.telegram.feedback import Feedback
@@ -56,6 +57,17 @@ class TelegramSink:
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
         self._pruned_at: datetime | None = None
+        # several instances on one database: one of them long-polls getUpdates, sends the
+        # outbox (so pacing holds per bot token) and releases digests; the others only enqueue
+        self.leadership = Leadership(getattr(settings, "database", None), "telegram",
+                                     on_acquire=self._lead, on_lose=self._follow)
+
+    @property
+    def leader(self) -> bool:
+        return self.leadership.held
+
+    def roles(self) -> list[str]:
+        return ["telegram"] if self.leader else []
 
     @property
     def outbox(self) -> Outbox:
@@ -97,11 +109,26 @@ class TelegramSink:
         self.sender = Sender(app.bot, self.outbox, self.store, self.pacer, names=self._names,
                              backoff_base=self.backoff_base, clock=self.now,
                              metrics=self.metrics)
-        self.sender.start()
         await app.start()
-        await app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0.0,
-                                        allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
-        log.info("Telegram bot @%s started (API %s)", app.bot.username, api)
+        await self.leadership.start()
+        log.info("Telegram bot @%s started (API %s)%s", app.bot.username, api,
+                 "" if self.leader else "; another instance leads getUpdates and delivery, "
+                 "this one takes over if it stops")
+
+    async def _lead(self) -> None:
+        """This instance became the leader: deliver the outbox, long-poll getUpdates."""
+        self.sender.start()
+        await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0.0,
+                                             allowed_updates=ALLOWED_UPDATES,
+                                             bootstrap_retries=-1)
+
+    async def _follow(self) -> None:
+        """Leadership lost (or stopping): no more sends or getUpdates from this instance."""
+        if self.sender:
+            await self.sender.stop()
+        app = self.app
+        if app is not None and app.updater and app.updater.running:
+            await app.updater.stop()
 
     async def _set_commands(self) -> None:
         try:
@@ -114,6 +141,7 @@ class TelegramSink:
 
     async def stop(self) -> None:
         """Stop polling and sending; unsent rows stay pending in the outbox for the next start."""
+        await self.leadership.stop()
         if self.sender:
             await self.sender.stop()
         app = self.app
@@ -171,12 +199,14 @@ class TelegramSink:
         self.feedback.db.count_held(held)
         log.debug("publish: %d item(s) -> %d new outbox row(s), %d held by readers' filters",
                   len(items), n, sum(held.values()))
-        if self.sender:
-            self.sender.poke()
+        if self.sender and self.leader:
+            self.sender.poke()         # a follower's rows are found by the leader's next look
 
     async def tick(self, now: datetime | None = None) -> None:
         """Release the digests that are due at `now`; wake the sender (it also retries)."""
         now = now or self.now()
+        if not self.leader:
+            return
         for chat in self.outbox.digest_due(now):
             self.outbox.release(chat.chat_id)
             self.outbox.update_chat(chat.chat_id,

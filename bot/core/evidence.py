@@ -1,0 +1,535 @@
+"""General checks that weigh one candidate alias hit against the item it was found in (pure).
+
+The phrase index (bot.core.phrases) finds candidates; the matcher asks these checks what the item
+says for and against each one. Every check is written once for all watchlists and works on classes
+(another given name before a surname, a street word after a place, a sports word in the item, a
+katakana word that continues past the alias...), using the shared lexicon (bot/data/lexicon.yaml)
+and the alias's declared `kind`. A finding is a `Finding`: for (+) or against (-) the hit, and how
+strong: "reject" drops the hit, "doubt" keeps it only when the item has other evidence of the same
+watchlist (another alias, or one of its context words).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core.lexicon import Lexicon, lexicon
+from bot.core.model import Entry
+from bot.core.normalize import fold, prep
+
+TOKEN = re.compile(r"[a-z0-9]+")
+_KATA = "ァ-ヺ"
+_KATA_CH = re.compile(f"[{_KATA}ー]")
+_SEPS = "・=゠\\-‐"
+_SEP_CH = re.compile(f"[{_SEPS}]")
+_UNFOLD = {"バ": "(?:バ|ヴァ)", "ビ": "(?:ビ|ヴィ)", "ベ": "(?:ベ|ヴェ)", "ボ": "(?:ボ|ヴォ)", "ブ": "(?:ブ|ヴ)"}
+_SENT_END = re.compile(r"[.!?:;\"'«»“”‘’(\[「『【]\s*$")
+_SCORE = re.compile(r"(?<![\d.,/:-])\d{1,2}\s?[-–]\s?\d{1,2}(?![\d.,/:%-])")
+COMMON_ZIPF = 1.5            # a fuzzy candidate this frequent in some language is a word of its own
+_WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    sign: str            # "+" (for the hit) or "-" (against it)
+    strength: str        # "reject"; "doubt" (needs other evidence that stands on its own); "weak"
+    #                      (any other evidence will do, even another name with a weak doubt); "info"
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.sign} {self.why}"
+
+
+def against(why: str, strength: str = "doubt") -> Finding:
+    return Finding("-", strength, why)
+
+
+def support(why: str) -> Finding:
+    return Finding("+", "info", why)
+
+
+# ------------------------------------------------------------------------------ word frequency
+@lru_cache(maxsize=65536)
+def word_zipf(word: str) -> float:
+    """Highest Zipf frequency of `word` over the Latin-script languages sokuho reads (wordfreq's
+    data ships in its wheel: nothing is downloaded). 0 when wordfreq is not installed."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:            # pragma: no cover - a declared dependency
+        return 0.0
+    return max(zipf_frequency(word, lang) for lang in _WORD_LANGS)
+
+
+# ------------------------------------------------------------------------------ views
+class FieldView:
+    """One field of an item (title or summary): original, prepped and folded text, tokens."""
+
+    def __init__(self, original: str, prepped: str):
+        self.original = original
+        self.prepped = prepped
+        self.folded = prepped.lower()
+        self._tokens: list[tuple[str, int, int]] | None = None
+        self._nf: str | None = None
+        self._case: tuple[bool, bool] | None = None
+
+    @property
+    def tokens(self) -> list[tuple[str, int, int]]:
+        if self._tokens is None:
+            self._tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(self.folded)]
+        return self._tokens
+
+    @property
+    def words(self) -> list[str]:
+        return [t for t, _, _ in self.tokens]
+
+    @property
+    def nf(self) -> str:
+        if self._nf is None:
+            self._nf = unicodedata.normalize("NFKC", self.original)
+        return self._nf
+
+    def shape(self) -> tuple[bool, bool]:
+        """(all caps, title case) of the Latin words of this field."""
+        if self._case is None:
+            words = re.findall(r"[^\W\d_]{4,}", self.prepped)
+            letters = [w for w in words if w.isascii() or w.isalpha()]
+            caps = sum(1 for w in letters if w[0].isupper())
+            upper = sum(1 for w in letters if w.isupper())
+            n = len(letters)
+            self._case = (n >= 2 and upper == n, n >= 3 and caps >= 0.8 * n and upper < n)
+        return self._case
+
+    def index_at(self, pos: int) -> int:
+        """Index of the first token starting at or after `pos`."""
+        for i, (_, s, _) in enumerate(self.tokens):
+            if s >= pos:
+                return i
+        return len(self.tokens)
+
+    def cased(self, i: int) -> str:
+        _, s, e = self.tokens[i]
+        return self.prepped[s:e]
+
+    def sentence_start(self, pos: int) -> bool:
+        head = self.prepped[:pos]
+        return not head.strip() or bool(_SENT_END.search(head))
+
+    def show(self, start: int, end: int) -> str:
+        """The item's own text for a prepped span (falls back to the prepped text)."""
+        span = self.surface(start, end)
+        return self.nf[span[0]:span[1]] if span else self.prepped[start:end]
+
+    # ---------------------------------------------------------------- original text spans
+    def surface(self, start: int, end: int) -> tuple[int, int] | None:
+        """Where prepped[start:end] is in the NFKC original (self.nf): kana folds undone
+        (long vowels, middle dots, ヴ), so the item's own spelling can be shown and checked."""
+        if len(self.nf) == len(self.prepped) and fold(self.nf[start:end]) == self.folded[start:end]:
+            return start, end
+        target = self.prepped[start:end]
+        if not target:
+            return None
+        nth = self.prepped[:start].count(target)
+        rx = _tolerant(target)
+        for k, m in enumerate(rx.finditer(self.nf)):
+            if k == nth:
+                return m.start(), m.end()
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _tolerant(target: str) -> re.Pattern:
+    parts = []
+    for ch in target:
+        p = _UNFOLD.get(ch) or re.escape(ch)
+        if ch.isascii() and ch.isalpha():
+            p = f"[{re.escape(ch)}{re.escape(''.join(_ACCENTED.get(ch.lower(), '')))}]"
+        parts.append(p)
+    sep = f"[ー{_SEPS}]{{0,2}}"
+    return re.compile(sep.join(parts), re.I)
+
+
+def _accented() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for cp in range(0xC0, 0x250):
+        ch = chr(cp)
+        f = fold(ch)
+        if len(f) == 1 and f.isascii() and f.isalpha():
+            out[f] = out.get(f, "") + ch + ch.upper()
+    return out
+
+
+_ACCENTED = _accented()
+
+
+class ItemView:
+    """Everything the checks read about one item; built only for items with a candidate hit."""
+
+    def __init__(self, entry: Entry, prepped: tuple[str, str], lex: Lexicon | None = None):
+        self.entry = entry
+        self.lex = lex or lexicon()
+        self.fields = {"title": FieldView(entry.title or "", prepped[0]),
+                       "summary": FieldView(entry.summary or "", prepped[1])}
+        self._domains: dict[str, list[str]] | None = None
+        self._feed: list[str] | None = None
+        self._news: list[str] | None = None
+
+    def domain_words(self) -> dict[str, list[str]]:
+        """Domain lexicon words found anywhere in the item, by domain."""
+        if self._domains is None:
+            out: dict[str, list[str]] = {}
+            for fv in self.fields.values():
+                words = fv.words
+                for name, ws in self.lex.domains.items():
+                    found = ws.find(words, fv.folded)
+                    if found:
+                        out.setdefault(name, []).extend(found)
+            self._domains = out
+        return self._domains
+
+    def news_words(self) -> list[str]:
+        """Hard-news words anywhere in the item (they outweigh a domain's words)."""
+        if self._news is None:
+            self._news = [w for fv in self.fields.values()
+                          for w in self.lex.news.find(fv.words, fv.folded)]
+        return self._news
+
+    def feed_domains(self) -> list[str]:
+        """Domains named by the feed itself: <category> terms and the link's URL path sections."""
+        if self._feed is None:
+            found = []
+            terms = [fold(c) for c in self.entry.categories]
+            path = self.entry.link.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0]
+            segs = [fold(s) for s in path.split("/")[1:] if s]
+            for name, ws in self.lex.sections.items():
+                hit = next((s for s in segs if ws.find([s], s) == [s] or s in ws.cjk), None)
+                if hit is None:
+                    for t in terms:
+                        toks = TOKEN.findall(t)
+                        if ws.find(toks, t) or self.lex.domains.get(name, _EMPTY).find(toks, t):
+                            hit = t
+                            break
+                if hit is not None:
+                    found.append(f"{name} ({hit!r} in the feed's "
+                                 f"{'category' if hit in terms else 'URL'})")
+            self._feed = found
+        return self._feed
+
+
+class _Empty:
+    def find(self, *_a):
+        return []
+
+
+_EMPTY = _Empty()
+
+
+# ------------------------------------------------------------------------------ checks
+def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
+                  known: frozenset[str]) -> list[Finding]:
+    """A katakana alias must not be part of a longer katakana word (キューバ in キューバリブレ,
+    ヌーク in ヌークリア), nor be a name's second half after another given name (マリリン・モンロー),
+    unless the rest is a known word (another alias, or a news word such as ショック). Checked on the
+    item's own spelling, so a long vowel folding removed still counts (キューバー is not キューバ), and
+    a short alias must keep its long vowels (ヌーク is not ヌク)."""
+    target = fv.folded[start:end]
+    first_k, last_k = bool(_KATA_CH.match(target[:1])), bool(_KATA_CH.match(target[-1:]))
+    if not (first_k or last_k):
+        return []
+    span = fv.surface(start, end)
+    if span is None:
+        return []
+    s, e = span
+    nf = fv.nf
+    alias_nf = _SEP_CH.sub("", unicodedata.normalize("NFKC", alias_text))
+    if alias_nf.endswith("ー") and nf[e:e + 1] == "ー":
+        e += 1                     # the alias's own final long vowel (ドンロー) belongs to it
+    own = nf[s:e]
+    out: list[Finding] = []
+    if len(target) <= 3 and _SEP_CH.sub("", own) != alias_nf and fold(alias_text) == target:
+        out.append(against(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
+                           f"vowels)", "reject"))
+    if last_k:
+        j = e
+        rest = _run_after(nf, j)
+        if rest and not _known_prefix(rest, known):
+            joined = _SEP_CH.match(nf[j:j + 1]) is not None
+            out.append(against(f"part of the longer {'name' if joined else 'word'} "
+                               f"'{own}{nf[e:j + len(rest)]}'", "reject"))
+    if first_k:
+        before = _run_before(nf, s)
+        if before and not _known_suffix(before, known):
+            joined = s > 0 and _SEP_CH.match(nf[s - 1]) is not None
+            what = "another given name" if joined else "part of the longer word"
+            out.append(against(f"{what}: '{nf[s - len(before) - joined:s]}{own}'", "reject"))
+    return out
+
+
+def _run_after(nf: str, j: int) -> str:
+    """Katakana (with long vowels) directly after j, or after one separator."""
+    k = j
+    if k < len(nf) and _SEP_CH.match(nf[k]) and k + 1 < len(nf) and _KATA_CH.match(nf[k + 1]):
+        k += 1
+    m = re.match(f"[{_KATA}ー]+", nf[k:])
+    return (nf[j:k] + m.group()) if m else ""
+
+
+def _run_before(nf: str, s: int) -> str:
+    k = s
+    if k > 0 and _SEP_CH.match(nf[k - 1]) and k > 1 and _KATA_CH.match(nf[k - 2]):
+        k -= 1
+    m = re.search(f"[{_KATA}ー]+$", nf[:k])
+    return m.group() if m else ""
+
+
+def kana_key(s: str) -> str:
+    """A katakana word as compared for known splits: NFKC, ヴ folded, separators dropped, but long
+    vowels kept (マネ is not マネー)."""
+    s = _SEP_CH.sub("", unicodedata.normalize("NFKC", s))
+    return re.sub("ヴ[ァィェォュ]?", lambda m: _VU.get(m.group(), m.group()), s)
+
+
+_VU = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
+
+
+def _known_prefix(rest: str, known: frozenset[str]) -> bool:
+    rest = kana_key(rest)
+    return any(rest.startswith(w) for w in known if len(w) >= 2)
+
+
+def _known_suffix(before: str, known: frozenset[str]) -> bool:
+    before = kana_key(before)
+    return any(before.endswith(w) for w in known if len(w) >= 2)
+
+
+def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind: str | None,
+                     lex: Lexicon, own_words: frozenset[str]) -> list[Finding]:
+    """What the words around a Latin-script name say: another given name before a surname, a
+    company or team word after a name, a street, a town in another country or state, a sequel
+    number or a match score."""
+    out: list[Finding] = []
+    toks = fv.tokens
+    words = fv.words
+    i = fv.index_at(start)
+    j = fv.index_at(end)           # first token after the hit
+    all_caps, title_case = fv.shape()
+    capitalised = alias_text[:1].isupper() and not alias_text.isupper()
+    lang_de = False
+    # --- before: a given name (Marilyn Monroe, Eli Greenland, Mark Cuban)
+    if capitalised and kind != "org" and i > 0 and not all_caps:
+        w = words[i - 1]
+        raw = fv.cased(i - 1)
+        gap = fv.prepped[toks[i - 1][2]:start]
+        if (gap == " " and raw[:1].isupper() and not raw.isupper() and len(w) > 1
+                and not _known_word(w, words, i - 1, lex, own_words)):
+            if title_case or fv.sentence_start(toks[i - 1][1]):
+                # a capital that may only mark the headline style or a sentence's first word
+                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another person's name",
+                                   "weak"))
+            else:
+                out.append(against(f"another person's name: '{raw} {fv.prepped[start:end]}'", "reject"))
+    # --- after: company/team word, or an unknown capitalised word (Cuba Gooding, Havana Brown)
+    if j < len(toks) and kind in ("place", "term", None) and capitalised:
+        gap = fv.prepped[end:toks[j][1]]
+        raw = fv.cased(j)
+        biz = lex.business_after.starts(words, j)
+        if gap in (" ", "-") and biz and raw[:1].isupper():
+            out.append(against(f"a company, team or brand: '{fv.prepped[start:end]} {raw}'", "reject"))
+        elif (gap == " " and raw[:1].isupper() and not raw.isupper() and not title_case
+              and not all_caps and not _known_word(words[j], words, j, lex, own_words)
+              and not lang_de):
+            out.append(against(f"part of another name: '{fv.prepped[start:end]} {raw}'"))
+    if kind == "place":
+        out.extend(_place_uses(fv, start, end, i, j, lex))
+    return out
+
+
+def _known_word(w: str, words: list[str], i: int, lex: Lexicon, own: frozenset[str]) -> bool:
+    return (w in own or lex.titles.ends(words, i) is not None or lex.former.ends(words, i) is not None
+            or lex.actors.ends(words, i) is not None or lex.places.ends(words, i) is not None
+            or lex.places.starts(words, i) is not None or _is_function_word(w)
+            or lex.titles.starts(words, i) is not None)
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from bot.core.normalize import _STOP
+    extra = ("why how what when where inside after before new old more big top breaking live "
+             "update analysis opinion exclusive report watch explainer while amid as despite "
+             "photos video ahead during south north east west").split()
+    return frozenset(w for ws in _STOP.values() for w in ws) | frozenset(extra)
+
+
+def _is_function_word(w: str) -> bool:
+    return w in _function_words()
+
+
+def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexicon) -> list[Finding]:
+    out: list[Finding] = []
+    toks, words, p = fv.tokens, fv.words, fv.prepped
+    name = p[start:end]
+    if j < len(toks):
+        gap = p[end:toks[j][1]]
+        raw = fv.cased(j)
+        st = lex.street_after.starts(words, j)
+        if st and gap.strip() in ("", "-") and raw[:1].isupper():
+            out.append(against(f"a street: '{name} {raw}'", "reject"))
+        tw = lex.town_after.starts(words, j)
+        if tw and gap.strip() == "," and raw[:1].isupper():
+            after = p[toks[j][2]:toks[j][2] + 1]
+            full = len(tw) > 3 or " " in tw
+            if full or after == "." or raw.isupper():
+                out.append(against(f"a town of the same name: '{name}, {raw}'", "reject"))
+        elif tw in ("county", "township", "city") and gap == " " and raw[:1].isupper():
+            out.append(against(f"another place: '{name} {raw}'", "reject"))
+        m = re.match(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", p[end:end + 6], re.I)
+        if m and not re.match(r"\s*\d{1,2}\s*[-–:]\s*\d", p[end:end + 10]):
+            out.append(against(f"a title with a sequel number: '{name}{m.group()}'"))
+    if re.match(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b", p[end:end + 10]) or \
+            re.search(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$", p[max(0, start - 10):start]):
+        out.append(against(f"a match score next to '{name}' (a sports fixture)"))
+    if re.match(r"\s*(vs\.?|v\.?|versus)\s", p[end:end + 10], re.I) or \
+            re.search(r"\b(vs\.?|v\.?|versus)\s*$", p[max(0, start - 10):start], re.I):
+        out.append(against(f"'{name}' in a fixture (vs)"))
+    if i > 0:
+        sb = lex.street_before.ends(words, i - 1)
+        if sb and p[toks[i - 1][1]:toks[i - 1][2]][:1].isupper():
+            out.append(against(f"a street: '{fv.cased(i - 1)} {name}'", "reject"))
+        tb = lex.town_before.ends(words, i - 1)
+        if tb:
+            out.append(against(f"another place: '{tb} {name}'", "reject"))
+    return out
+
+
+def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Finding]:
+    """Japanese: a street (キューバ通り), a sequel (グリーンランド2), a local namesake (熊本のX)."""
+    out: list[Finding] = []
+    f = fv.folded
+    after, before = f[end:end + 6], f[max(0, start - 8):start]
+    st = lex.street_after.cjk_prefix(after)
+    if st:
+        out.append(against(f"a street: '{fv.show(start, end)}{st}'", "reject"))
+    if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
+        out.append(against(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
+    if before.endswith("の") or before.endswith("市") or before.endswith("県") or before.endswith("町"):
+        local = lex.ja_local.cjk_suffix(before.rstrip("の"))
+        if local or before.endswith(("市の", "県の", "町の", "村の")):
+            out.append(against(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
+    k = f.rfind("『", 0, start)
+    if k >= 0 and f.find("』", k) >= end:
+        out.append(against("inside a title in 『』 (a book, film or song)"))
+    return out
+
+
+def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list[Finding]:
+    """A place or a nationality used in another domain: a word of that domain right next to it
+    (Cuban sandwich, Greenland shark, キューバ料理), or several across the item, or the feed's own
+    category or URL section."""
+    lex = item.lex
+    out: list[Finding] = []
+    words = fv.words
+    j = fv.index_at(end)
+    i = fv.index_at(start)
+    near: list[str] = []
+    for name, ws in lex.domains.items():
+        # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
+        hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+        for k in ((j, j + 1) if hyphen else (j,)):
+            w = ws.starts(words, k) if k < len(words) else None
+            if w:
+                near.append(f"{name} word '{w}' after it")
+                break
+        if i > 0:
+            w = ws.ends(words, i - 1)
+            if w:
+                near.append(f"{name} word '{w}' before it")
+        cj = ws.cjk_prefix(fv.folded[end:end + 8])
+        if cj:
+            near.append(f"{name} word '{cj}' after it")
+    if near:
+        out.append(against("used as a name in another domain: " + ", ".join(near)))
+        return out
+    dom = item.domain_words()
+    if "sports" in dom or _SCORE.search(fv.prepped):
+        scores = [m.group() for f in item.fields.values() for m in _SCORE.finditer(f.prepped)]
+        dom = {**dom, "sports": dom.get("sports", []) + [f"score {x}" for x in scores]}
+    news = item.news_words()
+    strong = [(k, v) for k, v in dom.items() if len(v) >= 2 and len(v) > len(news)]
+    feed = item.feed_domains() if len(news) < 2 else []
+    if strong:
+        k, v = max(strong, key=lambda kv: len(kv[1]))
+        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})",
+                           "weak"))
+    elif feed:
+        out.append(against("the feed files it under " + "; ".join(feed), "weak"))
+    return out
+
+
+def case_doubt(fv: FieldView, start: int) -> Finding | None:
+    """A case-sensitive name whose capital letter proves nothing: ALL CAPS, Title Case, or the
+    first word of a sentence."""
+    all_caps, title_case = fv.shape()
+    if all_caps:
+        return against("the headline is in ALL CAPS, so the capital letter proves nothing")
+    if title_case:
+        return against("the headline is in Title Case, so the capital letter proves nothing")
+    if fv.sentence_start(start):
+        return against("first word of a sentence, so the capital letter proves nothing")
+    return None
+
+
+def office_title(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Finding]:
+    """An alias that is an office ("Mexico's president", メキシコ大統領): "former"/元 before it is
+    somebody else; otherwise it names whoever holds the office, so it needs other evidence."""
+    words = fv.words
+    i = fv.index_at(start)
+    before = fv.folded[max(0, start - 3):start]
+    if (i > 0 and lex.former.ends(words, i - 1)) or any(before.endswith(w) for w in lex.former.cjk):
+        return [against("a former office-holder ('former', 'ex-', 元/前 before the title)", "reject")]
+    return [against("an office title without a name: it needs other evidence of this watchlist",
+                    "weak")]
+
+
+def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | None:
+    """An office title or honorific right before or after a name (President X, X国防相, X氏)."""
+    words = fv.words
+    i, j = fv.index_at(start), fv.index_at(end)
+    for k in (i - 1, i - 2):
+        if k >= 0:
+            w = lex.titles.ends(words, k)
+            if w and not lex.former.ends(words, k - len(w.split())):
+                return w
+    if j < len(words) and fv.prepped[end:fv.tokens[j][1]].strip() in ("", ","):
+        comma = "," in fv.prepped[end:fv.tokens[j][1]]
+        for k in range(j, min(j + (3 if comma else 1), len(words))):   # "X, the defence minister"
+            w = lex.titles.starts(words, k)
+            if w:
+                return w
+    cj = lex.titles.cjk_prefix(fv.folded[end:end + 6])
+    if cj:
+        return cj
+    return None
+
+
+def is_office_alias(alias_text: str, lex: Lexicon) -> bool:
+    f = fold(alias_text)
+    toks = TOKEN.findall(f)
+    return bool(lex.titles.find(toks, f))
+
+
+def fuzzy_word(found: str) -> Finding | None:
+    """A typo-tolerant hit that is a real word or name of its own (Cubase, Monrovia, Venezia) is
+    not a misspelling of the alias."""
+    w = fold(found)
+    if not w.isascii():
+        return None
+    z = word_zipf(w)
+    if z >= COMMON_ZIPF:
+        return against(f"'{found}' is a word of its own (word frequency {z:.1f}), not a typo",
+                       "reject")
+    return None
+
+
+def prepped_pair(entry: Entry) -> tuple[str, str]:
+    return prep(entry.title or ""), prep(entry.summary or "")

@@ -1,0 +1,131 @@
+"""The shared multilingual lexicon (bot/data/lexicon.yaml), compiled for fast look-ups.
+
+Package data read once at first use, like the watchlist schema: no network, no user files. The
+words describe classes (sports, food, streets, office titles...) that the matcher's general checks
+use for every watchlist; see bot.core.evidence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from bot.core.normalize import fold
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class WordSet:
+    """Latin words and phrases (folded token tuples) and CJK substrings."""
+
+    single: frozenset[str] = frozenset()
+    multi: tuple[tuple[str, ...], ...] = ()
+    cjk: tuple[str, ...] = ()
+    _cjk_re: re.Pattern | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, words) -> "WordSet":
+        single, multi, cjk = set(), set(), set()
+        for w in words or ():
+            f = fold(str(w)).strip()
+            if not f:
+                continue
+            if f.isascii():
+                toks = tuple(_TOKEN.findall(f))
+                if len(toks) == 1:
+                    single.add(toks[0])
+                elif toks:
+                    multi.add(toks)
+            else:
+                cjk.add(f)
+        cjk_sorted = tuple(sorted(cjk, key=len, reverse=True))
+        rx = re.compile("|".join(map(re.escape, cjk_sorted))) if cjk_sorted else None
+        return cls(frozenset(single), tuple(sorted(multi)), cjk_sorted, rx)
+
+    def find(self, tokens: list[str], folded: str) -> list[str]:
+        """Every word of the set in a text given as folded tokens and folded text."""
+        out = [t for t in tokens if t in self.single]
+        if self.multi:
+            for m in self.multi:
+                k = len(m)
+                for i in range(len(tokens) - k + 1):
+                    if tokens[i] == m[0] and tuple(tokens[i:i + k]) == m:
+                        out.append(" ".join(m))
+        if self._cjk_re is not None and not folded.isascii():
+            out.extend(self._cjk_re.findall(folded))
+        return out
+
+    def starts(self, tokens: list[str], i: int) -> str | None:
+        """The word of the set that starts at token i, if any (longest phrase first)."""
+        for m in self.multi:
+            if tuple(tokens[i:i + len(m)]) == m:
+                return " ".join(m)
+        return tokens[i] if i < len(tokens) and tokens[i] in self.single else None
+
+    def ends(self, tokens: list[str], i: int) -> str | None:
+        """The word of the set that ends at token i (inclusive), if any."""
+        for m in self.multi:
+            k = len(m)
+            if i - k + 1 >= 0 and tuple(tokens[i - k + 1:i + 1]) == m:
+                return " ".join(m)
+        return tokens[i] if 0 <= i < len(tokens) and tokens[i] in self.single else None
+
+    def cjk_prefix(self, s: str) -> str | None:
+        return next((w for w in self.cjk if s.startswith(w)), None)
+
+    def cjk_suffix(self, s: str) -> str | None:
+        return next((w for w in self.cjk if s.endswith(w)), None)
+
+
+def _merge(d) -> list[str]:
+    if isinstance(d, dict):
+        return [w for v in d.values() for w in (v or ())]
+    return list(d or ())
+
+
+@dataclass
+class Lexicon:
+    domains: dict[str, WordSet]
+    news: WordSet
+    sections: dict[str, WordSet]
+    street_after: WordSet
+    street_before: WordSet
+    town_after: WordSet
+    town_before: WordSet
+    ja_local: WordSet
+    business_after: WordSet
+    titles: WordSet
+    former: WordSet
+    kana_heads: frozenset[str]
+    kana_heads_raw: tuple[str, ...]
+    actors: WordSet
+    places: WordSet
+
+    @classmethod
+    def from_data(cls, d: dict) -> "Lexicon":
+        return cls(
+            domains={k: WordSet.of(_merge(v)) for k, v in d["domains"].items()},
+            news=WordSet.of(_merge(d["news"])),
+            sections={k: WordSet.of(v) for k, v in d["sections"].items()},
+            street_after=WordSet.of(d["streets"]["after"]),
+            street_before=WordSet.of(d["streets"]["before"]),
+            town_after=WordSet.of(d["towns"]["after"]),
+            town_before=WordSet.of(d["towns"]["before"]),
+            ja_local=WordSet.of(d["towns"]["ja_prefix"]),
+            business_after=WordSet.of(d["business_after"]),
+            titles=WordSet.of(_merge(d["titles"])),
+            former=WordSet.of(_merge(d["former"])),
+            kana_heads=frozenset(fold(w) for w in d["kana_heads"]),
+            kana_heads_raw=tuple(d["kana_heads"]),
+            actors=WordSet.of(d["actors"]),
+            places=WordSet.of(d["places"]),
+        )
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    from ruamel.yaml import YAML
+    text = resources.files("bot").joinpath("data/lexicon.yaml").read_text(encoding="utf-8")
+    return Lexicon.from_data(YAML(typ="safe").load(text))

@@ -35,8 +35,8 @@ class App:
     registered: bool = field(default=False)
 
     @classmethod
-    async def open(cls, settings: Settings, *, publish=None, parser_kind: str = "process",
-                   command: str = "run") -> "App":
+    async def open(cls, settings: Settings, *, publish=None, also_in=None,
+                   parser_kind: str = "process", command: str = "run") -> "App":
         """Load config (ConfigError), open the store (StoreError), register this instance,
         warm the duplicate index."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
@@ -67,6 +67,7 @@ class App:
                   instance=name, last_item_id=last_id, registered=True)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
+                                also_in=also_in,
                                 max_age=settings.max_age or None, instance=name,
                                 lease=max(settings.lease, 2.0),
                                 catch_up=app.catch_up)

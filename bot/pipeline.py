@@ -85,7 +85,7 @@ class CycleReport:
 
 class Pipeline:
     def __init__(self, *, store: Store, fetcher: Fetcher, parsers: ParserPool,
-                 processor: Callable[[], Processor], publish=None,
+                 processor: Callable[[], Processor], publish=None, also_in=None,
                  clock: Callable[[], datetime] = utcnow, jitter: float = 0.1,
                  max_age: float | None = None, instance: str | None = None,
                  catch_up: Callable[..., int] | None = None, lease: float = 120.0):
@@ -94,6 +94,9 @@ class Pipeline:
         self.parsers = parsers
         self.processor = processor            # a callable: the current Processor (live reload)
         self.publish = publish                # async callable(list[StoredItem]) or None
+        # async callable(list[(first report, later report)]) or None: other outlets' reports of
+        # stories already delivered ("also in")
+        self.also_in = also_in
         self.clock = clock
         self.jitter = jitter
         self.max_age = max_age                # new items published longer ago are not alerted
@@ -195,6 +198,10 @@ class Pipeline:
             now=now)
         faults.point("fetch_recorded")
         await self._publish(stored, out.published)
+        if self.also_in is not None:
+            pairs = self._also_in(stored, now)
+            if pairs:
+                await self.also_in(pairs)
 
     def _to_publish(self, stored: list[StoredItem], now: datetime | None
                     ) -> tuple[list[StoredItem], list[StoredItem]]:
@@ -235,6 +242,17 @@ class Pipeline:
             raise
         except Exception:
             log.exception("publishing stored but unqueued matches failed; retried next cycle")
+
+    def _also_in(self, stored: list[StoredItem], now: datetime) -> list[tuple[StoredItem, StoredItem]]:
+        """Later matched reports of a story (copies or other outlets' own words), each with the
+        story's first report as stored now (its also_in lists every outlet so far)."""
+        out = []
+        for s in stored:
+            if s.duplicate_of and s.hits and self._fresh(s, now):
+                first = self.store.item(s.duplicate_of)
+                if first is not None and first.hits:
+                    out.append((first, s))
+        return out
 
     def _copies_with_news(self, stored: list[StoredItem]) -> list[StoredItem]:
         """A later copy of a story counts once... for the watchlists its first copy matched. If

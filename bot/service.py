@@ -56,7 +56,8 @@ class Service:
     async def run(self) -> int:
         try:
             self.sink = self._make_sink()
-            self.app = await App.open(self.settings, publish=self._publish)
+            self.app = await App.open(self.settings, publish=self._publish,
+                                      also_in=self._also_in)
         except ConfigError as e:
             log.error("invalid configuration, not starting:\n%s", e)
             self.notifier.status("invalid configuration: see the journal")
@@ -230,6 +231,11 @@ class Service:
 
     async def _publish(self, items) -> None:
         await self.sink.publish(items)
+
+    async def _also_in(self, pairs) -> None:
+        also_in = getattr(self.sink, "also_in", None)
+        if also_in is not None:
+            await also_in(pairs)
 
     async def _sink_tick(self) -> None:
         await self.sink.tick(self.clock())

@@ -229,6 +229,8 @@ class FakeBotAPI:
         self._global: deque = deque()
         self._runner = None
         self.port = None
+        self.texts: dict = {}        # (chat_id, message_id) -> the text as the user sees it now
+        self.edits: list[dict] = []  # successful editMessageText calls on bot messages
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> "FakeBotAPI":
@@ -484,13 +486,32 @@ class FakeBotAPI:
             {"id": -1001, "type": "channel", "title": str(chat_id)}
         msg = {"message_id": self._next_msg(chat_id), "date": int(time.time()), "chat": chat,
                "text": p.get("text", "")}
+        self.texts[(chat_id, msg["message_id"])] = msg["text"]
         if p.get("message_thread_id"):
             msg["message_thread_id"] = p["message_thread_id"]
             msg["is_topic_message"] = True
         return msg
 
     async def m_editMessageText(self, p):
-        return True
+        """Bot messages: edits the text the user sees (errors as Telegram answers them);
+        inline messages: True."""
+        if "inline_message_id" in p:
+            return True
+        key = (p.get("chat_id"), int(p.get("message_id") or 0))
+        if key not in self.texts:
+            return self._bad("Bad Request: message to edit not found")
+        if self.texts[key] == p.get("text", ""):
+            return self._bad("Bad Request: message is not modified: specified new message "
+                             "content and reply markup are exactly the same")
+        self.texts[key] = p.get("text", "")
+        self.edits.append(p)
+        return {"message_id": key[1], "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": self.chats.get(key[0]) or {"id": key[0], "type": "private"},
+                "text": self.texts[key]}
+
+    @staticmethod
+    def _bad(description: str):
+        raise BotAPIError(description)
 
     async def m_editMessageReplyMarkup(self, p):
         return True

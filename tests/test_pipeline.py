@@ -176,3 +176,42 @@ async def test_a_copy_that_names_the_subject_is_published_when_the_first_did_not
         assert [p.entry.id for p in pub] == ["b1"]
     finally:
         await app.close()
+
+
+async def test_another_outlets_report_is_folded_and_shown_as_also_in(feed_server, tmp_path):
+    """The first report is published; a later report of the same event in its own words is not
+    published again but reaches the sink as "also in" with the story's first report."""
+    import io
+    from bot.adapters.console import ConsoleSink
+    now = datetime.now(timezone.utc)
+    first = [{"title": "Havana frees 553 prisoners after talks with the Vatican", "guid": "a1",
+              "link": "https://one.example/a1", "pubDate": now - timedelta(hours=2),
+              "description": "Cuba's government released 553 prisoners in a deal brokered by "
+                             "the Vatican, officials in Havana said."}]
+    later = [{"title": "Cuba releases hundreds of detainees in Vatican-brokered deal",
+              "guid": "b1", "link": "https://two.example/b1", "pubDate": now,
+              "description": "Authorities in Havana freed 553 prisoners under an agreement "
+                             "brokered by the Vatican."}]
+    one = feed_server.route("/one.xml", body=make_rss(first))
+    two = feed_server.route("/two.xml", body=make_rss([]))
+    pub, pairs = [], []
+    app = await open_app(tmp_path, {"One": one, "Two": two}, pub)
+    out = io.StringIO()
+    console = ConsoleSink(out)
+
+    async def also_in(p):
+        pairs.extend(p)
+        await console.also_in(p)
+    app.pipeline.also_in = also_in
+    try:
+        await poll_all(app)
+        assert [p.entry.id for p in pub] == ["a1"] and pairs == []
+        feed_server.route("/two.xml", body=make_rss(later))
+        r = await poll_all(app)
+        assert r.duplicates == 1 and [p.entry.id for p in pub] == ["a1"]     # not published again
+        assert [(f.entry.id, s.entry.id) for f, s in pairs] == [("a1", "b1")]
+        assert pairs[0][0].also_in == ["Two"]
+        assert "Havana frees 553 prisoners" in out.getvalue() and "also in: Two" in out.getvalue()
+        assert app.store.duplicate_info("b1")[1] == "story"
+    finally:
+        await app.close()

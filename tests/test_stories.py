@@ -131,10 +131,15 @@ def test_stories_stay_within_a_watchlist_a_language_and_the_window():
     assert run([a, (other_lang, [hit("ecuador", "Ecuador")])])[0] == [None, None]
 
 
-def test_unwatched_items_cluster_among_themselves_only():
+def test_items_no_watchlist_matched_are_only_checked_for_copies():
+    """They are never delivered: no story index entry, no story cost."""
     a = (e("a", "Mine collapse in Ecuador traps 20 workers", SUMMARY), [])
     b = (e("b", "Twenty miners trapped after tunnel caves in near Zamora", SUMMARY, hours=1), [])
-    assert run([a, b])[0] == [None, "a"]
+    c = (Entry("c", "agg", "Mine collapse in Ecuador traps 20 workers - Wire", "https://c.example/",
+               SUMMARY, T0 + timedelta(hours=2), "en"), [])
+    d = Deduper()
+    assert [d.process(x, hits=h).duplicate_of for x, h in (a, b, c)] == [None, None, "a"]
+    assert len(d.stories) == 0
 
 
 def test_a_copy_of_a_folded_report_points_to_the_story_root():

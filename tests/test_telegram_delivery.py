@@ -208,3 +208,68 @@ async def test_transient_failures_are_retried_past_the_attempt_limit(tg):
     assert await tg.settled(15, timeout=60) == ["sent"]
     calls = [c for c in tg.api.calls_of("sendMessage", 15) if "outage" in c.text]
     assert [c.status for c in calls] == [502] * (MAX_ATTEMPTS + 3) + [200]
+
+
+def later_report(tg, first, feed, n):
+    """Another outlet's report of `first`'s story, stored folded into it."""
+    from datetime import timedelta
+
+    from bot.core.model import DupVerdict, Entry, Hit, Processed
+    e = Entry(id=f"https://other.example/{feed}/{n}", feed=feed, title=f"{feed}'s own words",
+              link=f"https://other.example/{feed}/{n}", summary="", lang="en",
+              published=tg.now + timedelta(minutes=n))
+    [s] = tg.store.save_processed(
+        [Processed(e, [Hit("greenland", "Greenland", "title", "Greenland", "exact")],
+                   DupVerdict(first.entry.id, "story", 0.4, ("shared names: Nuuk",)))],
+        fetched_at=tg.now)
+    return tg.store.item(first.entry.id), s
+
+
+async def test_an_alert_is_edited_once_to_add_the_other_outlets_of_its_story(tg):
+    tg.sink.edit_delay = 0
+    await instant_chats(tg, 11)
+    [first] = tg.items(("Greenland calls snap election", "greenland", "Wire"))
+    await tg.sink.publish([first])
+    await tg.api.wait_for(lambda: tg.api.sent(11))
+    await tg.drain()
+    [msg] = [c for c in tg.api.sent(11) if "snap election" in c.text]
+    await tg.sink.also_in([later_report(tg, first, "Harbor", 1)])
+    await tg.api.wait_for(lambda: tg.api.edits)
+    [edit] = tg.api.edits
+    assert edit["chat_id"] == 11 and "snap election" in edit["text"]
+    assert "also in: Harbor" in edit["text"] and "also in" not in msg.text
+    await tg.sink.also_in([later_report(tg, first, "Ledger", 2)])        # at most one edit
+    await tg.drain()
+    assert len(tg.api.edits) == 1 and len([c for c in tg.api.sent(11)
+                                           if "snap election" in c.text]) == 1
+
+
+async def test_alert_edits_wait_out_429_and_give_up_on_a_deleted_message(tg):
+    from datetime import timedelta
+    tg.sink.edit_delay = 0
+    await instant_chats(tg, 12, 13)
+    [first] = tg.items(("Greenland ice sheet record melt", "greenland", "Wire"))
+    await tg.sink.publish([first])
+    await tg.api.wait_for(lambda: tg.api.sent(12) and tg.api.sent(13))
+    await tg.drain()
+    tg.api.fail("editMessageText", chat_id=12, retry_after=1)
+    mid = next(c for c in tg.api.sent(13) if "melt" in c.text)
+    gone = next(k for k, text in tg.api.texts.items() if k[0] == 13 and "melt" in text)
+    del tg.api.texts[gone]                                              # the user deleted it
+    await tg.sink.also_in([later_report(tg, first, "Harbor", 1)])
+    await tg.api.wait_for(lambda: any(e["chat_id"] == 12 for e in tg.api.edits), timeout=10)
+    await tg.drain()
+    assert [e["chat_id"] for e in tg.api.edits] == [12]
+    assert [c.status for c in tg.api.calls_of("editMessageText", 12)] == [429, 200]
+    assert len(tg.api.calls_of("editMessageText", 13)) == 1               # tried once, given up
+    assert sum("melt" in c.text for c in tg.api.sent(13)) == 1          # never sent again
+    assert mid.status == 200
+    # an alert older than an hour is left alone
+    [old] = tg.items(("Greenland old alert", "greenland", "Wire"))
+    await tg.sink.publish([old])
+    await tg.api.wait_for(lambda: any("old alert" in c.text for c in tg.api.sent(12)))
+    await tg.drain()
+    tg.now += timedelta(hours=2)
+    await tg.sink.also_in([later_report(tg, old, "Harbor", 3)])
+    await tg.drain()
+    assert not any("old alert" in e["text"] for e in tg.api.edits)

@@ -92,3 +92,58 @@ def test_find_file_by_name_field(tmp_path):
     assert find_file(tmp_path, "sheinbaum").name == "mx.yaml"
     with pytest.raises(EditError, match="no watchlist"):
         find_file(tmp_path, "cuba")
+
+
+# --- edit_alias_rule: the feedback suggestions' edits -----------------------------------------
+ANCHORED = """\
+# shared veto words — keep
+name: cuba
+aliases:
+  en:
+    - {text: Cuba, unless: &games [pitcher, home run]}   # the island
+    - {text: Cuban, unless: *games}
+    - Havana
+  es:
+    - Havana
+context: [island]
+"""
+
+
+def test_unless_word_added_to_a_plain_alias_in_every_language(tmp_path):
+    from bot.adapters.yamledit import edit_alias_rule
+    p = tmp_path / "cuba.yaml"
+    p.write_text(ANCHORED, encoding="utf-8")
+    res = edit_alias_rule(tmp_path, "cuba", "havana", unless="Illinois")
+    assert (res.kind, res.text) == ("unless", "Illinois")
+    data = load(p)
+    assert data["aliases"]["en"][2] == {"text": "Havana", "unless": ["Illinois"]}
+    assert data["aliases"]["es"][0] == {"text": "Havana", "unless": ["Illinois"]}
+    text = p.read_text(encoding="utf-8")
+    assert "# shared veto words — keep" in text and "# the island" in text
+    Watchlist.model_validate(data)
+
+
+def test_unless_on_an_anchored_list_leaves_the_other_alias_alone(tmp_path):
+    from bot.adapters.yamledit import edit_alias_rule
+    p = tmp_path / "cuba.yaml"
+    p.write_text(ANCHORED, encoding="utf-8")
+    edit_alias_rule(tmp_path, "cuba", "Cuba", unless="baseball")
+    data = load(p)
+    assert data["aliases"]["en"][0]["unless"] == ["pitcher", "home run", "baseball"]
+    assert data["aliases"]["en"][1]["unless"] == ["pitcher", "home run"]
+
+
+def test_needs_context_and_refusals_leave_the_file_unchanged(tmp_path):
+    from bot.adapters.yamledit import edit_alias_rule
+    p = tmp_path / "cuba.yaml"
+    p.write_text(ANCHORED, encoding="utf-8")
+    edit_alias_rule(tmp_path, "cuba", "Cuban", needs_context=True)
+    assert load(p)["aliases"]["en"][1]["needs_context"] is True
+    before = p.read_text(encoding="utf-8")
+    for kw in ({"alias": "Kuba", "unless": "x"}, {"alias": "Cuba", "unless": "pitcher"},
+               {"alias": "Cuban", "needs_context": True}, {"alias": "Cuba"},
+               {"alias": "Cuba", "unless": "x" * 201}):
+        alias = kw.pop("alias")
+        with pytest.raises(EditError):
+            edit_alias_rule(tmp_path, "cuba", alias, **kw)
+    assert p.read_text(encoding="utf-8") == before

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.core.model import StoredItem
-from bot.core.render import render_plain_digest
+from bot.core.render import render_also_in_plain, render_plain_digest
 
 
 class ConsoleSink:
@@ -28,6 +28,17 @@ class ConsoleSink:
         self.stream.write(f"{head}\n{body}\n\n")
         self.stream.flush()
         self.printed += len(items)
+
+    async def also_in(self, pairs: list[tuple[StoredItem, StoredItem]]) -> None:
+        """Later reports of stories already shown: one line per story, with every outlet so far."""
+        firsts: dict[str, StoredItem] = {}
+        for first, _later in pairs:
+            firsts[first.entry.id] = first
+        if not firsts:
+            return
+        lines = [render_also_in_plain(first) for first in firsts.values()]
+        self.stream.write("\n".join(lines) + "\n\n")
+        self.stream.flush()
 
     async def tick(self, now: datetime) -> None:
         return None

@@ -28,8 +28,11 @@ async def _cycle(settings, quiet: bool) -> int:
     async def publish(items):
         if not quiet:
             await sink.publish(items)
+    async def also_in(pairs):
+        if not quiet:
+            await sink.also_in(pairs)
     try:
-        app = await App.open(settings, publish=publish, command="poll")
+        app = await App.open(settings, publish=publish, also_in=also_in, command="poll")
     except ConfigError as e:
         print(f"sokuho: invalid configuration:\n{e}", file=sys.stderr)
         return 2

@@ -169,8 +169,7 @@ class Deduper:
                  stories: bool = True):
         self.window = window
         # independently worded reports of one event (core/stories.py), beside the copies here
-        from bot.core.stories import StoryIndex
-        self.stories = StoryIndex(window) if stories else None
+        self.stories = _stories.StoryIndex(window) if stories else None
         self.max_postings = max_postings
         self.probe = probe
         self._guid: dict[str, str] = {}
@@ -239,10 +238,9 @@ class Deduper:
         """Remember an entry (and its story: the `watchlists` it matched, the `topic` texts that
         matched; `story` the features when the caller computed them already)."""
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
-        if self.stories is not None:
-            from bot.core.stories import features
+        if self.stories is not None and watchlists:      # stories are kept per watchlist
             if story is None:
-                story = features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
+                story = _stories.features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
                                  else "", entry.lang, topic)
             t = self._time(entry, now)
             self.stories.add(entry.id, root, entry.lang, t, watchlists, story,
@@ -282,12 +280,11 @@ class Deduper:
         wls = {h.watchlist for h in hits}
         topic = {h.text for h in hits}
         story = None
-        if self.stories is not None:
-            from bot.core.stories import features
+        if self.stories is not None and wls:     # items no watchlist matched are never delivered
             tp = prepped_title if prepped_title is not None else prep(entry.title)
             sp = prepped_summary if prepped_summary is not None else (
                 prep(entry.summary[:400]) if entry.summary else "")
-            story = features(tp, sp, entry.lang, topic,
+            story = _stories.features(tp, sp, entry.lang, topic,
                              keep_surface=verdict.duplicate_of is None)
             if verdict.duplicate_of is None:
                 sv = self.stories.check(entry.id, entry.lang, t, wls, story)
@@ -323,3 +320,6 @@ class Deduper:
                     if lst and lst[0] is sig:
                         del lst[0]
         return n
+
+
+from bot.core import stories as _stories  # noqa: E402  (stories reuses this module's rules)

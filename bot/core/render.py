@@ -260,3 +260,11 @@ def render_plain_digest(items: list[StoredItem], tz: str = "Asia/Tokyo", lang: s
                for i, it in enumerate(items, 1)]
     return "\n\n".join(render_digest_plain(entries, tz=tz, lang=lang, names=names,
                                            limit=10**9))
+
+
+def render_also_in_plain(first: StoredItem, lang: str = "en") -> str:
+    """Console: a story already shown was reported by more outlets."""
+    L = labels(lang)
+    also = [f for f in dict.fromkeys(first.also_in) if f and f != first.entry.feed]
+    return (f"↳ {clip(first.entry.title or '(untitled)', TITLE_MAX)} ({first.entry.feed}) · "
+            f"{L['also_in']}: {clip(', '.join(also), 200)}")

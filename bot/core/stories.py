@@ -103,6 +103,8 @@ class Features:
     again: bool
     topic: frozenset = frozenset()   # terms of the matched watchlist aliases
     surface: dict | None = None   # term -> a word as written (only kept for the item being decided)
+    w: dict | None = None         # term -> weight (rarity x place), set by the index
+    wsum: float = 0.0
 
 
 def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
@@ -223,7 +225,7 @@ def conflict(a: Features, b: Features) -> str:
     if only_a and only_b:
         small = min(len(a.title_terms), len(b.title_terms))
         if len(a.title_terms & b.title_terms) / small >= 0.5:
-            return "different names" if only_a & a.names and only_b & b.names else \
+            return "different names" if only_a & a.title_names and only_b & b.title_names else \
                 "same headline, another subject"
     return ""
 
@@ -253,26 +255,36 @@ class StoryIndex:
         n = max(self._n[lang], self.min_docs)
         return math.log(1.0 + n / (self._df.get(term, 0) + 1))
 
-    def _weights(self, f: Features, lang) -> dict[str, float]:
+    def weigh(self, f: Features, lang) -> Features:
+        """Each term's weight: its rarity among the recent reports in the language (idf), twice
+        in the headline, x1.5 for a name, x0.3 for the watchlist's own alias words. Computed once
+        per report, when it arrives (the rarity of that moment)."""
+        if f.w is not None:
+            return f
         n = max(self._n[lang], self.min_docs)
         df, log = self._df, math.log
         w = {}
+        title, topic, names = f.title_terms, f.topic, f.names
         for t in f.terms:
-            x = log(1.0 + n / (df.get(t, 0) + 1)) * (2.0 if t in f.title_terms else 1.0)
-            if t in f.topic:
+            x = log(1.0 + n / (df.get(t, 0) + 1))
+            if t in title:
+                x *= 2.0
+            if t in topic:
                 x *= 0.3
-            elif t in f.names:
+            elif t in names:
                 x *= 1.5
             w[t] = x
-        return w
+        f.w, f.wsum = w, sum(w.values())
+        return f
 
     def score(self, a: Features, b: Features, dt: float, lang=None) -> tuple[float, list[str]]:
-        wa, wb = self._weights(a, lang), self._weights(b, lang)
-        shared = a.terms & b.terms
+        """Weighted Dice of the two reports' terms, discounted by the time between them."""
+        wa, wb = self.weigh(a, lang).w, self.weigh(b, lang).w
+        shared = wa.keys() & wb.keys()
         if not shared:
             return 0.0, []
         inter = sum(min(wa[t], wb[t]) for t in shared)
-        s = 2 * inter / (sum(wa.values()) + sum(wb.values()))
+        s = 2 * inter / (a.wsum + b.wsum)
         # closeness in time: outlets report an event within hours of each other; full weight
         # within 6 hours, 0.7 at 36 hours, 0.6 beyond
         s *= 1.0 - 0.3 * min(max(0.0, dt - 6 * 3600) / (30 * 3600), 1.0) - (0.1 if dt > 36 * 3600 else 0.0)
@@ -281,16 +293,21 @@ class StoryIndex:
 
     def check(self, id: str, lang, t: float, wls, f: Features) -> StoryVerdict | None:
         wls = frozenset(wls)
-        probes = [x for x in f.terms if x in self._df]
+        df = self._df
+        probes = [x for x in f.terms if x in df]
         if not probes:
             return None
-        probes.sort(key=self._df.__getitem__)
+        probes.sort(key=df.__getitem__)
         counts: Counter[Report] = Counter()
         cap = self.max_postings
         for term in probes[: self.probe]:
-            counts.update(self._post[term][-cap:])
+            counts.update(self._post[term][-cap:])      # counted in C
+        need = 2 if len(probes) >= 4 else 1              # one shared rare term is not a story
+        self.weigh(f, lang)
         best: tuple[float, Report | None, list[str]] = (0.0, None, [])
-        for cand, _ in counts.most_common(self.candidates):
+        for cand, n in counts.most_common(self.candidates):
+            if n < need:
+                break
             if cand.id == id or cand.lang != lang or abs(cand.t - t) > self.window:
                 continue
             if (wls or cand.wls) and not wls & cand.wls:
@@ -337,7 +354,9 @@ class StoryIndex:
             added_at: float | None = None) -> None:
         if id in self._by_id:
             return
-        f.surface = None
+        self.weigh(f, lang)
+        # what stays in memory: the weights (their keys are the terms), headline sets, figures
+        f.terms, f.surface, f.topic = f.w.keys(), None, frozenset()
         r = Report(id, root, lang, t, frozenset(wls), f, title)
         self._by_id[id] = r
         self._n[lang] += 1

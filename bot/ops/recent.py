@@ -1,5 +1,5 @@
 """Run a watchlist over the stored items of the last days (the `sokuho explain --recent`
-machinery, shared with the feedback suggestions): what would it match now?"""
+machinery, shared with the feedback suggestions, bot/ops/suggest.py): what would it match now?"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,17 +26,3 @@ def rematch(store, matcher: Matcher, name: str,
         hits = [h for h in matcher.match(entry) if h.watchlist == name]
         yield entry, hits, was
 
-
-def diff(store, before: Matcher, after: Matcher, name: str,
-         since: datetime) -> tuple[list[Entry], list[Entry]]:
-    """Stories of the window that watchlist `name` stops matching / starts matching when the
-    `before` matcher is replaced by `after`."""
-    lost, gained = [], []
-    for entry in stories(store, since):
-        a = any(h.watchlist == name for h in before.match(entry))
-        b = any(h.watchlist == name for h in after.match(entry))
-        if a and not b:
-            lost.append(entry)
-        elif b and not a:
-            gained.append(entry)
-    return lost, gained

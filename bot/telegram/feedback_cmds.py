@@ -21,6 +21,12 @@ from bot.telegram.i18n import t
 log = logging.getLogger("bot.telegram.feedback_cmds")
 
 
+def item_no(arg: str | None) -> int | None:
+    """An item number from a command argument or callback data ("12", "#12"); None otherwise."""
+    arg = (arg or "").lstrip("#")
+    return int(arg) if arg.isdigit() and len(arg) <= 9 else None
+
+
 def toast(text: str) -> str:
     """An HTML message as a callback toast (plain text, at most 200 characters)."""
     plain = html.unescape(re.sub(r"<[^>]+>", "", text))
@@ -60,14 +66,15 @@ class FeedbackCommands:
             return
         reply = self.replier(update)
         args = split_args(update.effective_message.text)
-        if not args or not args[0].lstrip("#").isdigit():
+        no = item_no(args[0]) if args else None
+        if no is None:
             await reply(t(c.lang, "usage", usage=usage))
             return
         if not await self.may_edit(update, c):
             await reply(t(c.lang, "admins_press"))
             return
         try:
-            text = act(c, int(args[0].lstrip("#")), args[1:])
+            text = await asyncio.to_thread(act, c, no, args[1:])
         except ValueError as e:
             text = t(c.lang, "bad_value", error=str(e))
         await reply(text)
@@ -110,14 +117,13 @@ class FeedbackCommands:
         if not args:
             await reply(self.filters_text(c))
             return
-        if len(args) != 2 or args[0] not in ("remove", "rm", "del") or \
-                not args[1].lstrip("#").isdigit():
+        fid = item_no(args[1]) if len(args) == 2 else None
+        if fid is None or args[0] not in ("remove", "rm", "del"):
             await reply(t(c.lang, "usage", usage="/filters [remove N]"))
             return
         if not await self.may_edit(update, c):
             await reply(t(c.lang, "admins_settings"))
             return
-        fid = int(args[1].lstrip("#"))
         f, n = self.sink.feedback.db.remove_filter(c.chat.chat_id, fid, self.sink.now())
         if f is None:
             await reply(t(c.lang, "filter_unknown", id=fid))
@@ -153,10 +159,10 @@ class FeedbackCommands:
     # ------------------------------------------------------------ buttons
     async def press_item(self, update: Update, c, kind: str, arg: str) -> None:
         q = update.callback_query
-        if not arg.isdigit():
+        no = item_no(arg)
+        if no is None:
             await q.answer()
             return
-        no = int(arg)
         if kind == "why":
             await q.answer()
             await update.get_bot().send_message(
@@ -166,10 +172,11 @@ class FeedbackCommands:
         if not await self.may_edit(update, c):
             await q.answer(t(c.lang, "admins_press"), show_alert=False)
             return
+        # learning reads the chat's recent items: off the event loop
         if kind == "off":
-            text = self._offtopic(c, no, c.user_id)
+            text = await asyncio.to_thread(self._offtopic, c, no, c.user_id)
         else:
-            text = self._mute(c, no, fbmod.MUTE_DEFAULT, c.user_id)
+            text = await asyncio.to_thread(self._mute, c, no, fbmod.MUTE_DEFAULT, c.user_id)
         await q.answer(toast(text))
         done = frozenset(k for k, m in (("off", "offtopic"), ("mute", "mute"))
                          if self._marked(c.chat.chat_id, no, m))
@@ -197,11 +204,12 @@ class FeedbackCommands:
         if not c.is_admin:
             await q.answer(t(c.lang, "admins_only"))
             return
-        if not arg.isdigit():
+        sid = item_no(arg)
+        if sid is None:
             await q.answer()
             return
         try:
-            res = await asyncio.to_thread(self.sink.apply_suggestion, int(arg), c.user_id)
+            res = await asyncio.to_thread(self.sink.apply_suggestion, sid, c.user_id)
         except EditError as e:
             await q.answer(toast(t(c.lang, "edit_err", error=str(e))), show_alert=True)
             return

@@ -19,7 +19,7 @@ from bot.core.render import fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
 from bot.telegram.admin import AdminCommands, split_args
-from bot.telegram.feedback_cmds import FeedbackCommands
+from bot.telegram.feedback_cmds import FeedbackCommands, item_no
 from bot.telegram.perms import AdminCache
 from bot.telegram.i18n import t
 from bot.telegram.outbox import Chat
@@ -354,10 +354,11 @@ class Handlers(AdminCommands, FeedbackCommands):
         if not c:
             return
         args = split_args(update.effective_message.text)
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        no = item_no(args[0]) if len(args) == 1 else None
+        if no is None:
             await self.replier(update)(t(c.lang, "usage", usage="/why N"))
             return
-        await self.replier(update)(self.explain(c, int(args[0].lstrip("#"))))
+        await self.replier(update)(self.explain(c, no))
 
     def explain(self, c: Ctx, no: int) -> str:
         row = self.sink.outbox.by_no(c.chat.chat_id, no)

@@ -10,7 +10,7 @@ no forum topic (NULL would not be unique). All timestamps are store_sql.to_ts te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from bot.core.model import utcnow
 from bot import faults
@@ -69,8 +69,14 @@ CREATE INDEX tg_outbox_state ON tg_outbox (state, chat_id);
 CREATE INDEX tg_outbox_no ON tg_outbox (chat_id, item_no);
 """,
     FEEDBACK_V2,      # v2: reader feedback (bot/telegram/feedback_store.py)
+    # v3 (issue 12): an instant alert is edited once to add the other outlets of its story
+    """
+ALTER TABLE tg_outbox ADD COLUMN edit_due TEXT;
+ALTER TABLE tg_outbox ADD COLUMN edited_at TEXT;
+""",
 ]
 Store.register_migrations("telegram", MIGRATIONS)
+EDIT_WINDOW = timedelta(hours=1)     # an alert older than this is left as it is
 
 _CHAT_COLS = ("chat_id, kind, title, username, lang, tz, schedule, quiet, muted_until, active, "
               "inactive_reason, owner_id, next_digest_at, next_no")
@@ -321,7 +327,40 @@ class Outbox:
 
     def next_not_before(self) -> datetime | None:
         r = self._q("SELECT MIN(not_before) FROM tg_outbox WHERE state = 'queued'")
-        return from_ts(r[0][0]) if r and r[0][0] else None
+        e = self._q("SELECT MIN(edit_due) FROM tg_outbox WHERE edit_due IS NOT NULL "
+                    "AND edited_at IS NULL")
+        times = [from_ts(x[0][0]) for x in (r, e) if x and x[0][0]]
+        return min(times) if times else None
+
+    # ------------------------------------------------------------ alert edits ("also in")
+    def edit_alerts(self, guid: str, now: datetime, delay: float = 0.0) -> int:
+        """The story `guid` was reported by another outlet: its instant alerts sent within the
+        last hour and never edited get one edit, due after `delay` seconds (to gather the
+        outlets that report within minutes of each other into that one edit)."""
+        due = to_ts(now + timedelta(seconds=delay))
+        with self.store.transaction() as c:
+            return c.execute(
+                "UPDATE tg_outbox SET edit_due = ? WHERE guid = ? AND kind = 'instant' AND "
+                "state = 'sent' AND message_id IS NOT NULL AND edit_due IS NULL AND "
+                "edited_at IS NULL AND sent_at >= ?",
+                (due, guid, to_ts(now - EDIT_WINDOW))).rowcount
+
+    def due_edits(self, now: datetime) -> list[tuple[Row, int, datetime]]:
+        """(row, message_id, sent_at) of alerts whose edit is due."""
+        return [(Row(*r[:9]), r[9], from_ts(r[10])) for r in self._q(
+            f"SELECT {_ROW_COLS}, message_id, sent_at FROM tg_outbox WHERE edit_due IS NOT NULL "
+            "AND edited_at IS NULL AND edit_due <= ? ORDER BY chat_id, id", (to_ts(now),))]
+
+    def mark_edited(self, row_id: int, now: datetime, error: str | None = None) -> None:
+        """Done (or given up with `error`): an alert is edited at most once."""
+        with self.store.transaction() as c:
+            c.execute("UPDATE tg_outbox SET edited_at = ?, last_error = COALESCE(?, last_error) "
+                      "WHERE id = ?", (to_ts(now), error and error[:500], row_id))
+
+    def retry_edit(self, row_id: int, when: datetime, error: str) -> None:
+        with self.store.transaction() as c:
+            c.execute("UPDATE tg_outbox SET edit_due = ?, last_error = ? WHERE id = ?",
+                      (to_ts(when), error[:500], row_id))
 
     def number(self, rows: list[Row]) -> None:
         """Give rows without a number the chat's next item numbers (shown as N for /why N)."""

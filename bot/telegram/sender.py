@@ -21,7 +21,7 @@ from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError, R
 from bot.core.model import utcnow
 from bot.core import render
 from bot.core.model import StoredItem
-from bot.telegram.outbox import Outbox, Row
+from bot.telegram.outbox import EDIT_WINDOW, Outbox, Row
 from bot.telegram.i18n import alert_keyboard, digest_footer
 from bot.telegram.pacing import Pacer
 
@@ -116,6 +116,73 @@ class Sender:
                 return
             t = asyncio.create_task(self._job(chat_id, chat_rows), name=f"tg-send-{chat_id}")
             self.inflight[chat_id] = t
+        edits: dict[int, list] = {}
+        for e in self.outbox.due_edits(utcnow()):
+            if e[0].chat_id not in self.inflight:
+                edits.setdefault(e[0].chat_id, []).append(e)
+        for chat_id, chat_edits in edits.items():
+            if self.stopping:
+                return
+            t = asyncio.create_task(self._edit_job(chat_id, chat_edits), name=f"tg-edit-{chat_id}")
+            self.inflight[chat_id] = t
+
+    # ---------------------------------------------------------------- alert edits
+    async def _edit_job(self, chat_id: int, edits: list) -> None:
+        """Edit sent alerts once to show the other outlets of their story ("also in")."""
+        try:
+            chat = self.outbox.chat(chat_id)
+            for row, message_id, sent_at in edits:
+                if self.stopping:
+                    return
+                now = utcnow()
+                item = self.store.item(row.guid)
+                if chat is None or not chat.active or item is None:
+                    self.outbox.mark_edited(row.id, now, "not edited: chat or item gone")
+                    continue
+                if sent_at is None or now - sent_at > EDIT_WINDOW:
+                    self.outbox.mark_edited(row.id, now, "not edited: alert older than an hour")
+                    continue
+                if not await self._edit(chat, row, message_id, item):
+                    return
+        except Exception:
+            log.exception("outbox: editing alerts in chat %s failed", chat_id)
+        finally:
+            self.inflight.pop(chat_id, None)
+            self.wake.set()
+
+    async def _edit(self, chat, row: Row, message_id: int, item: StoredItem) -> bool:
+        text = render.render_alert_html(item, watchlist=row.watchlist, tz=chat.tz,
+                                        lang=chat.lang, no=row.item_no,
+                                        names=self.names(chat.lang))
+        kw = {"parse_mode": ParseMode.HTML,
+              "link_preview_options": LinkPreviewOptions(is_disabled=False)}
+        if row.item_no is not None:         # an edit without the keyboard would remove it
+            from bot.telegram.feedback_store import FeedbackStore
+            fb = FeedbackStore(self.store)
+            done = frozenset(k for k, m in (("off", "offtopic"), ("mute", "mute"))
+                             if any(x.guid == row.guid for x in fb.marks(chat_id=chat.chat_id,
+                                                                         kind=m)))
+            kw["reply_markup"] = alert_keyboard(chat.lang, row.item_no, done)
+        await self.pacer.acquire(chat.chat_id)
+        try:
+            await self.bot.edit_message_text(text, chat_id=chat.chat_id, message_id=message_id,
+                                             **kw)
+            self.outbox.mark_edited(row.id, utcnow())
+            return True
+        except RetryAfter as e:
+            secs = retry_seconds(e)
+            self.pacer.block(chat.chat_id, secs)
+            self.outbox.retry_edit(row.id, utcnow() + timedelta(seconds=secs),
+                                   f"edit: 429 retry after {secs:g}s")
+            return False
+        except (BadRequest, Forbidden) as e:
+            # "message is not modified", deleted message, no rights: the alert stays as it was
+            self.outbox.mark_edited(row.id, utcnow(), f"not edited: {e.message}")
+            return True
+        except TelegramError as e:              # network, timeout, 5xx: again a little later
+            self.outbox.retry_edit(row.id, utcnow() + timedelta(seconds=30),
+                                   f"edit: {e.message}")
+            return False
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued and due (tests, benchmark). True if drained."""

@@ -57,6 +57,7 @@ class TelegramSink:
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
         self._pruned_at: datetime | None = None
+        self.edit_delay = 300.0      # seconds an alert edit waits to gather more outlets
         # several instances on one database: one of them long-polls getUpdates, sends the
         # outbox (so pacing holds per bot token) and releases digests; the others only enqueue
         self.leadership = Leadership(getattr(settings, "database", None), "telegram",
@@ -201,6 +202,15 @@ class TelegramSink:
                   len(items), n, sum(held.values()))
         if self.sender and self.leader:
             self.sender.poke()         # a follower's rows are found by the leader's next look
+
+    async def also_in(self, pairs: list[tuple[StoredItem, StoredItem]]) -> None:
+        """Other outlets reported stories already alerted: each alert sent within the hour is
+        edited once to say "also in" (digests read it from the store when they are sent)."""
+        now = self.now()
+        n = sum(self.outbox.edit_alerts(guid, now, self.edit_delay)
+                for guid in dict.fromkeys(first.entry.id for first, _ in pairs))
+        if n and self.sender:
+            self.sender.poke()
 
     async def tick(self, now: datetime | None = None) -> None:
         """Release the digests that are due at `now`; wake the sender (it also retries)."""

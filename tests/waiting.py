@@ -17,29 +17,31 @@ import time
 SCALE = float(os.environ.get("SOKUHO_TEST_WAIT_SCALE") or 1)
 
 
+class _Deadline:
+    def __init__(self, timeout: float, what):
+        self.timeout, self.what = timeout * SCALE, what
+        self.end = time.monotonic() + self.timeout
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            detail = self.what() if callable(self.what) else self.what
+            raise AssertionError(f"condition not met within {self.timeout:g}s"
+                                 + (f": {detail}" if detail else ""))
+
+
 async def eventually(pred, timeout: float = 10.0, interval: float = 0.02, what=None):
     """Poll pred() until it returns a truthy value (returned) or fail after `timeout` seconds."""
-    end = time.monotonic() + timeout * SCALE
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > end:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"condition not met within {timeout * SCALE:g}s"
-                                 + (f": {detail}" if detail else ""))
+    deadline = _Deadline(timeout, what)
+    while not (value := pred()):
+        deadline.check()
         await asyncio.sleep(interval)
+    return value
 
 
 def eventually_sync(pred, timeout: float = 10.0, interval: float = 0.02, what=None):
     """The same for synchronous tests (threads, subprocesses)."""
-    end = time.monotonic() + timeout * SCALE
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > end:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"condition not met within {timeout * SCALE:g}s"
-                                 + (f": {detail}" if detail else ""))
+    deadline = _Deadline(timeout, what)
+    while not (value := pred()):
+        deadline.check()
         time.sleep(interval)
+    return value

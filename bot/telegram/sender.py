@@ -65,7 +65,7 @@ class Sender:
         self.stopping = False
         self._task: asyncio.Task | None = None
         self.metrics = metrics                  # bot.ops.metrics.Metrics or None
-        self.clock = clock or _now            # only for the digest header's timestamp
+        self.clock = clock or utcnow           # only for the digest header's timestamp
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:

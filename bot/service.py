@@ -32,6 +32,8 @@ log = logging.getLogger("sokuho.service")
 TICK = 15.0            # how often due feeds are looked for
 SINK_TICK = 30.0       # digests, outbox retries
 RELOAD_SETTLE = 0.3    # seconds a burst of reload requests has to settle
+START_EXTEND = 300.0   # seconds of extra start-up time asked of systemd (EXTEND_TIMEOUT_USEC)
+STOP_EXTEND = 40.0     # and of stop time: the sink waits up to 20 s for sends in flight
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
 
 
@@ -50,10 +52,12 @@ class Service:
         self._reload_pending = False
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
-        self._events: list[tuple[str, object]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
+        # opening a large state database (migrations, warming the duplicate index) and the
+        # Telegram start-up may take longer than the unit's start timeout: ask for more
+        self.notifier.extend_timeout(START_EXTEND)
         try:
             self.sink = self._make_sink()
             self.app = await App.open(self.settings, publish=self._publish,
@@ -133,6 +137,8 @@ class Service:
             self._stop.set()
 
     async def _shutdown(self) -> None:
+        # in-flight sends may take up to the sink's grace: ask systemd for that much stop time
+        self.notifier.extend_timeout(STOP_EXTEND)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.watcher is not None:

@@ -378,19 +378,6 @@ def test_sync_feeds_added_removed_changed(store):
     assert r["changed"] == ["https://a/rss"] and store.feed("https://a/rss").enabled
 
 
-def test_due_feeds_order(store):
-    store.sync_feeds([F(n, f"https://{n}/") for n in "abcd"], 300, T0)
-    store.record_fetch("https://a/", status="ok", next_poll_at=T0 + timedelta(minutes=3), now=T0)
-    store.record_fetch("https://b/", status="ok", next_poll_at=T0 + timedelta(minutes=1), now=T0)
-    store.record_fetch("https://c/", status="ok", next_poll_at=T0 + timedelta(minutes=9), now=T0)
-    store.conn.execute("UPDATE feeds SET next_poll_at = NULL WHERE url = 'https://d/'")
-    now = T0 + timedelta(minutes=5)
-    assert [f.url for f in store.due_feeds(now)] == ["https://d/", "https://b/", "https://a/"]
-    store.sync_feeds([F(n, f"https://{n}/") for n in "abc"], 300, now)     # d disabled
-    assert [f.url for f in store.due_feeds(now)] == ["https://b/", "https://a/"]
-    assert store.due_feeds(T0) == []
-
-
 def test_record_fetch_error_counting_and_reset(store):
     url = "https://a/rss"
     store.sync_feeds([F("a", url)], 300, T0)

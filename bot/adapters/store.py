@@ -332,10 +332,6 @@ class Store:
         rows = self._all(Q.SELECT_FEED, (url,))
         return FeedState._from_row(rows[0]) if rows else None
 
-    def due_feeds(self, now: datetime) -> list[FeedState]:
-        """Enabled feeds whose next_poll_at is unset or <= now, most overdue first."""
-        return [FeedState._from_row(r) for r in self._all(Q.SELECT_DUE, (to_ts(now),))]
-
     def record_fetch(self, url: str, *, status: str, etag: str | None = None,
                      last_modified: str | None = None, error: str | None = None,
                      error_kind: str | None = None, new_items: int = 0,

@@ -166,9 +166,6 @@ FEED_COLS = ("url, name, lang, interval_s, enabled, etag, last_modified, next_po
 SELECT_FEEDS = f"SELECT {FEED_COLS} FROM feeds"
 ORDER_FEEDS = " ORDER BY name, url"
 SELECT_FEED = f"SELECT {FEED_COLS} FROM feeds WHERE url = ?"
-SELECT_DUE = (f"SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 "
-              "AND (next_poll_at IS NULL OR next_poll_at <= ?) "
-              "ORDER BY CASE WHEN next_poll_at IS NULL THEN 0 ELSE 1 END, next_poll_at, url")
 INSERT_FEED = ("INSERT INTO feeds (url, name, lang, interval_s, enabled, next_poll_at) "
                "VALUES (?, ?, ?, ?, ?, ?)")
 UPDATE_FEED_CONFIG = ("UPDATE feeds SET name = ?, lang = ?, interval_s = ?, enabled = ?, "

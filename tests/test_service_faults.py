@@ -333,3 +333,56 @@ async def test_disk_filling_up_while_running_loses_nothing_committed(feed_server
         assert r.count("ok") == 1 and app.store.counts()["items"] == 405
     finally:
         await app.close()
+
+
+@needs_mount
+def test_real_enospc_during_a_cycle_and_a_backup(tmp_path):
+    """The state directory is a 2 MiB tmpfs (a private mount namespace) that really fills up:
+    - a poll cycle whose batch no longer fits (the WAL cannot grow) fails with a clear error
+      naming the feed and the full disk, stores nothing of the batch, and the items committed
+      before stay; once space is back the next cycle stores the whole batch;
+    - `sokuho backup` onto the full disk (its copy uses a rollback journal) fails clearly and
+      leaves no partial file behind."""
+    feed = tmp_path / "news.xml"
+    feed.write_bytes(rss("a", 5))
+    conf = setup_conf(tmp_path, {"news": str(feed)})
+    big = tmp_path / "big.xml"
+    big.write_bytes(make_rss([{"title": f"Cuba story b{i} number {i * 7919}",
+                               "link": f"https://n.example/b/{i}", "guid": f"b{i}",
+                               "description": f"paragraph {i} " + "lorem ipsum " * 150}
+                              for i in range(300)]))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    st = f"{mnt}/st"
+    poll = f"{SOKUHO} poll --once --quiet --watchlists {conf} --state {st}"
+    count = (f"{sys.executable} -c \"import sqlite3,sys; print(sqlite3.connect('file:'+sys.argv[1]"
+             f"+'?mode=ro', uri=True).execute('select count(*) from items').fetchone()[0])\" "
+             f"{st}/sokuho.db")
+    fill = f"head -c 4000000 /dev/zero > {mnt}/filler 2>/dev/null || true"
+    # leave ~160 KiB: enough to open the store and record the fetch, not for the batch
+    nearly = (f"head -c $(( ($(df --output=avail -k {mnt} | tail -1) - 160) * 1024 )) "
+              f"/dev/zero > {mnt}/filler")
+    r = _in_mount_ns(f"""
+mount -t tmpfs -o size=2m tmpfs {mnt}
+{poll} >/dev/null; echo "first=$?"
+echo "items1=$({count})"
+{nearly}
+cp {big} {feed}
+{poll} >/dev/null || echo "second=$?"
+echo "items2=$({count})"
+rm {mnt}/filler
+{poll} >/dev/null; echo "third=$?"
+echo "items3=$({count})"
+{fill}
+{SOKUHO} backup --state {st} {mnt}/copy.db || echo "backup=$?"
+echo "left=$(ls -A {mnt} | grep -v -e '^st$' -e '^filler$' | tr '\\n' ' ')"
+""")
+    out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert out.get("first") == "0" and out.get("items1") == "5", (r.stdout, r.stderr)
+    assert out.get("second") == "1", (r.stdout, r.stderr[-3000:])  # the only feed failed
+    assert any(str(feed) in line and "full" in line for line in r.stderr.splitlines()), r.stderr
+    assert out.get("items2") == "5"                                # nothing half-stored
+    assert out.get("third") == "0" and out.get("items3") == "305", (r.stdout, r.stderr)
+    assert out.get("backup") == "1" and "sokuho backup:" in r.stderr and "full" in r.stderr.split(
+        "sokuho backup:")[-1]
+    assert out.get("left", "").strip() == ""                       # no partial copy left

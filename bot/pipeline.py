@@ -21,7 +21,7 @@ from typing import Callable
 from bot import faults
 from bot.adapters.fetch import Fetcher, backoff_delay
 from bot.adapters.parse import ParserPool
-from bot.adapters.store import FeedState, Store
+from bot.adapters.store import FeedState, Store, StoreError
 from bot.core.model import Processed, StoredItem, utcnow
 from bot.core.process import Processor
 
@@ -129,11 +129,15 @@ class Pipeline:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug or a store problem must not take the other feeds down
-            log.exception("%s: poll failed unexpectedly", fs.url)
-            out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e!r}", "internal"
+            if isinstance(e, StoreError):       # disk full, read-only, locked: say it plainly
+                log.error("%s: could not store this poll: %s", fs.url, e)
+                out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e}", "store"
+            else:
+                log.exception("%s: poll failed unexpectedly", fs.url)
+                out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e!r}", "internal"
             try:
                 out.state = self.store.record_fetch(
-                    fs.url, status="failed", error=out.error, error_kind="internal",
+                    fs.url, status="failed", error=out.error, error_kind=out.error_kind,
                     next_poll_at=self._next_poll(fs, self.clock(), failed=True), now=self.clock())
             except Exception:
                 log.exception("%s: could not record the failure", fs.url)

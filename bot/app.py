@@ -52,7 +52,8 @@ class App:
             last_id = store.max_item_id()      # before warming: later items come by catch_up
             warm(deduper, store, settings.dedup_window)
             processor = Processor(Matcher(config.watchlists), deduper)
-            fetcher = Fetcher(user_agent=settings.user_agent)
+            fetcher = Fetcher(user_agent=settings.user_agent,
+                              allow_private=settings.allow_private_networks)
             await fetcher.__aenter__()
         except BaseException:
             if registered:
@@ -62,7 +63,7 @@ class App:
                     pass
             store.close()
             raise
-        parsers = ParserPool(parser_kind)
+        parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
         app = cls(settings, config, store, deduper, processor, fetcher, parsers, None,  # type: ignore[arg-type]
                   instance=name, last_item_id=last_id, registered=True)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
@@ -70,7 +71,9 @@ class App:
                                 also_in=also_in,
                                 max_age=settings.max_age or None, instance=name,
                                 lease=max(settings.lease, 2.0),
-                                catch_up=app.catch_up)
+                                catch_up=app.catch_up,
+                                allow_private=app.allows_private,
+                                max_new_items=settings.max_new_items)
         return app
 
     def catch_up(self, stored_upto: int | None = None) -> int:
@@ -107,6 +110,10 @@ class App:
         self.processor = Processor(matcher, self.deduper)
         self.config = new
         return changes
+
+    def allows_private(self, url: str) -> bool:
+        """feeds.yaml `allow_private: true` on this feed (the operator's word, read live)."""
+        return any(f.allow_private for f in self.config.feeds.feeds if f.url == url)
 
     def prune(self, now: datetime | None = None) -> int:
         now = now or utcnow()

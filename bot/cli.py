@@ -31,6 +31,9 @@ def common_parent() -> argparse.ArgumentParser:
     g.add_argument("--instance", metavar="NAME",
                    help="this instance's name in leases and `sokuho status` (default host:pid)")
     g.add_argument("--debug", action="store_true", help="verbose logging")
+    g.add_argument("--allow-private-networks", action="store_true",
+                   help="let feeds reach loopback/private/link-local addresses (intranet feeds; "
+                        "default: refused, see README 'Security')")
     g.add_argument("--log-format", choices=["auto", "plain", "journal", "json"],
                    help="log line format on stderr (default: auto)")
     return p

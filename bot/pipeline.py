@@ -88,7 +88,9 @@ class Pipeline:
                  processor: Callable[[], Processor], publish=None, also_in=None,
                  clock: Callable[[], datetime] = utcnow, jitter: float = 0.1,
                  max_age: float | None = None, instance: str | None = None,
-                 catch_up: Callable[..., int] | None = None, lease: float = 120.0):
+                 catch_up: Callable[..., int] | None = None, lease: float = 120.0,
+                 allow_private: Callable[[str], bool] = lambda url: False,
+                 max_new_items: int | None = None):
         self.store = store
         self.fetcher = fetcher
         self.parsers = parsers
@@ -100,6 +102,8 @@ class Pipeline:
         self.clock = clock
         self.jitter = jitter
         self.max_age = max_age                # new items published longer ago are not alerted
+        self.allow_private = allow_private      # feeds.yaml allow_private, per feed URL
+        self.max_new_items = max_new_items      # new items kept per feed per poll (newest first)
         self.on_outcome: list[Callable[[FeedOutcome], None]] = []
         self.instance = instance              # this instance's name in feed leases
         self.catch_up = catch_up              # brings the duplicate index up to the database
@@ -146,7 +150,8 @@ class Pipeline:
         return out
 
     async def _poll(self, fs: FeedState, out: FeedOutcome) -> None:
-        res = await self.fetcher.fetch(fs.url, etag=fs.etag, last_modified=fs.last_modified)
+        res = await self.fetcher.fetch(fs.url, etag=fs.etag, last_modified=fs.last_modified,
+                                       allow_private=self.allow_private(fs.url) or None)
         now = self.clock()
         if res.not_modified:
             out.status = "not_modified"
@@ -161,8 +166,9 @@ class Pipeline:
         parsed = await self.parsers.parse(res.body, feed_name=fs.name, headers=res.headers,
                                           lang=fs.lang, base_url=res.final_url or fs.url)
         if parsed.failed:
-            self._failed(fs, out, f"{fs.url}: not a feed ({parsed.bozo or 'no entries'})",
-                         "parse", now, None)
+            what = "not a feed" if parsed.error_kind == "parse" else "parse failed"
+            self._failed(fs, out, f"{fs.url}: {what} ({parsed.bozo or 'no entries'})",
+                         parsed.error_kind, now, None)
             return
         if parsed.bozo:
             log.warning("%s: feed has problems, %d entries kept: %s", fs.url,
@@ -177,11 +183,15 @@ class Pipeline:
             if self.catch_up is not None:
                 self.catch_up()
             known = self.store.known_guids(e.id for e in parsed.entries)
+            new: list = []
             for entry in parsed.entries:
                 if entry.id in known:
                     continue
                 known.add(entry.id)
-                batch.append(processor.process(entry, now))
+                new.append(entry)
+            keep, backlog = self._cap(fs, new)
+            batch = [processor.process(entry, now) for entry in keep]
+            batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
             stored = self.store.save_processed(batch, fetched_at=now)   # one transaction, marks
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
@@ -192,7 +202,8 @@ class Pipeline:
         for p in batch:
             if p.dup.duplicate_of:
                 out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-        matched, out.published = self._to_publish(stored, now)
+        first = fs.last_success_at is None     # a feed's first poll: its undated items are backlog
+        matched, out.published = self._to_publish(stored, now, first)
         out.matched = len(matched)
         out.old = len(matched) - len(out.published)
         out.state = self.store.record_fetch(
@@ -203,17 +214,18 @@ class Pipeline:
         faults.point("fetch_recorded")
         await self._publish(stored, out.published)
         if self.also_in is not None:
-            pairs = self._also_in(stored, now)
+            pairs = self._also_in(stored, now, first)
             if pairs:
                 await self.also_in(pairs)
 
-    def _to_publish(self, stored: list[StoredItem], now: datetime | None
+    def _to_publish(self, stored: list[StoredItem], now: datetime | None, first: bool = False
                     ) -> tuple[list[StoredItem], list[StoredItem]]:
         """(matched, to publish) among freshly stored items. now=None: judge each item's age
-        at the time it was fetched (recovery after a crash decides as the poll would have)."""
+        at the time it was fetched (recovery after a crash decides as the poll would have; it
+        does not know whether that was a feed's first poll, so undated items are alerted)."""
         matched = [s for s in stored if s.hits and not s.duplicate_of]
         matched += self._copies_with_news(stored)
-        return matched, [s for s in matched if self._fresh(s, now or s.fetched_at)]
+        return matched, [s for s in matched if self._fresh(s, now or s.fetched_at, first)]
 
     async def _publish(self, stored: list[StoredItem], publish: list[StoredItem]) -> None:
         """Hand the alerts to the sinks, then clear the stored items' "to publish" marks. With
@@ -247,12 +259,13 @@ class Pipeline:
         except Exception:
             log.exception("publishing stored but unqueued matches failed; retried next cycle")
 
-    def _also_in(self, stored: list[StoredItem], now: datetime) -> list[tuple[StoredItem, StoredItem]]:
+    def _also_in(self, stored: list[StoredItem], now: datetime,
+                 first: bool = False) -> list[tuple[StoredItem, StoredItem]]:
         """Later matched reports of a story (copies or other outlets' own words), each with the
         story's first report as stored now (its also_in lists every outlet so far)."""
         out = []
         for s in stored:
-            if s.duplicate_of and s.hits and self._fresh(s, now):
+            if s.duplicate_of and s.hits and self._fresh(s, now, first):
                 first = self.store.item(s.duplicate_of)
                 if first is not None and first.hits:
                     out.append((first, s))
@@ -273,12 +286,32 @@ class Pipeline:
                 out.append(s)
         return out
 
-    def _fresh(self, item: StoredItem, now: datetime) -> bool:
+    def _fresh(self, item: StoredItem, now: datetime, first_poll: bool = False) -> bool:
         """Breaking news only: an item first seen now but published days ago (a new feed's
-        back catalogue, a search feed resurfacing old articles) is stored, not alerted."""
+        back catalogue, a search feed resurfacing old articles) is stored, not alerted; so is
+        an undated item of a feed's first poll (it is the feed's back catalogue too).
+        SOKUHO_MAX_AGE=0 (max_age None) alerts everything."""
         published = item.entry.published
-        return (self.max_age is None or published is None
-                or (now - published).total_seconds() <= self.max_age)
+        if self.max_age is None:
+            return True
+        if published is None:
+            return not first_poll
+        return (now - published).total_seconds() <= self.max_age
+
+    def _cap(self, fs: FeedState, new: list) -> tuple[list, list]:
+        """At most max_new_items new entries of one poll are processed: the newest (undated ones
+        keep their place in the feed's order, after the dated ones). The rest is backlog: stored
+        without matching, so it is neither alerted nor seen as new again."""
+        if not self.max_new_items or len(new) <= self.max_new_items:
+            return new, []
+        floor = datetime.min.replace(tzinfo=timezone.utc)
+        order = sorted(range(len(new)), key=lambda i: new[i].published or floor, reverse=True)
+        kept = set(order[:self.max_new_items])
+        log.warning("%s: %d new items in one poll; the newest %d are processed, %d stored as "
+                    "backlog (SOKUHO_MAX_NEW_ITEMS)", fs.url, len(new), self.max_new_items,
+                    len(new) - self.max_new_items)
+        return ([e for i, e in enumerate(new) if i in kept],
+                [e for i, e in enumerate(new) if i not in kept])
 
     def _failed(self, fs, out, error, kind, now, retry_after) -> None:
         out.status, out.error, out.error_kind = "failed", error, kind

@@ -35,6 +35,7 @@ RELOAD_SETTLE = 0.3    # seconds a burst of reload requests has to settle
 START_EXTEND = 300.0   # seconds of extra start-up time asked of systemd (EXTEND_TIMEOUT_USEC)
 STOP_EXTEND = 40.0     # and of stop time: the sink waits up to 20 s for sends in flight
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
+STUCK_AFTER = 600.0    # a cycle in which no feed finished for this long is stuck: stop WATCHDOG=1
 
 
 class Service:
@@ -52,6 +53,8 @@ class Service:
         self._reload_pending = False
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
+        self.progress = health.Progress(STUCK_AFTER)
+        self._stuck_logged: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
@@ -95,7 +98,7 @@ class Service:
         if not self.settings.telegram_token:
             log.info("no Telegram token: printing digests to the console. To post to Telegram, "
                      "set TELEGRAM_BOT_TOKEN (see README, 'Telegram').")
-            return ConsoleSink()
+            return ConsoleSink(max_items=self.settings.digest_max_items)
         from bot.telegram.sink import TelegramSink
         return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists,
                             metrics=self.metrics)
@@ -186,7 +189,14 @@ class Service:
             return
         now = self.clock()
         self._heartbeat(now)
-        report = await self.app.pipeline.poll_claimed(lambda limit: self.claim(now, limit))
+        self.progress.cycle_started(time.monotonic())
+        done = lambda _outcome: self.progress.feed_done(time.monotonic())   # noqa: E731
+        self.app.pipeline.on_outcome.append(done)
+        try:
+            report = await self.app.pipeline.poll_claimed(lambda limit: self.claim(now, limit))
+        finally:
+            self.app.pipeline.on_outcome.remove(done)
+            self.progress.cycle_ended()
         if not report.outcomes:
             self.metrics.record_tick()
             return
@@ -253,6 +263,12 @@ class Service:
 
     async def _alive(self) -> bool:
         await asyncio.sleep(0)                  # the loop answers
+        if self.progress.stuck(time.monotonic()):
+            if self.progress.started != self._stuck_logged:
+                self._stuck_logged = self.progress.started
+                log.error("poll cycle stuck (%s); health checks fail from now on, so systemd's "
+                          "watchdog restarts sokuho", self.progress.describe(time.monotonic()))
+            return False
         return bool(self.app and self.app.store.ping())
 
     async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0, *,

@@ -23,6 +23,10 @@ def _split_ints(v: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _flag(v: str | None) -> bool:
+    return (v or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 @dataclass
 class Settings:
     watchlists: Path = Path("watchlists")          # SOKUHO_WATCHLISTS  / --watchlists
@@ -40,6 +44,10 @@ class Settings:
     metrics_port: int | None = None                # SOKUHO_METRICS_PORT (127.0.0.1 only)
     log_format: str = "auto"                       # SOKUHO_LOG_FORMAT: auto|plain|journal|json
     debug: bool = False                            # SOKUHO_DEBUG=1 / --debug
+    allow_private_networks: bool = False           # SOKUHO_ALLOW_PRIVATE_NETWORKS=1 / --allow-private-networks
+    parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget
+    max_new_items: int = 200                       # SOKUHO_MAX_NEW_ITEMS: new items kept per feed per poll
+    digest_max_items: int = 30                     # SOKUHO_DIGEST_MAX_ITEMS: items per digest, the rest on request
     instance: str | None = None                    # SOKUHO_INSTANCE / --instance (default host:pid)
     _token: str | None = field(default=None, repr=False)
     # SOKUHO_DATABASE_URL / --database-url / $CREDENTIALS_DIRECTORY/database-url: PostgreSQL
@@ -86,7 +94,14 @@ class Settings:
                 s._database_url = p.read_text(encoding="utf-8").strip() or None
         if env.get("SOKUHO_LOG_FORMAT"):
             s.log_format = env["SOKUHO_LOG_FORMAT"]
-        s.debug = env.get("SOKUHO_DEBUG", "") not in ("", "0", "false", "no")
+        s.debug = _flag(env.get("SOKUHO_DEBUG"))
+        s.allow_private_networks = _flag(env.get("SOKUHO_ALLOW_PRIVATE_NETWORKS"))
+        if env.get("SOKUHO_PARSE_TIMEOUT"):
+            s.parse_timeout = parse_duration(env["SOKUHO_PARSE_TIMEOUT"].strip().lower())
+        for key, attr in (("SOKUHO_MAX_NEW_ITEMS", "max_new_items"),
+                          ("SOKUHO_DIGEST_MAX_ITEMS", "digest_max_items")):
+            if env.get(key):
+                setattr(s, attr, max(1, int(env[key])))
         s._token = env.get("TELEGRAM_BOT_TOKEN") or None
         if not s._token and env.get("CREDENTIALS_DIRECTORY"):
             p = Path(env["CREDENTIALS_DIRECTORY"]) / _TOKEN_FILE
@@ -102,6 +117,8 @@ class Settings:
                 setattr(self, name, Path(v))
         if getattr(args, "debug", False):
             self.debug = True
+        if getattr(args, "allow_private_networks", False):
+            self.allow_private_networks = True
         if getattr(args, "log_format", None):
             self.log_format = args.log_format
         if getattr(args, "database_url", None):

@@ -1,8 +1,16 @@
 """Shared pytest fixtures. Keep it small: one fixture per concern, helpers live in modules."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import pytest_asyncio
+
+# The test feed servers listen on 127.0.0.1, which sokuho refuses by default (README, "Security").
+# Every `sokuho` subprocess and Settings.from_env() in the tests inherit this; code that builds
+# Settings(...) or Fetcher(...) directly passes allow_private_networks=True / allow_private=True
+# itself. tests/test_private_networks.py checks the refusals with the setting off.
+os.environ["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"
 
 try:  # `python -m pytest` (repo root on sys.path) and plain `pytest` (tests/ on sys.path)
     from tests.feedserver import FeedServer

@@ -87,13 +87,19 @@ def test_explain(wl):
     assert "inside exclude 'Cuba Gooding'" in r.stdout
     r = sokuho("explain", "--watchlists", str(wl), "cuba", "Havana's blackout")
     assert r.returncode == 0 and "alias 'Havana' in title" in r.stdout
+    assert "      + alias found" in r.stdout                  # the evidence under each hit
+    r = sokuho("explain", "--watchlists", str(wl), "cuba", "Tycoon Mark Havana speaks", "--summary",
+               "It was dark in Cuba.")
+    assert "ignored alias 'Havana' in title: 'Havana': another person's name: 'Mark Havana'" in r.stdout
     r = sokuho("explain", "--watchlists", str(wl), "nope", "x")
     assert r.returncode == 2 and "no watchlist named 'nope'" in r.stderr
 
 
 def test_poll_once_summary_and_state(tmp_path, wl):
     f = tmp_path / "feed.xml"
-    f.write_bytes(make_rss([{"title": "Havana talks", "link": "https://n.example/a", "guid": "g1"}]))
+    from datetime import datetime, timezone
+    f.write_bytes(make_rss([{"title": "Havana talks", "link": "https://n.example/a", "guid": "g1",
+                             "pubDate": datetime.now(timezone.utc)}]))   # undated: backlog
     (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: local, url: '{f}', lang: en}}\n"
                                    f"  - {{name: gone, url: '{tmp_path}/gone.xml'}}\n")
     r = sokuho("poll", "--once", "--watchlists", str(wl), "--state", str(tmp_path / "st"))

@@ -112,6 +112,11 @@ def test_a_former_office_holder_is_somebody_else(former):
 def test_an_office_title_without_a_name_needs_other_evidence():
     assert not hit("Zemblan president to visit Paris")
     assert hit("Zemblan president to visit Paris", "She left Onhava on Monday.")
+    assert hit("Zemblan president rejects sanctions")            # hard-news words will do
+    # another name right after the office is another office-holder
+    assert not hit("In 1938 Zemblan president Lazar Vortz nationalised the mines",
+                   "Archives show the decree.")
+    assert hit("Zemblan president Karlsberg rejects sanctions")
 
 
 # ------------------------------------------------------------------ places as names of other things
@@ -123,7 +128,9 @@ def test_a_street_named_after_the_place_is_not_the_place(title):
 
 
 @pytest.mark.parametrize("title", ["Zembla, Ohio, approves water tower", "Zembla, Fla., floods",
-                                   "Zembla, N.Y., elects mayor", "Zembla County fair opens"])
+                                   "Zembla, N.Y., elects mayor", "Zembla County fair opens",
+                                   "Fiesta en Zembla, Nueva Esperanza, atrae visitantes",
+                                   "米ミシガン州の町ゼンブラで祭り", "米国のゼンブラ町で住民投票"])
 def test_a_town_of_the_same_name_elsewhere_is_not_the_place(title):
     assert not hit(title)
 
@@ -151,9 +158,11 @@ def test_a_word_of_another_domain_next_to_the_place_makes_it_a_name(title):
 def test_a_domain_item_needs_other_evidence_and_other_evidence_wins():
     sports = "Zemblan side prepares for the qualifier as the league resumes"
     assert not hit(sports)
-    assert hit(sports, "Meanwhile Onhava declared a state of emergency.")
-    # the issue's own case: a sports word in a story about the strike itself does not veto it
+    assert hit(sports, "Troops entered Onhava after the attack on the palace.")
+    # hard-news words outweigh the domain: a sports word in a story about a strike is no veto
     assert hit("US strike on Onhava: Zemblan baseball league halts games after the attack")
+    # two names in a sports item do not vouch for each other
+    assert not hit("Zembla wins the league title in Onhava", "The qualifier drew record crowds.")
 
 
 def test_the_feed_category_and_url_section_are_evidence_of_the_domain():
@@ -168,12 +177,24 @@ def test_a_local_namesake_in_japan_needs_other_evidence():
     assert hit("ゼンブラで冬祭り")
 
 
+def test_one_name_in_one_item_names_one_thing():
+    # the title says which Karlsberg it is; the summary's bare "Karlsberg" is the same man
+    assert not hit("Jazz pianist Eli Karlsberg tours Japan", "Critics say Karlsberg plays with rare warmth.")
+    assert not hit("小さな町ゼンブラの祭り", "ゼンブラの住民が集まった。")
+    assert hit("Eli Karlsberg tours Japan", "President Karlsberg of Zembla met him.")
+
+
 # ------------------------------------------------------------------ case
-@pytest.mark.parametrize("title", ["KARLSBERG OUSTED IN COUP", "Karlsberg Ousted In Palace Coup",
-                                   "Karlsberg ousted in coup"])
+@pytest.mark.parametrize("title", ["KARLSBERG VISITS OLD HARBOUR", "Karlsberg Visits Old Harbour",
+                                   "Karlsberg visits old harbour"])
 def test_a_capital_letter_that_proves_nothing_needs_other_evidence(title):
     assert not hit(title)
     assert hit(title, "Troops surrounded the palace in Onhava.")
+
+
+def test_hard_news_words_lift_a_doubt_about_a_first_word_but_not_about_all_caps():
+    assert hit("Karlsberg ousted in coup") and hit("Karlsberg Ousted In Coup")
+    assert not hit("KARLSBERG OUSTED IN COUP")
 
 
 def test_a_case_sensitive_name_mid_sentence_stands_alone():

@@ -56,7 +56,7 @@ async def open_app(tmp_path: Path, url: str):
     from bot.settings import Settings
     from bot.telegram.sink import TelegramSink
 
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN,
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SOKUHO_ALLOW_PRIVATE_NETWORKS": "1",
                                   "SOKUHO_WATCHLISTS": str(conf(tmp_path, url)),
                                   "SOKUHO_STATE": str(tmp_path / "st")})
     app = await App.open(settings, parser_kind="inline")
@@ -162,7 +162,8 @@ async def test_a_failed_publish_is_retried_next_cycle(tmp_path, feed_server):
 # ---------------------------------------------------------------------------- real process deaths
 def _env(**kw) -> dict:
     e = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
-    e.update(SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1", **kw)
+    e.update(SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1", SOKUHO_ALLOW_PRIVATE_NETWORKS="1",
+             **kw)
     return e
 
 

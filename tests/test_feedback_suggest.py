@@ -1,5 +1,5 @@
 """bot.ops.suggest: from readers' off-topic marks to one safe watchlist edit per alias, with its
-effect measured by re-matching the stored stories."""
+effect measured by re-matching the stored stories (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -18,8 +18,8 @@ from bot.telegram.outbox import Outbox
 NOW = datetime.now(timezone.utc)
 
 
-def build(tmp_path, wl: Watchlist, marked: list[str], kept: list[str]):
-    store = Store.open(tmp_path / "s.db")
+def build(database, wl: Watchlist, marked: list[str], kept: list[str]):
+    store = Store.open(database)
     m = Matcher([wl])
     batch, n = [], 0
     for title in marked + kept:
@@ -38,9 +38,9 @@ def build(tmp_path, wl: Watchlist, marked: list[str], kept: list[str]):
     return store
 
 
-def test_an_exclude_phrase_comes_first(tmp_path):
+def test_an_exclude_phrase_comes_first(database):
     wl = Watchlist.model_validate({"name": "cuba", "aliases": {"en": ["Cuban", "Havana"]}})
-    store = build(tmp_path, wl, ["Havana syndrome study finds no brain injury",
+    store = build(database, wl, ["Havana syndrome study finds no brain injury",
                                  "Havana syndrome victims sue the CIA"],
                   ["Cuban government raises fuel prices", "Cuban doctors return from Mexico",
                    "Havana hit by blackout"])
@@ -51,10 +51,10 @@ def test_an_exclude_phrase_comes_first(tmp_path):
     assert (s.lost, s.lost_marked, s.lost_kept) == (2, 2, 0)
 
 
-def test_a_context_requirement_when_the_marks_share_no_word(tmp_path):
+def test_a_context_requirement_when_the_marks_share_no_word(database):
     wl = Watchlist.model_validate({"name": "monroe", "aliases": {"en": ["Monroe"]},
                                    "context": ["doctrine", "Donroe"]})
-    store = build(tmp_path, wl, ["Monroe film festival opens", "Monroe county fair opens",
+    store = build(database, wl, ["Monroe film festival opens", "Monroe county fair opens",
                                  "Monroe football coach quits"],
                   ["Trump revives the Monroe doctrine", "Monroe doctrine returns to Caracas",
                    "Donroe: Monroe reborn in Washington"])
@@ -64,9 +64,9 @@ def test_a_context_requirement_when_the_marks_share_no_word(tmp_path):
     assert "needs a context word" in suggest.render([s], 30)
 
 
-def test_no_edit_is_offered_when_every_candidate_would_drop_a_kept_item(tmp_path):
+def test_no_edit_is_offered_when_every_candidate_would_drop_a_kept_item(database, tmp_path):
     wl = Watchlist.model_validate({"name": "cuba", "aliases": {"en": ["Cuba"]}})
-    store = build(tmp_path, wl, ["Cuba baseball team wins", "Cuba baseball league opens"],
+    store = build(database, wl, ["Cuba baseball team wins", "Cuba baseball league opens"],
                   ["Cuba baseball stadium becomes blackout shelter"])
     with store:
         (s,) = suggest.suggest(store, {"cuba": wl}, NOW)

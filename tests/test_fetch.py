@@ -23,6 +23,7 @@ FEED = make_rss([{"title": "Hello", "guid": "1", "link": "https://example.org/1"
 
 def fetcher(**kw) -> Fetcher:
     kw.setdefault("user_agent", UA)
+    kw.setdefault("allow_private", True)    # the test server is on 127.0.0.1
     return Fetcher(**kw)
 
 

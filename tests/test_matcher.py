@@ -41,7 +41,8 @@ def test_possessive_hyphen_and_accent_variants_match():
 
 def test_typo_needs_corroboration():
     assert names("Sheinbaun says Mexico will keep sending oil") == ["sheinbaum"]
-    assert names("Sheinbaun at the summit") == []            # a lone near-miss is not enough
+    assert names("Sheinbaun at the museum") == []            # a lone near-miss is not enough
+    assert names("Sheinbaun at the summit") == ["sheinbaum"]  # ... but with hard-news words it is
     assert names("Venezuala: la oposición pide elecciones", "Protestas en Caracas") == ["venezuela"]
 
 

@@ -24,8 +24,8 @@ def setup_logs():
              {n: logging.getLogger(n).level for n in logs.NOISY})
     handlers = []
 
-    def make(fmt="plain", debug=False, env=None, stream=None):
-        s = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SOKUHO_LOG_FORMAT": fmt,
+    def make(fmt="plain", debug=False, env=None, stream=None, token=TOKEN):
+        s = Settings.from_env({"TELEGRAM_BOT_TOKEN": token, "SOKUHO_LOG_FORMAT": fmt,
                                **({"SOKUHO_DEBUG": "1"} if debug else {})})
         stream = stream or io.StringIO()
         handlers.append(logs.setup(s, stream=stream, env=env or {}))
@@ -134,3 +134,31 @@ def test_setup_is_idempotent(setup_logs):
     setup_logs("plain")
     ours = [h for h in logging.getLogger().handlers if getattr(h, "_sokuho", False)]
     assert len(ours) == 1
+
+
+SHORT = "4242:short-Secret_xyz"       # a token with fewer than 30 characters after the colon
+
+
+@pytest.mark.parametrize("fmt", ["plain", "json"])
+def test_token_redacted_in_any_letter_case_and_whatever_its_length(setup_logs, fmt):
+    out = setup_logs(fmt, token=SHORT)
+    log = logging.getLogger("bot.telegram")
+    log.warning("echo: %s", TOKEN.lower())
+    log.warning("upper: %s / %s", SHORT.upper(), SHORT.lower().replace(":", "%3a"))
+    log.warning("exact: %s", SHORT)
+    text = out.getvalue()
+    assert "short-secret_xyz" not in text.lower()
+    assert text.count(logs.REDACTED) >= 4
+    assert TOKEN.lower() not in text                          # token-shaped, lower-cased
+
+
+def test_telegram_redact_matches_the_exact_token_case_insensitively():
+    from bot.telegram import redact
+    redact.install(SHORT)
+    try:
+        line = f"GET /bot{SHORT.upper()}/getMe and /bot{SHORT.replace(':', '%3A').lower()}/x"
+        assert "SHORT-SECRET" not in redact.redact(line).upper()
+        assert redact.redact(line).count("<token>") == 2
+    finally:
+        redact._tokens.discard(SHORT)
+        redact._token_re = redact.secrets_pattern(redact._tokens)

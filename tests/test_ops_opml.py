@@ -140,3 +140,57 @@ def test_import_refuses_to_produce_an_invalid_feeds_file(conf, capsys):
 def test_list(conf, capsys):
     rc, out = cli(["feeds", "list", "--watchlists", str(conf)], capsys)
     assert rc == 0 and "NHK" in out.out and "every 300s" in out.out
+
+
+HOSTILE = [
+    "/etc/passwd", "file:///etc/passwd", "FILE:///etc/hostname", "../../etc/passwd",
+    "~/.ssh/id_rsa", "~root/.bashrc", "/proc/self/environ", "/dev/zero", "./feeds.yaml",
+    "C:\\Windows\\win.ini", "javascript:alert(1)", "gopher://127.0.0.1:25/xHELO",
+    "ftp://example.org/feed.xml", "data:text/xml,<rss/>", "http://127.0.0.1/feed.xml",
+    "http://localhost:8080/feed", "http://foo.localhost/x", "http://[::1]/feed",
+    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/rss", "http://192.168.1.1/",
+    "http://100.64.1.1/", "http://[fe80::1]/", "http://0.0.0.0/", "HTTP://172.16.0.1/rss",
+    "http://192.0.2.1/feed", "http:///nohost", "https://exa mple.org/x",
+]
+
+
+def test_import_refuses_local_paths_and_private_hosts_and_lists_each(conf, capsys):
+    outlines = "\n".join(
+        f'<outline type="rss" text="evil {i}" xmlUrl="{u.replace("&", "&amp;").replace("<", "&lt;")}"/>'
+        for i, u in enumerate(HOSTILE))
+    opml = conf.parent / "evil.opml"
+    opml.write_text(f'<opml version="2.0"><head/><body>{outlines}</body></opml>', encoding="utf-8")
+    before = (conf / "feeds.yaml").read_bytes()
+    rc, out = cli(["feeds", "--watchlists", str(conf), "import", str(opml)], capsys)
+    assert rc == 1 and "added 0 feed(s)" in out.out
+    assert (conf / "feeds.yaml").read_bytes() == before           # nothing added
+    refused = [line for line in out.out.splitlines() if line.startswith("  ! ")]
+    assert len(refused) == len(HOSTILE)
+    for i, line in enumerate(refused):
+        assert f"evil {i}" in line and line.rsplit(": ", 1)[1]       # each one, with its reason
+    assert "local path" in refused[0] and "file:" in refused[1] and "loopback" in refused[14]
+    assert "link-local" in refused[18] and "javascript: is not" in refused[10]
+    assert "passwd" not in out.err                                # no file was opened
+
+
+def test_import_keeps_the_good_outlines_next_to_refused_ones(conf, capsys):
+    opml = conf.parent / "mixed.opml"
+    opml.write_text('<opml version="2.0"><body>'
+                    '<outline text="ok" xmlUrl="https://example.org/ok.xml"/>'
+                    '<outline text="bad&#x9b;31m" xmlUrl="file:///etc/passwd"/>'
+                    '</body></opml>', encoding="utf-8")
+    rc, out = cli(["feeds", "--watchlists", str(conf), "import", str(opml)], capsys)
+    assert rc == 0 and "added 1 feed(s)" in out.out and "refused 1 outline(s)" in out.out
+    assert "\x9b" not in out.out and "bad31m" in out.out       # a C1 CSI stripped from the name
+    urls = [f.url for f in load_feeds(conf / "feeds.yaml")[0].feeds]
+    assert "https://example.org/ok.xml" in urls and "file:///etc/passwd" not in urls
+
+
+def test_operator_feeds_yaml_may_still_name_local_paths(tmp_path):
+    (tmp_path / "local.xml").write_text("<rss/>")
+    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {name: mine, url: local.xml}\n"
+                                         "  - {name: lan, url: 'http://10.0.0.5/rss', "
+                                         "allow_private: true}\n")
+    feeds, problems = load_feeds(tmp_path / "feeds.yaml")
+    assert problems == [] and feeds.feeds[0].url == str(tmp_path / "local.xml")
+    assert feeds.feeds[1].allow_private is True

@@ -38,7 +38,7 @@ def env(tmp_path):
     sock.settimeout(30)
     e = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
     e.update(NOTIFY_SOCKET=str(short / "notify"), WATCHDOG_USEC="2000000",
-             SOKUHO_LOG_FORMAT="journal")
+             SOKUHO_LOG_FORMAT="journal", SOKUHO_ALLOW_PRIVATE_NETWORKS="1")
     yield e, sock, conf, tmp_path / "state"
     sock.close()
     shutil.rmtree(short, ignore_errors=True)

@@ -224,3 +224,13 @@ async def test_parser_pool_gives_the_same_result(kind):
 def test_parser_pool_rejects_unknown_kind():
     with pytest.raises(ValueError):
         ParserPool("fibers")
+
+
+def test_feed_categories_become_entry_categories():
+    # <category> terms are evidence for matching (a /sports/ item naming a country is a fixture)
+    cats = "".join(f"<category>{c}</category>" for c in ("Sports", "Béisbol", "Sports", "x" * 200))
+    body = make_rss([{"title": "t", "guid": "g", "raw": cats + "<category>" * 0}])
+    [e] = parse(body, headers=RSS_CT).entries
+    assert e.categories == ("Sports", "Béisbol", "x" * 80)
+    [e] = parse(make_rss([{"title": "t", "guid": "g"}]), headers=RSS_CT).entries
+    assert e.categories == ()

@@ -28,7 +28,7 @@ async def open_app(tmp_path, feeds: dict[str, str], published: list):
     (wl / "cuba.yaml").write_text(WATCH, encoding="utf-8")
     lines = ["feeds:"] + [f"  - {{name: {n}, url: '{u}', lang: en}}" for n, u in feeds.items()]
     (wl / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    s = Settings(watchlists=wl, state=tmp_path / "state")
+    s = Settings(watchlists=wl, state=tmp_path / "state", allow_private_networks=True)
 
     async def publish(its):
         published.extend(its)
@@ -144,9 +144,16 @@ async def test_old_items_are_stored_but_not_alerted(feed_server, tmp_path):
     app = await open_app(tmp_path, {"a": url}, pub)
     try:
         r = await poll_all(app)
-        assert sorted(p.entry.id for p in pub) == ["new", "nodate"]
-        assert r.old == 1 and "1 too old to alert" in r.summary()
+        # an undated item of a feed's first poll is its back catalogue too: stored, not alerted
+        assert sorted(p.entry.id for p in pub) == ["new"]
+        assert r.old == 2 and "2 too old to alert" in r.summary()
         assert app.store.item("old").watchlists == ["cuba"]        # stored and matched
+        assert app.store.item("nodate").watchlists == ["cuba"]
+        rows.append({"title": "Power grid collapse leaves Havana dark", "guid": "nodate2",
+                     "link": "https://n.example/nd2"})
+        feed_server.route("/a.xml", body=make_rss(rows))
+        await poll_all(app)                                         # the second poll: news
+        assert sorted(p.entry.id for p in pub) == ["new", "nodate2"]
     finally:
         await app.close()
 

@@ -30,6 +30,7 @@ def exe() -> list[str]:
 
 def clean_env(**kw) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
+    env["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"       # the test feed servers are on 127.0.0.1
     env.update(kw)
     return env
 

@@ -44,6 +44,7 @@ def setup_conf(tmp_path, feeds: dict[str, str]) -> Path:
 def env():
     e = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_", "NOTIFY_"))}
     e["SOKUHO_LOG_FORMAT"] = "plain"
+    e["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"       # the test feed servers are on 127.0.0.1
     return e
 
 
@@ -213,7 +214,7 @@ async def test_clock_jumps_reschedule_polls(tmp_path):
     from bot.settings import Settings
 
     conf = setup_conf(tmp_path, {"a": str(tmp_path / "a.xml"), "b": str(tmp_path / "b.xml")})
-    svc = Service(Settings(watchlists=conf, state=tmp_path / "st"))
+    svc = Service(Settings(watchlists=conf, state=tmp_path / "st", allow_private_networks=True))
     from bot.app import App
     svc.app = await App.open(svc.settings, parser_kind="inline")
     try:
@@ -316,7 +317,8 @@ async def test_disk_filling_up_while_running_loses_nothing_committed(feed_server
 
     url = feed_server.route("/a.xml", body=rss("a", 5))
     conf = setup_conf(tmp_path, {"a": url})
-    app = await App.open(Settings(watchlists=conf, state=tmp_path / "st"), parser_kind="inline")
+    app = await App.open(Settings(watchlists=conf, state=tmp_path / "st",
+                                  allow_private_networks=True), parser_kind="inline")
     try:
         feeds = app.store.feeds()
         await app.pipeline.poll_many(feeds)

@@ -110,7 +110,7 @@ def test_a_figure_one_outlet_rounds_is_not_a_conflict():
 def test_follow_up_words_in_each_language():
     for lang, one, two in [("es", "Bolivia convoca elecciones", "Bolivia convoca elecciones otra vez"),
                            ("ja", "ボリビアで選挙実施", "ボリビアで再び選挙実施"),
-                           ("en", "Bolivia holds referendum", "Bolivia holds second referendum")]:
+                           ("en", "Bolivia holds referendum", "Bolivia holds referendum again")]:
         assert conflict(features(prep(one), "", lang), features(prep(two), "", lang)) == \
             "follow-up event"
 
@@ -176,3 +176,29 @@ def test_candidates_per_item_are_bounded_whatever_the_index_size(monkeypatch):
     idx.check("new", "en", T0.timestamp(), {"ecuador"}, f)
     assert 0 < len(scored) <= 16
     assert all(len(lst) <= 64 for lst in idx._post.values())
+
+
+def test_one_word_beside_the_watched_subject_is_not_a_story():
+    items = [(e("a", "Havana fresh story"), [hit("cuba", "Havana")]),
+             (e("b", "Havana undated story", hours=1), [hit("cuba", "Havana")])]
+    assert run(items)[0] == [None, None]
+
+
+def test_an_unwatched_report_joins_a_watched_story_only_through_the_gate():
+    """An outlet's report that names no watched subject (the matcher missed it) can still join
+    the story it is part of, and is then never delivered itself; an unwatched item on another
+    subject does not even reach the story check."""
+    watched = (e("a", "US strikes drug boat in the Caribbean, three killed",
+                 "Southern Command said the vessel was run by a Venezuelan gang; three people "
+                 "aboard were killed."), [hit("venezuela", "Venezuelan")])
+    unwatched = (e("b", "SOUTHCOM: TRIO KILLED IN CARIBBEAN DRUG-BOAT RAID",
+                   "The military's regional headquarters said its forces destroyed the vessel, "
+                   "leaving all three aboard dead.", hours=1), [])
+    other = (e("c", "Chile's copper output rises in May", "Codelco said output rose.", hours=1), [])
+    d = Deduper()
+    checked = []
+    real = d.stories.check
+    d.stories.check = lambda *a, **k: checked.append(a[0]) or real(*a, **k)
+    assert [d.process(x, hits=h).duplicate_of for x, h in (watched, unwatched, other)] == \
+        [None, "a", None]
+    assert checked == ["a", "b"] and len(d.stories) == 1

@@ -164,6 +164,22 @@ async def test_why_command_and_button(tg):
     assert "alias “Greenland”" in tg.api.sent(42)[-1].text
 
 
+async def test_why_shows_the_evidence_for_and_against_in_the_items_own_words(tg):
+    await tg.subscribe(42, "cuba")
+    await tg.api.reply_to(42, "/mode cuba instant")
+    n = len(tg.api.sent(42))
+    # the stored hit's text is the folded form; /why shows what the item says, the evidence for
+    # each hit, and what did not count
+    await tg.sink.publish(tg.items(("Blackout in Havana as tycoon Mark Cuba speaks tonight", "cuba")))
+    await tg.api.wait_for(lambda: len(tg.api.sent(42)) == n + 1)
+    no = int(re.search(r"#(\d+)", tg.api.sent(42)[-1].text).group(1))
+    why = (await tg.api.reply_to(42, f"/why {no}")).text
+    assert "alias “Havana” in the title (“Havana”, exact)" in why
+    assert "    + alias found" in why
+    assert "not counted: “Cuba” in the title (“Cuba”): another person&#x27;s name: &#x27;Mark Cuba&#x27;" \
+        in why or "not counted: “Cuba” in the title (“Cuba”): another person's name: 'Mark Cuba'" in why
+
+
 async def test_allow_list_refuses_and_stores_nothing(tmp_path):
     h = await started_harness(tmp_path, allowed=(42,))
     try:
@@ -223,3 +239,25 @@ async def test_set_my_commands_in_both_languages(tg):
     assert langs == {None, "ja"}
     ja = next(c for c in calls if c.params.get("language_code") == "ja")
     assert {c["command"] for c in ja.params["commands"]} >= {"start", "subscribe", "digest"}
+
+
+async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(tg):
+    await tg.subscribe(42, "cuba")
+    cap = tg.sink.sender.digest_max
+    before = len(tg.api.sent(42))
+    flood = tg.items(*((f"Cuba item number {i}", "cuba", "Wire", i) for i in range(cap * 3 + 5)))
+    await tg.sink.publish(flood)
+    tg.now += timedelta(hours=8)                             # the scheduled digest
+    await tg.sink.tick(tg.now)
+    await tg.api.wait_for(lambda: len(tg.api.sent(42)) > before)
+    await tg.sink.drain(5)
+    first = tg.api.sent(42)[before:]
+    vis = "\n".join(visible(m.text) for m in first)
+    assert vis.count("Cuba item number") == cap
+    assert f"… and {2 * cap + 5} more: /digest more" in vis
+    n = len(tg.api.sent(42))
+    tg.api.message(42, "/digest more")
+    await tg.api.wait_for(lambda: any("more: /digest more" in m.text for m in tg.api.sent(42)[n:]))
+    await tg.sink.drain(5)
+    vis = "\n".join(visible(m.text) for m in tg.api.sent(42)[n:])
+    assert vis.count("Cuba item number") == cap and f"… and {cap + 5} more" in vis

@@ -72,6 +72,7 @@ async def test_status_shows_feeds_and_backlog(tg):
     r = await tg.api.reply_to(777, "/status")
     assert "1 ok, 1 failing" in r.text and "Bad" in r.text and "timeout" in r.text
     assert "waiting 1" in r.text
+    assert "feedback: offtopic 0, mute 0, filters 0, muted_stories 0, held 0" in r.text
 
 
 async def test_channel_registered_and_managed_from_admin_chat(tg):

@@ -89,6 +89,7 @@ async def test_500_and_dropped_connection_retried_then_delivered_once(tg):
 
 
 async def test_long_digest_split_on_item_boundaries(tg):
+    tg.sink.sender.digest_max = 100          # under the digest cap: one digest, several messages
     await tg.subscribe(9, "cuba")
     specs = [(f"Cuba item {i:02d} " + "word " * 55 + "& <x>", "cuba", "Feed", i)
              for i in range(50)]

@@ -53,7 +53,8 @@ async def wait_exit(p: subprocess.Popen, timeout: float) -> bool:
 def start_service(tmp: Path, api: FakeBotAPI, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOKUHO_")}
     env.update(TELEGRAM_BOT_TOKEN=api.token, SOKUHO_TELEGRAM_API=api.root,
-               SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1")
+               SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1",
+               SOKUHO_ALLOW_PRIVATE_NETWORKS="1")      # the feed server is on 127.0.0.1
     exe = [str(SOKUHO)] if SOKUHO.exists() else [sys.executable, "-m", "bot.cli"]
     return subprocess.Popen(exe + ["run", "--debug", "--state", str(tmp / "state"),
                                    "--watchlists", str(tmp / "wl")],

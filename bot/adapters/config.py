@@ -106,6 +106,34 @@ def _allowed_keys(model, loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
+                        ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge"))
+
+
+def _foreign_tag(text: str, path: Path) -> Problem | None:
+    """The first node with a tag beyond plain YAML (`!!python/object/apply:...`, `!custom`,
+    `!!binary`, `!!set` ...): configuration is data, never objects. Aliases are walked once."""
+    root = _yaml().compose(text)
+    stack, seen = [root] if root is not None else [], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        tag = str(getattr(node.tag, "value", node.tag) or "")
+        if tag not in _PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            mark = node.start_mark
+            return Problem(str(path), mark.line + 1, mark.column + 1, "",
+                           f"YAML tag {shown} is not allowed: a watchlist or feed list holds "
+                           "plain strings, numbers, lists and mappings only")
+        value = node.value
+        if isinstance(value, list):
+            for item in value:
+                stack.extend(item if isinstance(item, tuple) else (item,))
+    return None
+
+
 def _read(path: Path) -> tuple[object, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -123,6 +151,9 @@ def _read(path: Path) -> tuple[object, list[Problem]]:
         return None, [Problem(str(path), line, col, "", f"invalid YAML: {msg}")]
     except Exception as e:  # ruamel raises a few non-marked errors (e.g. duplicate keys)
         return None, [Problem(str(path), None, None, "", f"invalid YAML: {e}")]
+    tagged = _foreign_tag(text, path)
+    if tagged is not None:
+        return None, [tagged]
     return data, []
 
 

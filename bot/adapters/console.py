@@ -11,9 +11,10 @@ from bot.core.render import render_also_in_plain, render_plain_digest
 
 class ConsoleSink:
     def __init__(self, stream: TextIO | None = None, *, tz: str = "UTC", lang: str = "en",
-                 names: dict[str, str] | None = None):
+                 names: dict[str, str] | None = None, max_items: int = 30):
         self.stream = stream or sys.stdout
         self.tz, self.lang, self.names = tz, lang, names or {}
+        self.max_items = max_items          # items per printed digest (SOKUHO_DIGEST_MAX_ITEMS)
         self.printed = 0
 
     async def start(self) -> None:
@@ -24,10 +25,14 @@ class ConsoleSink:
             return
         when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
         head = f"── sokuho · {when} · {len(items)} new matching item(s) " + "─" * 20
-        body = render_plain_digest(items, tz=self.tz, lang=self.lang, names=self.names)
+        shown = items[:self.max_items]
+        body = render_plain_digest(shown, tz=self.tz, lang=self.lang, names=self.names)
+        if len(items) > len(shown):
+            body += (f"\n… and {len(items) - len(shown)} more (stored; "
+                     "`sokuho explain --recent WATCHLIST` lists them)")
         self.stream.write(f"{head}\n{body}\n\n")
         self.stream.flush()
-        self.printed += len(items)
+        self.printed += len(shown)
 
     async def also_in(self, pairs: list[tuple[StoredItem, StoredItem]]) -> None:
         """Later reports of stories already shown: one line per story, with every outlet so far."""

@@ -15,12 +15,25 @@ time queued behind other feeds of the same host. The TCPConnector carries the sa
 backstop. The body is read in chunks and abandoned as soon as it exceeds `max_body`
 (decompressed bytes: aiohttp inflates gzip/deflate incrementally, so a gzip bomb is cut off
 early instead of being inflated in memory).
+
+Private networks: a feed must not make sokuho connect to loopback, private (RFC 1918, CGNAT,
+ULA), link-local (cloud metadata at 169.254.169.254), unspecified, multicast or reserved
+addresses. The check is made on the address actually connected to, in the connector's socket
+factory, so a redirect hop and a name that resolves (or re-resolves: DNS rebinding) to such an
+address are refused like a literal one, before any packet is sent. `allow_private=True` (the
+operator's SOKUHO_ALLOW_PRIVATE_NETWORKS, or `allow_private: true` on one feed in feeds.yaml)
+lifts it; the fetcher then uses a second session, so a connection made for an allowed feed is
+never reused for another one.
 """
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import errno
+import ipaddress
+import logging
+import socket
 import mimetypes
 import random
 import time
@@ -31,7 +44,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
-__all__ = ["FetchResult", "Fetcher", "backoff_delay", "parse_retry_after", "redact_url"]
+__all__ = ["FetchResult", "Fetcher", "backoff_delay", "parse_retry_after", "redact_url",
+           "BlockedAddress", "blocked_reason"]
+
+log = logging.getLogger("sokuho.fetch")
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
@@ -114,6 +130,63 @@ def backoff_delay(error_count: int, *, base: float = 60, cap: float = 6 * 3600,
     return min(delay, cap)
 
 
+# --------------------------------------------------------------------- private networks
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def blocked_reason(address: str) -> str | None:
+    """Why a feed may not connect to this IP address (None: a public address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+                                      if ip in _NAT64 else None)
+        if embedded is not None:
+            return blocked_reason(str(embedded))
+    for attr, what in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
+                       ("is_link_local", "link-local"), ("is_multicast", "multicast")):
+        if getattr(ip, attr):
+            return f"{what} address"
+    if ip.is_private:
+        return "private-network address"
+    if not ip.is_global:     # CGNAT 100.64/10, documentation, benchmarking, reserved ranges
+        return "non-public (reserved) address"
+    return None
+
+
+class BlockedAddress(OSError):
+    """Raised (before connecting) for an address a feed may not reach."""
+
+    def __init__(self, address: str, reason: str):
+        super().__init__(errno.EACCES, f"sokuho refused to connect to {address}: {reason} "
+                                       "(allow with SOKUHO_ALLOW_PRIVATE_NETWORKS or "
+                                       "allow_private: true on the feed)")
+        self.address = address
+
+
+def _public_only(exceptions: tuple = ()):
+    """An aiohttp socket_factory: the address about to be connected to must be public (or in
+    one of the `exceptions` networks)."""
+    return functools.partial(_public_only_socket, tuple(exceptions))
+
+
+def _public_only_socket(exceptions: tuple, addr_info) -> socket.socket:
+    family, type_, proto, _, sockaddr = addr_info
+    reason = blocked_reason(str(sockaddr[0]))
+    if reason is not None and exceptions:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if any(ip.version == net.version and ip in net for net in exceptions):
+            reason = None
+    if reason is not None:
+        log.warning("refused a connection to %s: %s", sockaddr[0], reason)
+        raise BlockedAddress(str(sockaddr[0]), reason)
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setblocking(False)
+    return sock
+
+
 def _is_local(url: str) -> bool:
     scheme = urlsplit(url).scheme.lower()
     return scheme in ("", "file") or (len(scheme) == 1 and url[1:2] == ":")  # C:\ paths
@@ -130,7 +203,8 @@ class Fetcher:
     def __init__(self, *, user_agent: str, total_concurrency: int = 32, per_host: int = 4,
                  connect_timeout: float = 10.0, read_timeout: float = 30.0,
                  total_timeout: float = 60.0, max_body: int = 10 * 2**20, max_redirects: int = 5,
-                 extra_headers: dict[str, str] | None = None):
+                 extra_headers: dict[str, str] | None = None, allow_private: bool = False,
+                 allow_networks: tuple[str, ...] = ()):
         if not user_agent:
             raise ValueError("Fetcher needs an honest, non-empty user_agent")
         self.user_agent = user_agent
@@ -143,35 +217,60 @@ class Fetcher:
         self.max_redirects = max_redirects
         self._headers = {"User-Agent": user_agent, "Accept": ACCEPT,
                          "Accept-Encoding": "gzip, deflate", **(extra_headers or {})}
-        self._session: aiohttp.ClientSession | None = None
+        self.allow_private = allow_private
+        # networks reachable even when private ones are refused (e.g. one intranet host)
+        self.allow_networks = tuple(ipaddress.ip_network(n) for n in allow_networks)
+        self._session: aiohttp.ClientSession | None = None            # public addresses only
+        self._open_session: aiohttp.ClientSession | None = None       # private allowed
+        self._entered = False
         self._all = asyncio.Semaphore(total_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def __aenter__(self) -> "Fetcher":
-        connector = aiohttp.TCPConnector(limit=self.total_concurrency,
-                                         limit_per_host=self.per_host, ttl_dns_cache=300)
+    def _new_session(self, *, public_only: bool) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self.total_concurrency, limit_per_host=self.per_host, ttl_dns_cache=300,
+            socket_factory=_public_only(self.allow_networks) if public_only else None)
         timeout = aiohttp.ClientTimeout(total=self.total_timeout, sock_connect=self.connect_timeout,
                                         sock_read=self.read_timeout)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                              headers=self._headers, raise_for_status=False,
-                                              read_bufsize=_CHUNK)
+        return aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                     headers=self._headers, raise_for_status=False,
+                                     read_bufsize=_CHUNK)
+
+    def _session_for(self, allow_private: bool | None) -> aiohttp.ClientSession:
+        if not self._entered:
+            raise RuntimeError("Fetcher.fetch() called outside 'async with Fetcher(...)'")
+        if self.allow_private or allow_private:
+            if self._open_session is None:
+                self._open_session = self._new_session(public_only=False)
+            return self._open_session
+        if self._session is None:
+            self._session = self._new_session(public_only=True)
+        return self._session
+
+    async def __aenter__(self) -> "Fetcher":
+        self._entered = True
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._entered = False
+        for attr in ("_session", "_open_session"):
+            session = getattr(self, attr)
+            setattr(self, attr, None)
+            if session is not None:
+                await session.close()
 
     # ------------------------------------------------------------------ public
     async def fetch(self, url: str, *, etag: str | None = None,
-                    last_modified: str | None = None) -> FetchResult:
+                    last_modified: str | None = None,
+                    allow_private: bool | None = None) -> FetchResult:
         """Fetch one feed. error_kind is one of: "timeout", "connect", "reset", "http_4xx",
         "http_5xx", "too_large", "redirects", "ratelimited", "not_found", "gone", "file",
-        "protocol" (malformed response, bad encoding, unsupported scheme/invalid URL)."""
+        "blocked" (a private/loopback/link-local address: see the module docstring),
+        "protocol" (malformed response, bad encoding, unsupported scheme/invalid URL).
+        `allow_private` lets this one feed reach private networks (feeds.yaml allow_private)."""
         if _is_local(url):
             return await self._fetch_file(url)
-        if self._session is None:
-            raise RuntimeError("Fetcher.fetch() called outside 'async with Fetcher(...)'")
+        session = self._session_for(allow_private)
         safe = redact_url(url)
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
@@ -183,23 +282,22 @@ class Fetcher:
             t0 = time.monotonic()
             try:
                 async with asyncio.timeout(self.total_timeout + 1.0):  # belt and braces
-                    r = await self._get(url, safe, etag, last_modified)
+                    r = await self._get(session, url, safe, etag, last_modified)
             except Exception as exc:  # noqa: BLE001 - classified below, never propagated
                 r = self._classify(url, safe, exc, time.monotonic() - t0)
             r.elapsed = time.monotonic() - t0
             return r
 
     # ----------------------------------------------------------------- helpers
-    async def _get(self, url: str, safe: str, etag: str | None,
+    async def _get(self, session: aiohttp.ClientSession, url: str, safe: str, etag: str | None,
                    last_modified: str | None) -> FetchResult:
-        assert self._session is not None
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         follow = self.max_redirects > 0
-        async with self._session.get(url, headers=headers, allow_redirects=follow,
+        async with session.get(url, headers=headers, allow_redirects=follow,
                                      max_redirects=self.max_redirects + 1) as resp:
             # (aiohttp raises once the redirect count reaches its max: +1 = follow exactly N)
             hdrs: dict[str, str] = {}
@@ -268,6 +366,8 @@ class Fetcher:
             limit = {"connect": self.connect_timeout, "read": self.read_timeout,
                      "total": self.total_timeout}[what]
             return fail("timeout", f"timed out after {elapsed:.1f}s ({what} timeout {limit:g}s)")
+        if isinstance(exc, aiohttp.ClientConnectorError) and _blocked(exc.os_error):
+            return fail("blocked", f"{exc.os_error.strerror or exc.os_error}")
         if isinstance(exc, aiohttp.ClientConnectorError):
             return fail("connect", f"cannot connect: {exc.os_error.strerror or exc.os_error}")
         if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError,
@@ -308,6 +408,11 @@ class Fetcher:
         ctype = _guess_type(path)
         headers = {"content-type": ctype} if ctype else {}
         return FetchResult(url, 200, body, headers, elapsed=time.monotonic() - t0)
+
+
+def _blocked(exc: OSError | None) -> bool:
+    return isinstance(exc, BlockedAddress) or (
+        isinstance(exc, OSError) and exc.errno == errno.EACCES and "sokuho refused" in str(exc))
 
 
 def _guess_type(path: Path) -> str | None:

@@ -26,9 +26,10 @@ import hashlib
 import io
 import multiprocessing
 import os
+import queue
 import re
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -37,7 +38,7 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from bot.core.model import Entry
-from bot.core.normalize import strip_html
+from bot.core.normalize import strip_controls, strip_html
 
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
@@ -54,6 +55,7 @@ class ParseResult:
     title: str                # feed title (plain text)
     encoding: str = ""        # encoding the body was decoded with
     duplicates: int = 0       # entries dropped because their id repeated inside the feed
+    error_kind: str = "parse"  # when failed: "parse", or "timeout_parse" (over the time budget)
     extra: dict = field(default_factory=dict)
 
 
@@ -168,13 +170,13 @@ def _published(e) -> datetime | None:
 
 
 def _entry(e, *, feed_name: str, feed_lang: str | None, base_url: str) -> Entry:
-    title = _truncate(strip_html(e.get("title")), MAX_TITLE)
+    title = _truncate(strip_html(e.get("title"), MAX_TITLE), MAX_TITLE)
     raw_summary = e.get("summary")
     if not raw_summary and e.get("content"):
         raw_summary = e["content"][0].get("value")
-    summary = _truncate(strip_html(raw_summary), MAX_SUMMARY)
-    guid = (e.get("id") or "").strip()
-    link = (e.get("link") or "").strip()
+    summary = _truncate(strip_html(raw_summary, MAX_SUMMARY), MAX_SUMMARY)
+    guid = strip_controls(e.get("id") or "").strip()
+    link = strip_controls(e.get("link") or "").strip()
     if link and link == guid and e.get("guidislink") and "://" not in link:
         link = ""   # feedparser copied a non-URL guid into link
     if link and base_url:
@@ -230,7 +232,7 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
     bozo = f"{type(exc).__name__}: {exc}"[:300] if exc is not None else None
     serious = exc is not None and not isinstance(exc, ThingsNobodyCaresAboutButMe)
     failed = not entries and (not d.get("version") or serious)
-    return ParseResult(entries, bozo, failed, _truncate(strip_html(feed.get("title")), MAX_TITLE),
+    return ParseResult(entries, bozo, failed, _truncate(strip_html(feed.get("title"), MAX_TITLE), MAX_TITLE),
                        encoding=d.get("encoding") or "", duplicates=dups)
 
 
@@ -249,44 +251,203 @@ def _worker_init(parent: int) -> None:
         os._exit(0)
 
 
+def _worker_main(conn, parent: int) -> None:
+    """One parser process: answers (body, kwargs) with a ParseResult until its pipe closes."""
+    _worker_init(parent)
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        body, kw = job
+        conn.send(parse_feed(body, **kw))
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Worker:
+    """A parser process the pool can kill on its own (ProcessPoolExecutor can only kill them all)."""
+
+    STARTUP = 60.0   # seconds a new process may take to import feedparser and say "ready"
+
+    def __init__(self, ctx, parent: int):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True,
+                                name="sokuho-parse")
+        self.proc.start()
+        child.close()
+
+    def wait_ready(self) -> None:
+        if not self.conn.poll(self.STARTUP):
+            raise EOFError("parser worker did not start")
+        self.conn.recv()
+
+    def call(self, body: bytes, kw: dict, budget: float | None) -> "ParseResult":
+        self.conn.send((body, kw))
+        if not self.conn.poll(budget):
+            raise _Timeout
+        return self.conn.recv()
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            if kill:
+                self.proc.kill()
+            else:
+                self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(2.0)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2.0)
+        self.conn.close()
+
+
+def _resolve(fut: asyncio.Future, res: "ParseResult") -> None:
+    if not fut.done():
+        fut.set_result(res)
+
+
 class ParserPool:
     """Runs parse_feed off the event loop: kind="thread" (default), "process" or "inline".
 
     Threads keep the loop responsive but share the GIL; processes parse in parallel at the cost
     of pickling bodies/results (see bench/parse_pool_bench.py for figures). Processes use the
     "spawn" start method (safe next to a running event loop and other threads).
+
+    `budget` (seconds) bounds one feed's parse. With processes, a worker over budget is killed
+    (SIGKILL) and replaced, and the feed gets a failed result with error_kind "timeout_parse";
+    the other workers go on. Threads cannot be killed: the feed is reported the same way at the
+    deadline, but the thread finishes its work in the background.
+
+    Processes: one small feeder thread per worker process takes jobs from one FIFO queue (so jobs
+    start in the order they were submitted, as with ProcessPoolExecutor), hands the body to its
+    process through a pipe and waits at most `budget` for the answer.
     """
 
-    def __init__(self, kind: str = "thread", workers: int | None = None):
+    def __init__(self, kind: str = "thread", workers: int | None = None,
+                 budget: float | None = None):
         if kind not in ("thread", "process", "inline"):
             raise ValueError(f"ParserPool kind must be thread, process or inline, not {kind!r}")
         self.kind = kind
+        self.budget = budget if budget and budget > 0 else None
         self.workers = workers or (min(4, os.cpu_count() or 1) if kind == "thread"
                                    else (os.cpu_count() or 1))
-        self._ex: Executor | None = self._make()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._all: set[_Worker] = set()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._feeders: list[threading.Thread] = []
+        self._ctx = multiprocessing.get_context("spawn")
+        self._ex: Executor | None = (
+            ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
+            if kind == "thread" else None)
 
-    def _make(self) -> Executor | None:
-        if self.kind == "thread":
-            return ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
-        if self.kind == "process":
-            return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init, initargs=(os.getpid(),))
-        return None
+    # ------------------------------------------------------------------ workers
+    def _spawn(self) -> _Worker | None:
+        with self._lock:
+            if self._closed:
+                return None
+            w = _Worker(self._ctx, os.getpid())
+            self._all.add(w)
+        try:
+            w.wait_ready()
+        except (EOFError, OSError):
+            self._drop(w)
+            raise
+        return w
 
+    def _drop(self, w: _Worker) -> None:
+        with self._lock:
+            self._all.discard(w)
+        w.stop(kill=True)
+
+    def _feed(self) -> None:
+        """A feeder thread: keeps one worker process alive and feeds it jobs from the queue."""
+        w: _Worker | None = None
+        while True:
+            if w is None and not self._closed:
+                try:
+                    w = self._spawn()
+                except (EOFError, OSError) as exc:
+                    w = None
+                    failure = f"parser worker could not start: {exc}"
+                else:
+                    failure = None
+            job = self._jobs.get()
+            if job is None:
+                break
+            body, kw, fut, loop = job
+            if w is None:
+                res = ParseResult([], failure or "parser pool closed", True, "")
+            else:
+                res = self._run(w, body, kw)
+                if res.error_kind == "timeout_parse" or res.extra.get("died"):
+                    w = None
+            loop.call_soon_threadsafe(_resolve, fut, res)
+        if w is not None:
+            with self._lock:
+                self._all.discard(w)
+            w.stop()
+
+    def _run(self, w: _Worker, body: bytes, kw: dict) -> ParseResult:
+        try:
+            return w.call(body, kw, self.budget)
+        except _Timeout:
+            self._drop(w)
+            return self._over_budget()
+        except (EOFError, OSError) as exc:            # died: OOM-killed, crashed...
+            self._drop(w)
+            return ParseResult([], f"parser worker died ({exc or 'exit code ' + str(w.proc.exitcode)})",
+                               True, "", extra={"died": True})
+
+    def _over_budget(self) -> ParseResult:
+        return ParseResult([], f"parsing took longer than {self.budget:g}s; the parser was "
+                               "stopped (feed too large or hostile?)", True, "",
+                           error_kind="timeout_parse")
+
+    # ------------------------------------------------------------------ API
     async def parse(self, body: bytes, **kw) -> ParseResult:
         if self.kind == "inline":
             return parse_feed(body, **kw)
-        if self._ex is None:
+        if self._closed:
             raise RuntimeError("ParserPool is closed")
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._ex, functools.partial(parse_feed, body, **kw))
-        except BrokenProcessPool as exc:   # a worker died (OOM-killed...): recreate, report
-            self._ex.shutdown(wait=False, cancel_futures=True)
-            self._ex = self._make()
-            return ParseResult([], f"parser worker died: {exc}", True, "")
+        if self.kind == "thread":
+            fut = loop.run_in_executor(self._ex, functools.partial(parse_feed, body, **kw))
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), self.budget)
+            except TimeoutError:
+                return self._over_budget()
+        if not self._feeders:
+            for i in range(self.workers):
+                t = threading.Thread(target=self._feed, name=f"sokuho-parse-{i}", daemon=True)
+                t.start()
+                self._feeders.append(t)
+        fut = loop.create_future()
+        self._jobs.put((body, kw, fut, loop))
+        return await fut
 
     def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for _ in self._feeders:
+            self._jobs.put(None)
+        for t in self._feeders:
+            t.join(5.0)
+        with self._lock:
+            left, self._all = set(self._all), set()
+        for w in left:                                 # still busy after 5 s: killed
+            w.stop(kill=True)
+        for t in self._feeders:
+            t.join(5.0)
         if self._ex is not None:
             self._ex.shutdown(wait=True, cancel_futures=True)
             self._ex = None

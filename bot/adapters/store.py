@@ -19,6 +19,7 @@ from typing import ClassVar, Iterable, Iterator
 
 from bot.core.model import utcnow
 from bot.adapters import store_sql as Q
+from bot.adapters.files import private_dir, private_file
 from bot.adapters.store_pg import PgConn, convert_pg_error, is_pg_url, lock_key, pg_ddl, redact
 from bot.adapters.store_base import (CHUNK, FeedState, StoreError, chunks, convert_error,
                                      item_from_row, marks)
@@ -79,12 +80,14 @@ class Store:
                                  path=path, kind="missing")
         else:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(path.parent)      # chat ids, names, subscriptions: owner only
             except OSError as e:
                 kind = {errno.ENOSPC: "full", errno.EACCES: "readonly", errno.EPERM: "readonly",
                         errno.EROFS: "readonly"}.get(e.errno, "io")
                 raise StoreError(f"state database {path}: cannot create directory "
                                  f"{path.parent}: {e.strerror or e}", path=path, kind=kind) from e
+        if not readonly:
+            private_file(path)
         try:
             if readonly:
                 uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
@@ -602,6 +605,7 @@ class Store:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp.unlink(missing_ok=True)
+            private_file(tmp)                 # a backup holds every chat: owner only
             target = sqlite3.connect(tmp, isolation_level=None)
             try:
                 with self._lock, self._errors(f"backing up to {dest}"):

@@ -51,7 +51,8 @@ def run(args, settings) -> int:
     action = getattr(args, "feeds_command", None)
     if action == "import":
         try:
-            added, skipped = opml.import_opml(args.file, settings.feeds_file, dry_run=args.dry_run)
+            added, skipped, refused = opml.import_opml(args.file, settings.feeds_file,
+                                                       dry_run=args.dry_run)
         except opml.OpmlError as e:
             print(f"sokuho feeds import: {e}", file=sys.stderr)
             return 1
@@ -64,7 +65,12 @@ def run(args, settings) -> int:
               f"skipped {len(skipped)} already listed")
         for f in added:
             print(f"  + {f.name}  {f.url}" + ("" if f.enabled else "  (disabled)"))
-        return 0
+        if refused:
+            print(f"refused {len(refused)} outline(s): an OPML file may only name http(s) feeds "
+                  "on public hosts (add others to feeds.yaml by hand)")
+        for r in refused:
+            print(f"  ! {r.name}  {r.url!r}: {r.reason}")
+        return 1 if refused and not added else 0
     if action in ("export", "list"):
         feedlist = _load(settings)
         if feedlist is None:

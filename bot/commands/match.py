@@ -31,9 +31,10 @@ def register(sub, parent):
     p.set_defaults(func=run)
 
 
-async def _read_all(sources: list[str], user_agent: str) -> list[tuple[str, object]]:
+async def _read_all(sources: list[str], user_agent: str,
+                    allow_private: bool = False) -> list[tuple[str, object]]:
     out = []
-    async with Fetcher(user_agent=user_agent) as fetcher:
+    async with Fetcher(user_agent=user_agent, allow_private=allow_private) as fetcher:
         results = await asyncio.gather(*(fetcher.fetch(s) for s in sources))
     for src, res in zip(sources, results):
         out.append((src, res))
@@ -64,7 +65,8 @@ def run(args, settings) -> int:
     processor = Processor(Matcher(cfg.watchlists), Deduper(window))
     failures = 0
     out = sys.stdout
-    for src, res in asyncio.run(_read_all(args.sources, settings.user_agent)):
+    for src, res in asyncio.run(_read_all(args.sources, settings.user_agent,
+                                             settings.allow_private_networks)):
         if not res.ok:
             log.error("%s", res.error)
             failures += 1

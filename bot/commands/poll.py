@@ -24,7 +24,7 @@ def register(sub, parent):
 
 
 async def _cycle(settings, quiet: bool) -> int:
-    sink = ConsoleSink()
+    sink = ConsoleSink(max_items=settings.digest_max_items)
     async def publish(items):
         if not quiet:
             await sink.publish(items)

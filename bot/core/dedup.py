@@ -238,20 +238,19 @@ class Deduper:
         """Remember an entry (and its story: the `watchlists` it matched, the `topic` texts that
         matched; `story` the features when the caller computed them already)."""
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
+        if sig is None:
+            sig = signature(entry, self._time(entry, now))
         if self.stories is not None and watchlists:      # stories are kept per watchlist
             if story is None:
                 story = _stories.features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
                                  else "", entry.lang, topic)
-            t = self._time(entry, now)
-            self.stories.add(entry.id, root, entry.lang, t, watchlists, story,
-                             title=entry.title, added_at=added_at)
+            self.stories.add(entry.id, root, entry.lang, sig.t, watchlists, story,
+                             title=entry.title, added_at=added_at, gate=sig.title)
         self._guid.setdefault(entry.id, root)
         if url is None:
             url = canonical_url(entry.link) if entry.link else ""
         if url:
             self._url.setdefault(url, root)
-        if sig is None:
-            sig = signature(entry, self._time(entry, now))
         sig.root = root
         if len(sig.key) >= 10:
             self._key.setdefault((sig.lang, sig.key), sig)
@@ -280,14 +279,18 @@ class Deduper:
         wls = {h.watchlist for h in hits}
         topic = {h.text for h in hits}
         story = None
-        if self.stories is not None and wls:     # items no watchlist matched are never delivered
+        # an item no watchlist matched is never delivered: it only joins a watched story, when its
+        # headline shares rare words with one (a cheap gate: most items stop there)
+        if self.stories is not None and (wls or (verdict.duplicate_of is None and sig is not None
+                                                 and self.stories.gate(sig.title, self._df))):
             tp = prepped_title if prepped_title is not None else prep(entry.title)
             sp = prepped_summary if prepped_summary is not None else (
                 prep(entry.summary[:400]) if entry.summary else "")
-            story = _stories.features(tp, sp, entry.lang, topic,
-                             keep_surface=verdict.duplicate_of is None)
+            story = _stories.features(tp, sp, entry.lang, topic, keep_surface=True)
+            if verdict.reason == "similar" and self.stories.conflicts(verdict.duplicate_of, story):
+                verdict = DupVerdict(None)      # a look-alike text about another event
             if verdict.duplicate_of is None:
-                sv = self.stories.check(entry.id, entry.lang, t, wls, story)
+                sv = self.stories.check(entry.id, entry.lang, t, wls, story, any_watchlist=not wls)
                 if sv is not None:
                     verdict = DupVerdict(sv.root, "story", sv.score, sv.evidence)
         self.add(entry, verdict, now=now, sig=sig, url=url, watchlists=wls, topic=topic,

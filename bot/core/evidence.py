@@ -34,9 +34,11 @@ _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
 @dataclass(frozen=True, slots=True)
 class Finding:
     sign: str            # "+" (for the hit) or "-" (against it)
-    strength: str        # "reject"; "doubt" (needs other evidence that stands on its own); "weak"
-    #                      (any other evidence will do, even another name with a weak doubt); "info"
+    strength: str        # "reject"; "doubt" (needs a name that stands on its own, or a context
+    #                      word); "weak" (another name with a weak doubt will do too); "soft"
+    #                      (hard-news words in the item will do too); "info"
     why: str
+    names_other: bool = False    # says the name is another person, place or thing (an identity)
 
     def __str__(self) -> str:
         return f"{self.sign} {self.why}"
@@ -44,6 +46,11 @@ class Finding:
 
 def against(why: str, strength: str = "doubt") -> Finding:
     return Finding("-", strength, why)
+
+
+def other_thing(why: str, strength: str = "doubt") -> Finding:
+    """A finding that the name names another person, place or thing."""
+    return Finding("-", strength, why, True)
 
 
 def support(why: str) -> Finding:
@@ -247,22 +254,22 @@ def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
         e += 1                     # the alias's own final long vowel (ドンロー) belongs to it
     own = nf[s:e]
     out: list[Finding] = []
-    if len(target) <= 3 and _SEP_CH.sub("", own) != alias_nf and fold(alias_text) == target:
-        out.append(against(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
+    if len(target) <= 3 and kana_key(own) != kana_key(alias_text) and fold(alias_text) == target:
+        out.append(other_thing(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
                            f"vowels)", "reject"))
     if last_k:
         j = e
         rest = _run_after(nf, j)
         if rest and not _known_prefix(rest, known):
             joined = _SEP_CH.match(nf[j:j + 1]) is not None
-            out.append(against(f"part of the longer {'name' if joined else 'word'} "
+            out.append(other_thing(f"part of the longer {'name' if joined else 'word'} "
                                f"'{own}{nf[e:j + len(rest)]}'", "reject"))
     if first_k:
         before = _run_before(nf, s)
         if before and not _known_suffix(before, known):
             joined = s > 0 and _SEP_CH.match(nf[s - 1]) is not None
             what = "another given name" if joined else "part of the longer word"
-            out.append(against(f"{what}: '{nf[s - len(before) - joined:s]}{own}'", "reject"))
+            out.append(other_thing(f"{what}: '{nf[s - len(before) - joined:s]}{own}'", "reject"))
     return out
 
 
@@ -325,28 +332,30 @@ def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind:
                 and not _known_word(w, words, i - 1, lex, own_words)):
             if title_case or fv.sentence_start(toks[i - 1][1]):
                 # a capital that may only mark the headline style or a sentence's first word
-                out.append(against(f"'{raw} {fv.prepped[start:end]}' may be another person's name",
+                out.append(other_thing(f"'{raw} {fv.prepped[start:end]}' may be another person's name",
                                    "weak"))
             else:
-                out.append(against(f"another person's name: '{raw} {fv.prepped[start:end]}'", "reject"))
+                out.append(other_thing(f"another person's name: '{raw} {fv.prepped[start:end]}'", "reject"))
     # --- after: company/team word, or an unknown capitalised word (Cuba Gooding, Havana Brown)
     if j < len(toks) and kind in ("place", "term", None) and capitalised:
         gap = fv.prepped[end:toks[j][1]]
         raw = fv.cased(j)
         biz = lex.business_after.starts(words, j)
         if gap in (" ", "-") and biz and raw[:1].isupper():
-            out.append(against(f"a company, team or brand: '{fv.prepped[start:end]} {raw}'", "reject"))
+            out.append(other_thing(f"a company, team or brand: '{fv.prepped[start:end]} {raw}'", "reject"))
         elif (gap == " " and raw[:1].isupper() and not raw.isupper() and not title_case
               and not all_caps and not _known_word(words[j], words, j, lex, own_words)
               and not lang_de):
-            out.append(against(f"part of another name: '{fv.prepped[start:end]} {raw}'"))
+            out.append(other_thing(f"part of another name: '{fv.prepped[start:end]} {raw}'"))
     if kind == "place":
         out.extend(_place_uses(fv, start, end, i, j, lex))
     return out
 
 
 def _known_word(w: str, words: list[str], i: int, lex: Lexicon, own: frozenset[str]) -> bool:
-    return (w in own or lex.titles.ends(words, i) is not None or lex.former.ends(words, i) is not None
+    if len(w) > 3 and w.endswith("s") and _known_word(w[:-1], words[:i] + [w[:-1]], i, lex, own):
+        return True                # genitive: "Trumps Monroe-doktrin", "Grönlands"
+    return (w in own or w in lex.name_heads or lex.titles.ends(words, i) is not None or lex.former.ends(words, i) is not None
             or lex.actors.ends(words, i) is not None or lex.places.ends(words, i) is not None
             or lex.places.starts(words, i) is not None or _is_function_word(w)
             or lex.titles.starts(words, i) is not None)
@@ -374,18 +383,30 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
         raw = fv.cased(j)
         st = lex.street_after.starts(words, j)
         if st and gap.strip() in ("", "-") and raw[:1].isupper():
-            out.append(against(f"a street: '{name} {raw}'", "reject"))
+            out.append(other_thing(f"a street: '{name} {raw}'", "reject"))
         tw = lex.town_after.starts(words, j)
         if tw and gap.strip() == "," and raw[:1].isupper():
             after = p[toks[j][2]:toks[j][2] + 1]
             full = len(tw) > 3 or " " in tw
             if full or after == "." or raw.isupper():
-                out.append(against(f"a town of the same name: '{name}, {raw}'", "reject"))
+                out.append(other_thing(f"a town of the same name: '{name}, {raw}'", "reject"))
         elif tw in ("county", "township", "city") and gap == " " and raw[:1].isupper():
-            out.append(against(f"another place: '{name} {raw}'", "reject"))
+            out.append(other_thing(f"another place: '{name} {raw}'", "reject"))
+        elif (gap.strip() == "," and raw[:1].isupper() and not raw.isupper()
+              and lex.places.starts(words, j) is None and lex.actors.starts(words, j) is None
+              and not _is_function_word(words[j])):
+            # "Venezuela, Santa Fe," / "Havana, Cuba": a place name then a region it lies in
+            k = j
+            while k + 1 < len(toks) and p[toks[k][2]:toks[k + 1][1]] == " " and \
+                    fv.cased(k + 1)[:1].isupper():
+                k += 1
+            tail = p[toks[k][2]:toks[k][2] + 2].strip()[:1]
+            if tail in (",", ")", ""):
+                out.append(other_thing(f"a town of that name elsewhere: '{name}, "
+                                   f"{p[toks[j][1]:toks[k][2]]}'"))
         m = re.match(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", p[end:end + 6], re.I)
         if m and not re.match(r"\s*\d{1,2}\s*[-–:]\s*\d", p[end:end + 10]):
-            out.append(against(f"a title with a sequel number: '{name}{m.group()}'"))
+            out.append(other_thing(f"a title with a sequel number: '{name}{m.group()}'"))
     if re.match(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b", p[end:end + 10]) or \
             re.search(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$", p[max(0, start - 10):start]):
         out.append(against(f"a match score next to '{name}' (a sports fixture)"))
@@ -394,11 +415,11 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
         out.append(against(f"'{name}' in a fixture (vs)"))
     if i > 0:
         sb = lex.street_before.ends(words, i - 1)
-        if sb and p[toks[i - 1][1]:toks[i - 1][2]][:1].isupper():
-            out.append(against(f"a street: '{fv.cased(i - 1)} {name}'", "reject"))
+        if sb:
+            out.append(other_thing(f"a street: '{fv.cased(i - 1)} {name}'", "reject"))
         tb = lex.town_before.ends(words, i - 1)
         if tb:
-            out.append(against(f"another place: '{tb} {name}'", "reject"))
+            out.append(other_thing(f"another place: '{tb} {name}'", "reject"))
     return out
 
 
@@ -409,16 +430,18 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
     after, before = f[end:end + 6], f[max(0, start - 8):start]
     st = lex.street_after.cjk_prefix(after)
     if st:
-        out.append(against(f"a street: '{fv.show(start, end)}{st}'", "reject"))
+        out.append(other_thing(f"a street: '{fv.show(start, end)}{st}'", "reject"))
     if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
-        out.append(against(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
-    if before.endswith("の") or before.endswith("市") or before.endswith("県") or before.endswith("町"):
+        out.append(other_thing(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
+    if before.endswith(("の", "市", "県", "町", "村", "州", "郡")):
         local = lex.ja_local.cjk_suffix(before.rstrip("の"))
-        if local or before.endswith(("市の", "県の", "町の", "村の")):
-            out.append(against(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
+        if local or before.endswith(("市の", "県の", "町の", "村の", "州の", "州", "町", "村", "郡")):
+            out.append(other_thing(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
+    if after[:1] in lex.ja_town_after and not after.startswith(("町内", "村内")):
+        out.append(other_thing(f"a town of that name: '{fv.show(start, end)}{after[:1]}'", "reject"))
     k = f.rfind("『", 0, start)
     if k >= 0 and f.find("』", k) >= end:
-        out.append(against("inside a title in 『』 (a book, film or song)"))
+        out.append(other_thing("inside a title in 『』 (a book, film or song)"))
     return out
 
 
@@ -455,14 +478,14 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
         scores = [m.group() for f in item.fields.values() for m in _SCORE.finditer(f.prepped)]
         dom = {**dom, "sports": dom.get("sports", []) + [f"score {x}" for x in scores]}
     news = item.news_words()
-    strong = [(k, v) for k, v in dom.items() if len(v) >= 2 and len(v) > len(news)]
+    # the domain must dominate: two of its words and no hard-news word, or more than twice as many
+    strong = [(k, v) for k, v in dom.items() if len(v) >= 2 and (not news or len(v) > 2 * len(news))]
     feed = item.feed_domains() if len(news) < 2 else []
     if strong:
         k, v = max(strong, key=lambda kv: len(kv[1]))
-        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})",
-                           "weak"))
+        out.append(against(f"the item is about {k} ({', '.join(repr(x) for x in dict.fromkeys(v[:4]))})"))
     elif feed:
-        out.append(against("the feed files it under " + "; ".join(feed), "weak"))
+        out.append(against("the feed files it under " + "; ".join(feed)))
     return out
 
 
@@ -471,24 +494,33 @@ def case_doubt(fv: FieldView, start: int) -> Finding | None:
     first word of a sentence."""
     all_caps, title_case = fv.shape()
     if all_caps:
-        return against("the headline is in ALL CAPS, so the capital letter proves nothing")
+        return against("the headline is in ALL CAPS, so the capital letter proves nothing", "weak")
     if title_case:
-        return against("the headline is in Title Case, so the capital letter proves nothing")
+        return against("the headline is in Title Case, so the capital letter proves nothing", "soft")
     if fv.sentence_start(start):
-        return against("first word of a sentence, so the capital letter proves nothing")
+        return against("first word of a sentence, so the capital letter proves nothing", "soft")
     return None
 
 
-def office_title(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Finding]:
-    """An alias that is an office ("Mexico's president", メキシコ大統領): "former"/元 before it is
-    somebody else; otherwise it names whoever holds the office, so it needs other evidence."""
+def office_title(fv: FieldView, start: int, end: int, lex: Lexicon,
+                 own: frozenset[str] = frozenset()) -> list[Finding]:
+    """An alias that is an office ("Mexico's president", メキシコ大統領): "former"/元/歴代 before it,
+    or another name right after it ("Mexican President Lázaro Cárdenas"), is somebody else;
+    otherwise it names whoever holds the office, so it needs other evidence (hard-news words
+    will do: "The Mexican president rejects ...")."""
     words = fv.words
-    i = fv.index_at(start)
+    i, j = fv.index_at(start), fv.index_at(end)
     before = fv.folded[max(0, start - 3):start]
     if (i > 0 and lex.former.ends(words, i - 1)) or any(before.endswith(w) for w in lex.former.cjk):
-        return [against("a former office-holder ('former', 'ex-', 元/前 before the title)", "reject")]
+        return [other_thing("a former office-holder ('former', 'ex-', 元/前 before the title)",
+                            "reject")]
+    if j < len(words) and fv.prepped[end:fv.tokens[j][1]] == " ":
+        raw = fv.cased(j)
+        if raw[:1].isupper() and not raw.isupper() and words[j] not in own \
+                and not _is_function_word(words[j]) and not fv.shape()[1]:
+            return [other_thing(f"another office-holder: '{fv.show(start, end)} {raw}'", "reject")]
     return [against("an office title without a name: it needs other evidence of this watchlist",
-                    "weak")]
+                    "soft")]
 
 
 def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | None:
@@ -506,7 +538,8 @@ def title_next_to(fv: FieldView, start: int, end: int, lex: Lexicon) -> str | No
             w = lex.titles.starts(words, k)
             if w:
                 return w
-    cj = lex.titles.cjk_prefix(fv.folded[end:end + 6])
+    cj = lex.titles.cjk_prefix(fv.folded[end:end + 6]) or lex.titles.cjk_suffix(
+        fv.folded[max(0, start - 6):start])         # X国防相 / 国防相X
     if cj:
         return cj
     return None

@@ -95,12 +95,14 @@ class Lexicon:
     town_after: WordSet
     town_before: WordSet
     ja_local: WordSet
+    ja_town_after: tuple[str, ...]
     business_after: WordSet
     titles: WordSet
     former: WordSet
     kana_heads: frozenset[str]
     kana_heads_raw: tuple[str, ...]
     actors: WordSet
+    name_heads: frozenset[str]
     places: WordSet
 
     @classmethod
@@ -114,12 +116,14 @@ class Lexicon:
             town_after=WordSet.of(d["towns"]["after"]),
             town_before=WordSet.of(d["towns"]["before"]),
             ja_local=WordSet.of(d["towns"]["ja_prefix"]),
+            ja_town_after=tuple(d["towns"]["ja_after"]),
             business_after=WordSet.of(d["business_after"]),
             titles=WordSet.of(_merge(d["titles"])),
             former=WordSet.of(_merge(d["former"])),
             kana_heads=frozenset(fold(w) for w in d["kana_heads"]),
             kana_heads_raw=tuple(d["kana_heads"]),
             actors=WordSet.of(d["actors"]),
+            name_heads=WordSet.of(d["name_heads"]).single,
             places=WordSet.of(d["places"]),
         )
 

@@ -176,6 +176,8 @@ class Matcher:
         # 2. candidates: vetoes, context requirements, then the general checks
         cands: list[_Cand] = []
         dropped: list[tuple[str, Occurrence]] = []     # hard-rejected spans
+        dropped_why: list[str] = []
+        doubted_names: list[tuple[str, Occurrence, str]] = []
         seen = set()
         for f in FIELDS:
             for o in live.get(f, ()):
@@ -194,8 +196,13 @@ class Matcher:
                     ctx = list(group_ctx.get(ref.group, ()))
                     if a.needs_context:
                         ctx += wl_context
-                    near = [co for cf, co in ctx if not _overlap(co, o) and (
-                        a.within is None or (cf == f and _distance(o, co) <= a.within))]
+                    same = fold(a.text)
+                    echoes = [(ef, eo) for ef, lst in live.items() for eo in lst
+                              if eo.phrase.ref.role == "alias" and fold(eo.phrase.text) == same]
+                    near = [co for cf, co in ctx
+                            if not any(ef == cf and _overlap(eo, co) for ef, eo in echoes)
+                            and fold(co.phrase.text) not in same and (
+                                a.within is None or (cf == f and _distance(o, co) <= a.within))]
                     title = ev.title_next_to(fv, o.start, o.end, self.lex) \
                         if a.kind == "person" else None
                     if near:
@@ -216,9 +223,21 @@ class Matcher:
                 if hard:
                     reject(c, f, "; ".join(x.why for x in hard))
                     dropped.append((f, o))
+                    dropped_why.append(hard[0].why)
                     continue
+                naming = [x for x in c.con if x.strength == "doubt" and x.names_other]
+                if naming:
+                    doubted_names.append((f, o, naming[0].why))
                 cands.append(c)
 
+        # one name in one item names one thing: when an occurrence is another person, a town, a
+        # street or a company, the other occurrences of the same name are doubtful too
+        other_things = {fold(o.text): why for (f, o), why in zip(dropped, dropped_why)}
+        other_things.update({fold(o.text): why for f, o, why in doubted_names})
+        for c in cands:
+            why = other_things.get(fold(c.o.text))
+            if why is not None and not any(x.names_other for x in c.con):
+                c.con.append(ev.against(f"the item names something else with it ({why})"))
         # a shorter alias inside a longer one (Zemblan in "Zemblan president") follows the longer one
         inside_dropped = [c for c in cands if any(
             df == c.f and _inside(c.o, do) for df, do in dropped)]
@@ -227,39 +246,52 @@ class Matcher:
         cands = [c for c in cands if c not in inside_dropped]
         cands = [c for c in cands if not any(
             x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
-        # 3. other evidence of this watchlist: hits that stand on their own, and context words
+        # 3. other evidence of this watchlist. A "doubt" needs a name that stands on its own or a
+        # context word; a "weak" doubt or a typo also takes a name with only weak doubts (a typo'd
+        # name beside "Mexico's president"); a "soft" doubt (a capital at the start of a sentence)
+        # and a typo also take hard-news words in the item.
         clean = [c for c in cands if c.kind != "fuzzy" and not c.con]
-        firm = [c for c in cands if not any(x.strength == "doubt" for x in c.con)]
+
+        def level(c: _Cand) -> int:           # 3 doubt, 2 weak, 1 soft or typo, 0 none
+            ss = {x.strength for x in c.con}
+            return 3 if "doubt" in ss else 2 if "weak" in ss else 1 if ("soft" in ss or
+                                                                      c.kind == "fuzzy") else 0
+        lv = {id(c): level(c) for c in cands}
         # a context word that is itself a rejected or doubtful name ("Tony Havana") backs nothing up
-        shaky = dropped + [(c.f, c.o) for c in cands if c not in firm or c.kind == "fuzzy"]
+        shaky = dropped + [(c.f, c.o) for c in cands if c not in clean]
         wl_context = [(cf, co) for cf, co in wl_context
                       if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
+        news = None
         kept: list[_Cand] = []
         for c in cands:
-            doubts = [x for x in c.con if x.strength in ("doubt", "weak")]
-            if not doubts and c.kind != "fuzzy":
+            n = lv[id(c)]
+            if n == 0:
                 c.pro.insert(0, "alias found" if c.kind == "exact" else "alias with its context")
                 kept.append(c)
                 continue
-            # a strong doubt needs a name that stands on its own; a weak doubt or a typo also
-            # accepts a name with only a weak doubt (two places named in a sports-heavy item)
-            pool = clean if any(x.strength == "doubt" for x in doubts) else firm
-            other = [x for x in pool if x is not c and x.span != c.span and not _same_text(x, c)
+            other = [x for x in cands if x is not c and x.span != c.span and not _same_text(x, c)
                      and not (x.f == c.f and _overlap(x.o, c.o))
-                     and not (x.kind == "fuzzy" and c.kind == "fuzzy")]
+                     and (lv[id(x)] == 0 or (n <= 2 and lv[id(x)] <= 2
+                                             and not (x.kind == "fuzzy" and c.kind == "fuzzy")))]
             own = fold(c.o.text)
             ctx = [co for cf, co in wl_context if not (cf == c.f and _overlap(co, c.o))
-                   and fold(co.text) != own]
+                   and fold(co.text) != own and fold(co.text) not in own]
             support = []
             if other:
                 support.append(f"other alias {self._shown(item, other[0].f, other[0].o)!r} "
                                f"in the {other[0].f}")
             if ctx:
                 support.append(f"context word {ctx[0].phrase.text!r}")
+            if not support and n == 1:
+                news = item.news_words() if news is None else news
+                mine = [w for w in news if w not in own]      # not the alias's own words
+                if mine:
+                    support.append(f"hard-news words in the item ({', '.join(dict.fromkeys(mine[:3]))})")
             if support:
                 c.pro.extend(support)
                 kept.append(c)
             else:
+                doubts = [x for x in c.con if x.strength in ("doubt", "weak", "soft")]
                 why = "; ".join(x.why for x in doubts) if doubts else \
                     "fuzzy match without corroboration (no other alias or context word of this " \
                     "watchlist in the item)"
@@ -296,7 +328,8 @@ class Matcher:
         if kind == "place" and not any(x.strength == "reject" for x in out):
             out.extend(ev.domain_evidence(item, fv, o.start, o.end))
         if self._office.get(id(a)) and kind in (None, "term"):
-            out.extend(ev.office_title(fv, o.start, o.end, self.lex))
+            out.extend(ev.office_title(fv, o.start, o.end, self.lex,
+                                       self._own_words[o.phrase.ref.watchlist]))
         if o.kind == "fuzzy":
             w = ev.fuzzy_word(fv.prepped[o.start:o.end])
             if w is not None:

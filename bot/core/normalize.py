@@ -10,23 +10,90 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from bot.core.confusables import drop_invisible, fold_confusables
+
 # ----------------------------------------------------------------------------- HTML
-_DROP_BLOCKS = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.I | re.S)
-_TAG = re.compile(r"<[^>]{0,2000}>")
+# Feed text comes from strangers: everything here is linear in the input (no backtracking regex
+# over it). A hand-written scanner, not html.parser, whose CDATA handling has had quadratic cases.
 _WS = re.compile(r"\s+")
+# C0 and C1 control characters and DEL; tab/newline/CR are whitespace and handled by the caller
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_DROP = ("script", "style", "noscript")
+_RAW_PER_CHAR = 8   # raw markup kept per visible character when the caller gives a limit
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
-def strip_html(s: str | None) -> str:
-    """HTML or escaped HTML -> plain text: tags dropped, entities decoded, whitespace collapsed."""
+def _tag_name(s: str, i: int) -> str:
+    """The lower-cased tag name starting at s[i] (ASCII letters/digits, at most 10 looked at)."""
+    j = i
+    end = min(len(s), i + 10)
+    while j < end and (s[j].isascii() and s[j].isalnum()):
+        j += 1
+    return s[i:j].lower()
+
+
+def _strip_tags(s: str) -> str:
+    """Drop tags and script/style/noscript blocks in one left-to-right pass (O(len(s))).
+
+    A `<` not followed by a letter, `/`, `!` or `?` is text ("1 < 2"); a tag runs to the next `>`;
+    when no `>` follows, nothing after that point can be a tag and the rest is text. A search for a
+    closing `</script>` that fails is remembered, so unclosed blocks cost one scan in total.
+    """
+    out: list[str] = []
+    low: str | None = None            # s lower-cased, made on the first script-like block
+    unclosed: set[str] = set()
+    i, n = 0, len(s)
+    while i < n:
+        j = s.find("<", i)
+        if j < 0:
+            out.append(s[i:])
+            break
+        out.append(s[i:j])
+        nxt = s[j + 1:j + 2]
+        if not (nxt.isascii() and nxt.isalpha()) and nxt not in ("/", "!", "?"):
+            out.append("<")
+            i = j + 1
+            continue
+        k = s.find(">", j + 1)
+        if k < 0:                      # no `>` anywhere after: the rest is text
+            out.append(s[j:])
+            break
+        out.append(" ")
+        i = k + 1
+        name = _tag_name(s, j + 1)
+        if name in _DROP and s[k - 1] != "/" and name not in unclosed:
+            if low is None:
+                low = s.translate(_ASCII_LOWER)     # same length as s (str.lower is not)
+            close = low.find("</" + name, i)
+            if close < 0:
+                unclosed.add(name)     # never closed: the block's text stays (as text)
+                continue
+            end = s.find(">", close)
+            i = n if end < 0 else end + 1
+    return "".join(out)
+
+
+def strip_controls(s: str) -> str:
+    """`s` without NUL and the other C0/C1 control characters (tab, LF and CR are kept)."""
+    return _CONTROLS.sub("", s) if s and not s.isprintable() else s
+
+
+def strip_html(s: str | None, limit: int | None = None) -> str:
+    """HTML or escaped HTML -> plain text: tags dropped, entities decoded, whitespace collapsed.
+
+    With `limit` (the length the caller will keep), the input is first cut to a bounded multiple
+    of it, so a 10 MB title costs no more than a long one. Linear time in every case.
+    """
     if not s:
         return ""
+    if limit is not None and len(s) > limit * _RAW_PER_CHAR:
+        s = s[:limit * _RAW_PER_CHAR]
     for _ in range(2):  # handles HTML carried as escaped text and double-escaped entities
         if "<" in s:
-            s = _DROP_BLOCKS.sub(" ", s)
-            s = _TAG.sub(" ", s)
+            s = _strip_tags(s)
         if "&" in s:
-            s = html.unescape(s)
-    return _WS.sub(" ", s).strip()
+            s = html.unescape(s)      # may produce controls too: &#0; is U+FFFD, &#1; is not
+    return _WS.sub(" ", strip_controls(s)).strip()
 
 
 # ---------------------------------------------------------------------- accent folding
@@ -85,6 +152,11 @@ def _acronym(m: re.Match) -> str:
     return m.group(0).replace(".", "")
 
 
+def _unmask(s: str) -> str:
+    """Evasion: invisible characters dropped, Cyrillic/Greek look-alikes in Latin words folded."""
+    return fold_confusables(drop_invisible(s))
+
+
 @lru_cache(maxsize=4096)
 def _prep_cached(s: str) -> str:
     return _prep(s)
@@ -92,7 +164,7 @@ def _prep_cached(s: str) -> str:
 
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
-        s = unicodedata.normalize("NFKC", s).translate(_FOLD)
+        s = _unmask(unicodedata.normalize("NFKC", s)).translate(_FOLD)
         if not s.isascii():
             s = _kana_fold(s)
     if "." in s and _ACRONYM.search(s):
@@ -134,6 +206,29 @@ _STOP = {
 _STOP_SETS = {k: frozenset(v) for k, v in _STOP.items()}
 _LANGS = tuple(_STOP)
 _LATIN_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+_CJK_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def weak_alias(text: str, case_sensitive: bool = False) -> str | None:
+    """Why an alias would match nearly every text (None: it is fine). After folding, a Latin-script
+    alias needs 2 letters or digits and at least one word that is not a stop word of a supported
+    language: `(a+)+$` folds to "a", `The` to "the". Japanese, Chinese and Korean aliases are
+    exempt (one kanji can be a name: 米, 中), and so is a case-sensitive alias from the stop-word
+    rule (`US` written `case: sensitive` is not the word "us")."""
+    if _CJK_SCRIPT.search(text):
+        return None
+    folded = fold(text)
+    words = _LATIN_TOKEN.findall(folded) + re.findall(r"[^\W\d_a-z]+", folded)
+    letters = sum(len(w) for w in words)
+    if letters < 2:
+        shown = " ".join(words) or folded.strip() or text
+        return f"folds to {shown!r}: shorter than 2 letters, it would match almost any text"
+    if not case_sensitive and all(any(w in s for s in _STOP_SETS.values()) for w in words):
+        return (f"folds to {' '.join(words)!r}, only stop words: it would match almost any text "
+                "in that language")
+    return None
 
 
 def detect_lang(text: str, default: str | None = None, *, folded: str | None = None) -> str | None:

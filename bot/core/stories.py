@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-from bot.core.dedup import _AGAIN, _MONTHS, clean_title
+from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import _STOP_SETS, prep
 
 _intern = sys.intern
@@ -53,13 +53,98 @@ _EXTRA_STOP = (
     "otro otra otros otras todo toda todos todas mismo misma dijo dice afirmo informo anuncio "
     "lunes martes miercoles jueves viernes sabado domingo hoy ayer anos ano semana dia dias "
     "e o u ni le les nos me mi tu sus si").split()
-STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(_EXTRA_STOP)
+# titles, offices and reporting verbs: every political report has them, they say nothing of which
+# event it is (Japanese has no spaces: these are cut out of kanji runs before the bigrams)
+# "different people in the same role": an office and who holds it (デンマーク首相, Brazil's president,
+# President Lula, la presidenta Sheinbaum); offices normalised across wordings
+_OFFICE = {"premier": "pm", "prime minister": "pm", "primer ministro": "pm", "primera ministra": "pm",
+           "首相": "pm", "president": "president", "presidente": "president",
+           "presidenta": "president", "大統領": "president", "foreign minister": "fm",
+           "canciller": "fm", "外相": "fm", "defense minister": "dm", "defence minister": "dm",
+           "ministro de defensa": "dm", "国防相": "dm", "ambassador": "amb", "embajador": "amb",
+           "大使": "amb", "secretary of state": "sos", "国務長官": "sos"}
+_OFF = "|".join(sorted(map(re.escape, _OFFICE), key=len, reverse=True))
+_HOLDER = re.compile(
+    rf"([\u30a1-\u30fa]{{2,}})({_OFF})"                                   # デンマーク首相
+    rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president
+    rf"|\b(?i:({_OFF}))(?: (?:de|del|of))? ([A-Z][a-z]+)")                 # President Lula
 
-_LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:'[A-Za-z]+)?|\d+(?:[.,]\d+)*")
+
+_SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
+
+
+def _title_seq(title: str, lang) -> tuple:
+    """The headline's terms in reading order (stems, '#figures', katakana names, kanji pairs)."""
+    out: list[str] = []
+    words: list[tuple[int, str]] = []
+    low = title.lower()
+    for tok in _SEQ.findall(low if low.isascii() else _JA_STOP.sub(" ", low)):
+        c = tok[0]
+        if c.isdigit():
+            out.append("#" + _num(tok))
+        elif c.isascii():
+            if len(tok) > 1 and tok not in STOP:
+                words.append((len(out), tok))
+                out.append("")
+        elif "\u30a1" <= c <= "\u30fa":
+            out.append("@" + tok)
+        elif len(tok) > 1:
+            out.extend(a + b for a, b in zip(tok, tok[1:]))
+        else:
+            out.append(tok)
+    if words:
+        for (i, _), st in zip(words, _stemmer(lang)([w for _, w in words])):
+            out[i] = st
+    return tuple(out)
+
+
+def _template(seq: tuple, slot: set) -> list:
+    """The headline with its `slot` words replaced by one placeholder per run."""
+    out: list = []
+    for t in seq:
+        if t in slot:
+            if not out or out[-1] is not None:
+                out.append(None)
+        else:
+            out.append(t)
+    return out
+
+
+def _holders(text: str, lang) -> set:
+    out = set()
+    for m in _HOLDER.finditer(text):
+        q, office = (m.group(1), m.group(2)) if m.group(1) else \
+            (m.group(3), m.group(4)) if m.group(3) else (m.group(6), m.group(5))
+        office = _OFFICE.get(office.lower(), _OFFICE.get(office))
+        if office and q:
+            key = "@" + q if not q.isascii() else _stemmer(lang)([q.lower()])[0]
+            out.add((office, _intern(key)))
+    return out
+
+
+_ROLES = ("president presidente presidenta presidency presidencia minister ministro ministra "
+          "ministry ministerio government gobierno official officials oficial funcionario "
+          "spokesman spokeswoman portavoz leader lider statement comunicado announced announces "
+          "anuncia anuncio announcement")
+STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(_EXTRA_STOP) | frozenset(_ROLES.split())
+_JA_STOP = re.compile("大統領|副大統領|首相|長官|大臣|政府|当局|報道官|発表|表明|明らか|会見|"
+                      "述べ|語っ|強調|声明|関係者|氏|者|日|時|年|月|米国|同国|今回|現地|一方")
+
+_WORD = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*")      # on lower-cased text; "x's" -> x, s
+_UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
+_WORD_CASED = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_CAPS = re.compile(r"(?:(?<=[^\s.!?:;\"'(\[]\s)|(?<=\w-))[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[0-9]*\b")
 _NUM = re.compile(r"\d+(?:[.,]\d+)*")
 _KANJI = re.compile(r"[\u4e00-\u9fff]+")
 _KATAKANA = re.compile(r"[\u30a1-\u30fa]{2,}")
-_SENTENCE = re.compile(r"(?:^|[.!?:;]\s+|[\"'(]\s*)$")
+# "new sanctions", "nuevas medidas", 新たな制裁: often a further step of a running story, so a
+# report with it and one without are less likely one event (a discount, not a veto: outlets
+# also say "new" of the very first report)
+_NEW = re.compile(r"(?:^|(?<=\s))(?:new|New(?= [a-z])|nuev[oa]s?|Nuev[oa]s?|second|Second|another|"
+                  r"renewed|fresh|more|segund[oa]|Segund[oa]|otr[oa]s?|m[aá]s)\b|新たな|新たに|改めて")
+# a follow-up said outright ("again", 再び, "otra vez"): beside a report without it, another event
+_FOLLOW_UP = re.compile(r"\b(?:again|anew|once more|for a second time|nuevamente|de nuevo|otra vez|"
+                        r"por segunda vez|novamente|erneut|wieder|encore)\b|再び|再度|2度目|二度目")
 
 
 _SNOWBALL = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french",
@@ -68,16 +153,17 @@ _stemmers: dict = {}
 
 
 def _stemmer(lang):
-    """Snowball (PyStemmer, C) for the language; other languages: the first six letters."""
+    """words -> stems, in one call: Snowball (PyStemmer, C) for the language; other languages:
+    the first six letters."""
     st = _stemmers.get(lang)
     if st is None:
         name = _SNOWBALL.get(lang or "")
         if name:
             sb = Stemmer.Stemmer(name)
-            sb.maxCacheSize = 20000
-            st = lambda w, _s=sb.stemWord: _intern(_s(w))   # noqa: E731
+            sb.maxCacheSize = 50000
+            st = lambda ws, _s=sb.stemWords: list(map(_intern, _s(ws)))   # noqa: E731
         else:
-            st = lambda w: _intern(w[:6])                   # noqa: E731
+            st = lambda ws: [_intern(w[:6]) for w in ws]                   # noqa: E731
         _stemmers[lang] = st
     return st
 
@@ -101,6 +187,9 @@ class Features:
     nums: frozenset
     months: frozenset
     again: bool
+    new: bool = False
+    holders: frozenset = frozenset()   # (office, who): デンマーク首相 -> ("pm", "@デンマク")
+    title_seq: tuple = ()            # the headline's terms in order (its template)
     topic: frozenset = frozenset()   # terms of the matched watchlist aliases
     surface: dict | None = None   # term -> a word as written (only kept for the item being decided)
     w: dict | None = None         # term -> weight (rarity x place), set by the index
@@ -109,36 +198,41 @@ class Features:
 
 def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
            caps_ok: bool, lang=None) -> None:
-    _stem = _stemmer(lang)
-    for m in _LATIN_TOKEN.finditer(text):
-        w = m.group(0)
-        if w[0].isdigit():
-            n = _num(w)
-            nums.add(n)
-            terms.add(_intern("#" + n))
-            continue
-        low = w.lower()
-        if low.endswith("'s"):
-            low, w = low[:-2], w[:-2]
-        if low in STOP or len(low) < 2:
-            continue
-        if low in _MONTHS:
-            months.add(low)
-        st = _stem(low)
-        terms.add(st)
-        if surface is not None:
-            surface.setdefault(st, w)
-        if caps_ok and w[0].isupper():
-            before = text[max(0, m.start() - 3):m.start()]
-            # a capitalised word that does not just start a sentence, or an acronym (US, EU, NATO)
-            if (w.isupper() and len(w) >= 2) or not _SENTENCE.search(before):
-                names.add(st)
+    """Latin-script words of `text` (normalised, case kept): stems (stop words dropped) into
+    terms, figures into nums (and terms as '#n'), capitalised names into names. Regexes, set
+    operations and one stemmer call per text: no per-character Python."""
+    low = text.lower()
+    toks = _WORD.findall(low)
+    if not toks:
+        return
+    figures = [t for t in toks if t[0].isdigit()]
+    if figures:
+        fs = [_num(t) for t in figures]
+        nums.update(fs)
+        terms.update(_intern("#" + n) for n in fs)
+    words = [t for t in toks if t[0].isalpha() and len(t) > 1 and t not in STOP]
+    if not words:
+        return
+    months.update(_MONTHS.intersection(words))
+    stem = _stemmer(lang)
+    stems = stem(words)
+    terms.update(stems)
+    if surface is not None:
+        cased = {w.lower(): w for w in _WORD_CASED.findall(text)}
+        for w, st in zip(words, stems):
+            surface.setdefault(st, cased.get(w, w))
+    if caps_ok:
+        # capitalised words that do not just start a sentence, and acronyms (US, EU, NATO)
+        caps = [c.lower() for c in _CAPS.findall(text)]
+        caps = [c for c in caps if c not in STOP and len(c) > 1]
+        if caps:
+            names.update(stem(caps))
 
 
 def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
     # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
     # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
-    for run in _KANJI.findall(text):
+    for run in _KANJI.findall(_JA_STOP.sub("　", text) if text else text):
         if len(run) == 1:
             terms.add(_intern(run))
             continue
@@ -163,8 +257,8 @@ def features(title: str, summary: str, lang=None, topic=(), *,
     title = clean_title(title)
     summary = summary[:400]
     surface: dict | None = {} if keep_surface else None
-    letters = [c for c in title if c.isalpha() and c.isascii()]
-    shouting = len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
+    upper, lower = len(_UPPER.findall(title)), len(_LOWER.findall(title))
+    shouting = upper + lower >= 8 and upper > 0.8 * (upper + lower)
     tt, tn, tnum, months = set(), set(), set(), set()
     _latin(title, tt, tn, tnum, months, surface, not shouting, lang)
     if not title.isascii():
@@ -186,19 +280,22 @@ def features(title: str, summary: str, lang=None, topic=(), *,
             _cjk(text, top, set(), None)
     low = title.lower()
     return Features(frozenset(tt), frozenset(at), frozenset(an), frozenset(tn), frozenset(tnum),
-                    frozenset(anum), frozenset(months), bool(_AGAIN.search(low)),
+                    frozenset(anum), frozenset(months), bool(_FOLLOW_UP.search(low)),
+                    bool(_NEW.search(title)),
+                    frozenset(_holders(title, lang) | _holders(summary, lang)),
+                    _title_seq(title, lang),
                     frozenset(top & at), surface)
 
 
 class Report:
     """One report in the index: its story (root id), language, time, watchlists and features."""
 
-    __slots__ = ("id", "root", "lang", "t", "wls", "f", "title")
+    __slots__ = ("id", "root", "lang", "t", "wls", "f", "title", "gate")
 
     def __init__(self, id: str, root: str, lang, t: float, wls: frozenset, f: Features,
-                 title: str):
+                 title: str, gate=()):
         self.id, self.root, self.lang, self.t, self.wls, self.f = id, root, lang, t, wls, f
-        self.title = title
+        self.title, self.gate = title, gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,23 +315,34 @@ def conflict(a: Features, b: Features) -> str:
     # a headline figure the other report never mentions, both ways: 4 killed / 6 killed
     if a.title_nums and b.title_nums and a.title_nums - b.nums and b.title_nums - a.nums:
         return "different figures"
+    # the same office, held by someone else: each report names a holder the other never mentions
+    if a.holders and b.holders:
+        for office in {o for o, _ in a.holders} & {o for o, _ in b.holders}:
+            qa = {q for o, q in a.holders if o == office}
+            qb = {q for o, q in b.holders if o == office}
+            if not qa & qb and qa - b.terms and qb - a.terms:
+                return "different people in the same role"
     # the same headline template about someone/something else: most of the headlines agree, and
     # each has a word the other report never mentions (Copenhagen / Brussels, reliever / infielder)
     only_a = {t for t in a.title_terms - b.terms if t[0] != "#"}
     only_b = {t for t in b.title_terms - a.terms if t[0] != "#"}
     if only_a and only_b:
-        small = min(len(a.title_terms), len(b.title_terms))
-        if len(a.title_terms & b.title_terms) / small >= 0.5:
-            return "different names" if only_a & a.title_names and only_b & b.title_names else \
-                "same headline, another subject"
+        shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
+        if shared >= 0.5 and only_a & a.title_names and only_b & b.title_names:
+            return "different names"
+        # one slot filled differently (reliever / infielder), the rest of the headline the same
+        # and in the same order (an outlet adding a detail or rewording is not a template)
+        if shared >= 0.7 and len(only_a) <= 2 and len(only_b) <= 2 and \
+                _template(a.title_seq, only_a) == _template(b.title_seq, only_b):
+            return "same headline, another subject"
     return ""
 
 
 class StoryIndex:
     """Recent reports, searchable by term. `check` decides, `add` remembers."""
 
-    def __init__(self, window: float = 48 * 3600, *, threshold: float = 0.25,
-                 max_postings: int = 32, probe: int = 12, candidates: int = 24,
+    def __init__(self, window: float = 48 * 3600, *, threshold: float = 0.22,
+                 max_postings: int = 16, probe: int = 8, candidates: int = 8,
                  min_docs: int = 200):
         self.window = window
         self.threshold = threshold
@@ -242,10 +350,12 @@ class StoryIndex:
         self.probe = probe
         self.candidates = candidates
         self.min_docs = min_docs          # rarity is judged as if at least this many were seen
+        self.gate_words = 2               # headline words an unwatched item must share (gate())
         self._post: dict[str, list[Report]] = {}
         self._df: dict[str, int] = {}
         self._by_id: dict[str, Report] = {}
         self._n: Counter = Counter()        # reports per language (rarity is per language)
+        self._gate: dict[str, int] = {}     # headline words of the reports (see gate())
         self._order: deque[tuple[float, Report]] = deque()
 
     def __len__(self) -> int:
@@ -281,8 +391,8 @@ class StoryIndex:
         """Weighted Dice of the two reports' terms, discounted by the time between them."""
         wa, wb = self.weigh(a, lang).w, self.weigh(b, lang).w
         shared = wa.keys() & wb.keys()
-        if not shared:
-            return 0.0, []
+        if len(shared - a.topic - b.topic) < 2:
+            return 0.0, []            # one word beside the watched subject is not an event
         inter = sum(min(wa[t], wb[t]) for t in shared)
         s = 2 * inter / (a.wsum + b.wsum)
         # closeness in time: outlets report an event within hours of each other; full weight
@@ -291,7 +401,25 @@ class StoryIndex:
         top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
         return s, top
 
-    def check(self, id: str, lang, t: float, wls, f: Features) -> StoryVerdict | None:
+    def gate(self, headline_features, df_all: dict) -> bool:
+        """Could an unwatched item belong to a watched story? Its headline (the copy detector's
+        features) shares `gate_words` words with headlines of the index that are mostly said of
+        watched stories (`df_all`: in how many recent headlines of any kind each word is).
+        O(headline); in a feed mix most unwatched items stop here."""
+        g = self._gate
+        n = 0
+        for x in headline_features:
+            k = g.get(x)
+            if k and 2 * k >= df_all.get(x, 0):
+                n += 1
+                if n >= self.gate_words:
+                    return True
+        return False
+
+    def check(self, id: str, lang, t: float, wls, f: Features, *,
+              any_watchlist: bool = False) -> StoryVerdict | None:
+        """The story `f` belongs to, or None. `any_watchlist`: an item no watchlist matched may
+        join a story of any watchlist (it is never delivered itself)."""
         wls = frozenset(wls)
         df = self._df
         probes = [x for x in f.terms if x in df]
@@ -310,13 +438,15 @@ class StoryIndex:
                 break
             if cand.id == id or cand.lang != lang or abs(cand.t - t) > self.window:
                 continue
-            if (wls or cand.wls) and not wls & cand.wls:
+            if not any_watchlist and not wls & cand.wls:
                 continue
             if conflict(cand.f, f):
                 continue
             s, top = self.score(cand.f, f, abs(cand.t - t), lang)
             if wls != cand.wls:
                 s *= 0.85         # one names a watched subject the other does not
+            if f.new != cand.f.new:
+                s *= 0.85         # "new measures", "second" beside a report without: maybe a further step
             if s > best[0]:
                 best = (s, cand, top)
         s, cand, top = best
@@ -351,14 +481,17 @@ class StoryIndex:
         return tuple(out)
 
     def add(self, id: str, root: str, lang, t: float, wls, f: Features, title: str = "",
-            added_at: float | None = None) -> None:
+            added_at: float | None = None, gate=()) -> None:
         if id in self._by_id:
             return
         self.weigh(f, lang)
         # what stays in memory: the weights (their keys are the terms), headline sets, figures
-        f.terms, f.surface, f.topic = f.w.keys(), None, frozenset()
-        r = Report(id, root, lang, t, frozenset(wls), f, title)
+        f.terms, f.surface = f.w.keys(), None
+        r = Report(id, root, lang, t, frozenset(wls), f, title, gate)
         self._by_id[id] = r
+        g = self._gate
+        for x in gate:
+            g[x] = g.get(x, 0) + 1
         self._n[lang] += 1
         cap = self.max_postings
         post, df = self._post, self._df
@@ -373,6 +506,11 @@ class StoryIndex:
             df[term] = df.get(term, 0) + 1
         self._order.append((added_at if added_at is not None else t, r))
 
+    def conflicts(self, id: str, f: Features) -> str:
+        """Why the report `id` (when indexed) and `f` cannot be one event, or ""."""
+        r = self._by_id.get(id)
+        return conflict(r.f, f) if r is not None else ""
+
     def root_of(self, id: str) -> str | None:
         r = self._by_id.get(id)
         return r.root if r is not None else None
@@ -386,6 +524,13 @@ class StoryIndex:
             if self._by_id.get(r.id) is r:
                 del self._by_id[r.id]
             self._n[r.lang] -= 1
+            g = self._gate
+            for x in r.gate:
+                left = g.get(x, 0) - 1
+                if left <= 0:
+                    g.pop(x, None)
+                else:
+                    g[x] = left
             for term in r.f.terms:
                 left = df.get(term, 0) - 1
                 if left <= 0:

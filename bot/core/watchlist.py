@@ -38,6 +38,14 @@ class Alias(Strict):
     # (e.g. グリーンランド unless 遊園地, the amusement park in Kumamoto).
     unless: tuple[str, ...] = ()
 
+    @model_validator(mode="after")
+    def _not_weak(self):
+        from bot.core.normalize import weak_alias
+        why = weak_alias(self.text, case_sensitive=self.case == "sensitive")
+        if why:
+            raise ValueError(f"alias {self.text!r} {why}")
+        return self
+
     @property
     def ambiguous(self) -> bool:
         return self.needs_context or bool(self.context)
@@ -117,6 +125,8 @@ class Feed(Strict):
     lang: str | None = Field(default=None, pattern=LANG_RE)
     interval: float | None = None      # seconds; None = the default
     enabled: bool = True
+    # the operator vouches for this feed: it may reach loopback/private/link-local addresses
+    allow_private: bool = False
 
     @field_validator("interval", mode="before")
     @classmethod

@@ -68,6 +68,41 @@ def feed_transitions(prev: FeedLike | None, cur: FeedLike, now: datetime, *,
     return out
 
 
+# ------------------------------------------------------------------------------ progress
+class Progress:
+    """Is the poll cycle making progress? The watchdog and /healthz ask this, so a cycle stuck on
+    one feed (a parser that never returns, a hung store call) stops WATCHDOG=1 and systemd
+    restarts the service, instead of being kept alive by a loop that merely answers.
+
+    A cycle makes progress while feeds finish: `stuck()` is true once a cycle has run for more
+    than `bound` seconds without any feed finishing. Times are monotonic seconds.
+    """
+
+    def __init__(self, bound: float = 600.0):
+        self.bound = bound
+        self.started: float | None = None     # the running cycle's start (None: no cycle)
+        self.last: float | None = None        # the last feed finished in it, or its start
+
+    def cycle_started(self, now: float) -> None:
+        self.started = self.last = now
+
+    def feed_done(self, now: float) -> None:
+        if self.started is not None:
+            self.last = now
+
+    def cycle_ended(self) -> None:
+        self.started = self.last = None
+
+    def stuck(self, now: float) -> bool:
+        return self.last is not None and now - self.last > self.bound
+
+    def describe(self, now: float) -> str:
+        if self.started is None:
+            return "idle"
+        return (f"cycle running for {now - self.started:.0f}s, last feed finished "
+                f"{now - (self.last or self.started):.0f}s ago")
+
+
 # ------------------------------------------------------------------------------ rendering
 def ago(then: datetime | None, now: datetime) -> str:
     if then is None:

@@ -37,12 +37,13 @@ class RedactFilter(logging.Filter):
 
     def __init__(self, secrets: tuple[str, ...] = ()):
         super().__init__()
+        from bot.telegram.redact import secrets_pattern
         self.secrets = tuple(s for s in secrets if s and len(s) >= 8)
+        self._exact = secrets_pattern(self.secrets)     # exact value, any letter case
 
     def redact(self, text: str) -> str:
-        for s in self.secrets:
-            if s in text:
-                text = text.replace(s, REDACTED)
+        if self._exact is not None:
+            text = self._exact.sub(REDACTED, text)
         return TOKEN_RE.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import re
 import tempfile
@@ -9,11 +10,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.adapters.files import atomic_write
+from bot.core.normalize import strip_controls
 from bot.core.watchlist import LANG_RE, Feed, FeedList
 
 
@@ -27,6 +30,50 @@ class OpmlFeed:
     url: str
     lang: str | None = None
     enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Refused:
+    name: str
+    url: str
+    reason: str
+
+
+def refusal(url: str) -> str | None:
+    """Why an OPML outline's URL is not imported (None: an http(s) URL of a public host).
+
+    An OPML file comes from strangers: it may only name http(s) feeds. Local paths, file:,
+    other schemes and literal loopback/private/link-local hosts are refused here (feeds.yaml,
+    which the operator writes, may still name them). Host names are checked again, on the
+    address actually connected to, at every fetch (bot.adapters.fetch).
+    """
+    from bot.adapters.fetch import blocked_reason
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return "malformed URL (control characters or spaces)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        return f"malformed URL ({e})"
+    scheme = parts.scheme.lower()
+    if not scheme or (len(scheme) == 1 and url[1:2] == ":") or url.startswith(("/", "~", ".")):
+        return "a local path, not an http(s) URL"
+    if scheme == "file":
+        return "a local file (file:), not an http(s) URL"
+    if scheme not in ("http", "https"):
+        return f"{scheme}: is not an http(s) URL"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        return "no host name"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback host name"
+    if port == 0:
+        return "port 0"
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    return blocked_reason(host)
 
 
 def parse_opml(data: bytes, source: str = "<opml>") -> list[OpmlFeed]:
@@ -48,7 +95,8 @@ def parse_opml(data: bytes, source: str = "<opml>") -> list[OpmlFeed]:
         url = (node.get("xmlUrl") or node.get("xmlurl") or "").strip()
         if not url:
             continue                                   # a folder or a plain note
-        name = (node.get("title") or node.get("text") or "").strip() or _name_from_url(url)
+        name = strip_controls(node.get("title") or node.get("text") or "").strip()
+        name = name or _name_from_url(strip_controls(url))
         # primary subtag only: watchlist aliases are keyed by "en", "ja", not "en-GB"
         lang = (node.get("language") or "").strip().lower().split("-")[0] or None
         if lang and not re.match(LANG_RE, lang):
@@ -133,8 +181,20 @@ def validate_feeds_text(text: str, where: Path) -> FeedList:
     return feedlist
 
 
+def split_refused(incoming: list[OpmlFeed]) -> tuple[list[OpmlFeed], list[Refused]]:
+    ok, refused = [], []
+    for f in incoming:
+        why = refusal(f.url)
+        if why is None:
+            ok.append(f)
+        else:
+            refused.append(Refused(f.name, f.url, why))
+    return ok, refused
+
+
 def import_opml(opml_file: Path, feeds_file: Path, *, dry_run: bool = False):
-    """Parse, merge, validate, write. Raises OpmlError; feeds.yaml is untouched on any error."""
+    """Parse, refuse what is not an http(s) feed, merge, validate, write.
+    Returns (added, skipped, refused). Raises OpmlError; feeds.yaml is untouched on any error."""
     try:
         data = Path(opml_file).read_bytes()
     except OSError as e:
@@ -142,12 +202,14 @@ def import_opml(opml_file: Path, feeds_file: Path, *, dry_run: bool = False):
     incoming = parse_opml(data, str(opml_file))
     if not incoming:
         raise OpmlError(f"{opml_file}: no feeds found (no <outline> with an xmlUrl attribute)")
+    incoming, refused = split_refused(incoming)
     text, added, skipped = merge(feeds_file, incoming)
-    validate_feeds_text(text, feeds_file)
-    if added and not dry_run:
-        feeds_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(feeds_file, text)
-    return added, skipped
+    if added:
+        validate_feeds_text(text, feeds_file)
+        if not dry_run:
+            feeds_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(feeds_file, text)
+    return added, skipped, refused
 
 
 # ------------------------------------------------------------------------------ export

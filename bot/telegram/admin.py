@@ -40,6 +40,9 @@ class AdminCommands:
             lines.append(f"last cycle: {fmt_time(max(times), tz, c.lang)}")
         ob = self.sink.outbox.counts()
         lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(ob.items())) or "empty")
+        fb = self.sink.feedback.db.counts()
+        lines.append("feedback: " + ", ".join(f"{k} {v}" for k, v in fb.items()) +
+                     " (/feedback for suggestions)")
         try:
             counts = store.counts()
             lines.append("store: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

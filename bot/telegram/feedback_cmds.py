@@ -16,7 +16,7 @@ from bot.core.render import fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import feedback as fbmod
 from bot.telegram.command import Req, command
-from bot.telegram.i18n import t
+from bot.telegram.i18n import edit_name, t
 
 log = logging.getLogger("bot.telegram.feedback_cmds")
 
@@ -208,8 +208,9 @@ class FeedbackCommands:
         if res is None:
             await q.answer(t(c.lang, "fb_already", id=arg))
             return
-        edit, what = res
-        text = t(c.lang, "fb_applied", name=edit.watchlist, file=edit.path.name, what=what)
+        edit, sug = res
+        text = t(c.lang, "fb_applied", name=edit.watchlist, file=edit.path.name,
+                 what=html.unescape(edit_name(c.lang, sug.kind, sug.text, sug.alias)))
         await q.answer(toast(text))
         await update.get_bot().send_message(c.chat.chat_id, text, parse_mode="HTML")
 

@@ -15,7 +15,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.adapters import yamledit
 from bot.core.matcher import Matcher
-from bot.core.render import fmt_time
+from bot.core.normalize import fold
+from bot.core.render import clip, fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
 from bot.telegram.admin import AdminCommands
@@ -329,31 +330,7 @@ class Handlers(AdminCommands, FeedbackCommands):
         item = self.sink.store.item(row.guid)
         if item is None:
             return t(c.lang, "why_gone", n=no)
-        lines = [t(c.lang, "why_head", n=no, title=item.entry.title)]
-        wls = self.watchlists()
-        for name in dict.fromkeys(h.watchlist for h in item.hits):
-            label = wls[name].label(c.lang) if name in wls else name
-            trace = Matcher([wls[name]]).explain(item.entry) if name in wls else None
-            now = {(h.alias, h.field): h for h in trace.hits} if trace else {}
-            for h in (x for x in item.hits if x.watchlist == name):
-                cur = now.get((h.alias, h.field))
-                lines.append(t(c.lang, "why_line", watchlist=label, alias=h.alias,
-                               text=cur.text if cur else h.text,
-                               field=i18n.field_name(c.lang, h.field), kind=h.kind))
-                for e in (cur.evidence if cur else ()):
-                    key = "why_for" if e.startswith("+") else "why_against"
-                    lines.append(t(c.lang, key, why=e[2:]))
-            for alias, fld, text, why in (trace.rejected if trace else ())[:5]:
-                lines.append(t(c.lang, "why_ignored", alias=alias, text=text, why=why,
-                               field=i18n.field_name(c.lang, fld)))
-        out, size = [], 0
-        for line in lines:                  # Telegram shows 4096 characters: whole lines only
-            if size + len(line) > 3900:
-                out.append("…")
-                break
-            out.append(line)
-            size += len(line) + 1
-        return "\n".join(out)
+        return why_text(c.lang, no, item, self.watchlists())
 
     # ------------------------------------------------------------ buttons
     async def on_button(self, update: Update, context) -> None:
@@ -390,3 +367,56 @@ class Handlers(AdminCommands, FeedbackCommands):
     async def edit_yaml(self, kind: str, action: str, name: str, text: str, lang: str | None):
         return await asyncio.to_thread(yamledit.edit, self.sink.settings.watchlists, name,
                                        kind=kind, action=action, text=text, lang=lang)
+
+
+WHY_LINES = 12          # /why lists at most this many distinct matches, then counts the rest
+WHY_CLIP = 80           # characters of a matched text or alias shown
+
+
+def why_text(lang: str, no: int, item, wls: dict) -> str:
+    """The /why answer: per watchlist, one line per distinct (alias, field, kind, text) with the
+    matcher's evidence as it judges the item now, and what it did not count. At most WHY_LINES
+    match lines, then "… and N more": a keyword-stuffed item stays one short message (well
+    under Telegram's 4096 characters), whatever the number of hits."""
+    lines = [t(lang, "why_head", n=no, title=clip(item.entry.title, 300))]
+    shown = rest = 0
+    for name in dict.fromkeys(h.watchlist for h in item.hits):
+        label = wls[name].label(lang) if name in wls else name
+        trace = Matcher([wls[name]]).explain(item.entry) if name in wls else None
+        now = {(h.alias, h.field): h for h in trace.hits} if trace else {}
+        # the decision as the watchlist stands now, in the item's own words; the stored hits
+        # when the watchlist no longer matches the item
+        current = bool(trace and trace.hits)
+        src = trace.hits if current else [x for x in item.hits if x.watchlist == name]
+        distinct: dict[tuple, list] = {}             # distinct match -> [first hit, count]
+        for h in src:
+            key = (h.alias, h.field, h.kind, fold(h.text))
+            distinct.setdefault(key, [h, 0])[1] += 1
+        for h, n in distinct.values():
+            if shown >= WHY_LINES:
+                rest += 1
+                continue
+            shown += 1
+            cur = h if current else now.get((h.alias, h.field))
+            line = t(lang, "why_line", watchlist=label, alias=clip(h.alias, WHY_CLIP),
+                     text=clip(cur.text if cur else h.text, WHY_CLIP),
+                     field=i18n.field_name(lang, h.field), kind=h.kind)
+            lines.append(line + (f" ×{n}" if n > 1 else ""))
+            for e in (cur.evidence if cur else ())[:4]:
+                key = "why_for" if e.startswith("+") else "why_against"
+                lines.append(t(lang, key, why=clip(e[2:], 200)))
+        if shown < WHY_LINES:
+            for alias, fld, text, why in (trace.rejected if trace else ())[:5]:
+                lines.append(t(lang, "why_ignored", alias=clip(alias, WHY_CLIP),
+                               text=clip(text, WHY_CLIP), why=clip(why, 200),
+                               field=i18n.field_name(lang, fld)))
+    if rest:
+        lines.append(t(lang, "why_more", n=rest))
+    out, size = [], 0
+    for line in lines:                  # Telegram shows 4096 characters: whole lines only
+        if size + len(line) > 3900:
+            out.append("…")
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)

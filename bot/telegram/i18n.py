@@ -87,6 +87,7 @@ _M: dict[str, tuple[str, str]] = {
     "why_head": ("<b>#{n}</b> {title}\nmatched:", "<b>#{n}</b> {title}\n一致:"),
     "why_line": ("• {watchlist}: alias “{alias}” in the {field} (“{text}”, {kind})",
                  "• {watchlist}: 別名「{alias}」が{field}に一致（「{text}」, {kind}）"),
+    "why_more": ("… and {n} more matches", "…ほか {n} 件の一致"),
     "why_for": ("    + {why}", "    + {why}"),
     "why_against": ("    − {why}", "    − {why}"),
     "why_ignored": ("  not counted: “{alias}” in the {field} (“{text}”): {why}",
@@ -109,6 +110,7 @@ _M: dict[str, tuple[str, str]] = {
     "btn_off": ("👎 Off-topic", "👎 関係ない"),
     "btn_mute": ("🔇 Mute story", "🔇 話題をミュート"),
     "btn_why": ("❓ Why", "❓ 理由"),
+    "digest_more": ("<i>… and {n} more: /digest more</i>", "<i>…ほか {n} 件: /digest more</i>"),
     "digest_footer": ("<i>Per item: /off N · /mutestory N · /why N (N = {nos})</i>",
                       "<i>記事ごとに: /off 番号 · /mutestory 番号 · /why 番号（{nos}）</i>"),
     "off_done": ("Marked #{n} off-topic.", "#{n} を関係ない記事として記録しました。"),
@@ -164,6 +166,19 @@ _M: dict[str, tuple[str, str]] = {
                    "<b>{name}</b>（{file}）に適用: {what}。自動で再読み込みされます。"),
     "fb_already": ("Suggestion {id} was already applied.", "提案 {id} は適用済みです。"),
     "fb_apply_btn": ("✅ Apply {n}", "✅ {n} を適用"),
+    "fb_line": ("<b>{n}.</b> “{alias}” ({watchlist}): {marks}/{delivered} off-topic ({share}), "
+                "{chats} chat(s)\n   → {edit}: stops matching {lost} stored stories ({marked} "
+                "marked off-topic, {kept} kept)",
+                "<b>{n}.</b> 「{alias}」（{watchlist}）: {marks}/{delivered} 件が関係ない（{share}）、"
+                "{chats} チャット\n   → {edit}: 保存済み {lost} 件が対象外に（関係ない {marked} 件、"
+                "残した記事 {kept} 件）"),
+    "fb_line_none": ("• “{alias}” ({watchlist}): {marks}/{delivered} off-topic ({share}) → no "
+                     "edit found that keeps every item readers kept",
+                     "• 「{alias}」（{watchlist}）: {marks}/{delivered} 件が関係ない（{share}）→ "
+                     "残した記事を落とさない修正は見つかりません"),
+    "fb_exclude": ("exclude phrase “{text}”", "除外語「{text}」"),
+    "fb_unless": ("unless “{text}” on alias “{alias}”", "別名「{alias}」に unless「{text}」"),
+    "fb_needs_context": ("alias “{alias}” needs a context word", "別名「{alias}」に文脈語を必須に"),
 }
 
 FIELDS = {"title": ("title", "タイトル"), "summary": ("summary", "本文")}
@@ -203,6 +218,11 @@ def alert_keyboard(lang: str, no: int, done: frozenset[str] = frozenset()):
         return InlineKeyboardButton(label, callback_data=f"{kind}:{no}")
     return InlineKeyboardMarkup([[b("off", "btn_off"), b("mute", "btn_mute"),
                                   b("why", "btn_why")]])
+
+
+def edit_name(lang: str, kind: str, text: str, alias: str) -> str:
+    """A suggested watchlist edit in words (HTML-escaped): exclude / unless / needs_context."""
+    return t(lang, f"fb_{kind}", text=text, alias=alias)
 
 
 def digest_footer(lang: str, nos: list[int | None]) -> str:

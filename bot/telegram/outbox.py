@@ -310,6 +310,16 @@ class Outbox:
         with self.store.transaction() as c:
             return c.execute(sql, params).rowcount
 
+    def hold_back(self, chat_id: int, thread_id: int, keep: list[int]) -> int:
+        """A digest is capped: this chat's (topic's) queued digest rows other than `keep` wait
+        again (for the next digest or /digest more). Returns how many wait."""
+        marks = ",".join("?" * len(keep)) or "NULL"
+        with self.store.transaction() as c:
+            return c.execute(
+                "UPDATE tg_outbox SET state = 'waiting' WHERE chat_id = ? AND thread_id = ? AND "
+                f"state = 'queued' AND kind = 'digest' AND id NOT IN ({marks})",
+                (chat_id, thread_id, *keep)).rowcount
+
     def pending_count(self, chat_id: int, thread_id: int | None = None) -> int:
         sql = "SELECT COUNT(*) FROM tg_outbox WHERE chat_id = ? AND state IN ('waiting','queued')"
         params: tuple = (chat_id,)

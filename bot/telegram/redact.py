@@ -13,17 +13,28 @@ import logging
 import re
 import traceback
 
-TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
+TOKEN_RE = re.compile(r"\d{3,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
 _tokens: set[str] = set()
+_token_re: re.Pattern | None = None
 _installed = False
+
+
+def secrets_pattern(secrets) -> re.Pattern | None:
+    """One regex for the exact values of `secrets`, whatever their length, in any letter case
+    (a log line may echo a token lower- or upper-cased) and with the colon URL-encoded (%3A)."""
+    alts = []
+    for s in secrets:
+        if s and len(s) >= 8:
+            alts.append("(?::|%3a)".join(re.escape(part) for part in s.split(":")))
+    alts.sort(key=len, reverse=True)
+    return re.compile("|".join(alts), re.I) if alts else None
 
 
 def redact(text: str) -> str:
     if not text:
         return text
-    for tok in _tokens:
-        if tok in text:
-            text = text.replace(tok, "<token>")
+    if _token_re is not None:
+        text = _token_re.sub("<token>", text)
     return TOKEN_RE.sub("<token>", text)
 
 
@@ -50,9 +61,10 @@ class TokenFilter(logging.Filter):
 
 
 def install(token: str | None) -> None:
-    global _installed
+    global _installed, _token_re
     if token:
         _tokens.add(token)
+        _token_re = secrets_pattern(_tokens)
     for name in ("httpx", "httpcore"):
         lg = logging.getLogger(name)
         if lg.level < logging.WARNING:

@@ -22,7 +22,7 @@ from bot.core.model import utcnow
 from bot.core import render
 from bot.core.model import StoredItem
 from bot.telegram.outbox import EDIT_WINDOW, Outbox, Row
-from bot.telegram.i18n import alert_keyboard, digest_footer
+from bot.telegram.i18n import alert_keyboard, digest_footer, t
 from bot.telegram.pacing import Pacer
 
 log = logging.getLogger("bot.telegram.sender")
@@ -51,7 +51,7 @@ class Sender:
     def __init__(self, bot, outbox: Outbox, store, pacer: Pacer, *,
                  names: Callable[[str], dict[str, str]], on_gone=None,
                  backoff_base: float = 2.0, backoff_max: float = 300.0, clock=None,
-                 metrics=None):
+                 metrics=None, digest_max: int = 30):
         self.bot = bot
         self.outbox = outbox
         self.store = store
@@ -66,6 +66,7 @@ class Sender:
         self._task: asyncio.Task | None = None
         self.metrics = metrics                  # bot.ops.metrics.Metrics or None
         self.clock = clock or utcnow           # only for the digest header's timestamp
+        self.digest_max = digest_max          # items per digest; the rest waits (/digest more)
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -240,14 +241,23 @@ class Sender:
             else:
                 digest.setdefault(r.thread_id, []).append(r)
         for thread_rows in digest.values():
+            more = 0
+            if len(thread_rows) > self.digest_max:        # a flood: one bounded digest, not 100
+                thread_rows = thread_rows[:self.digest_max]
+                more = self.outbox.hold_back(chat.chat_id, thread_rows[0].thread_id,
+                                             [r.id for r in thread_rows])
             entries = [render.DigestEntry(items[r.guid], r.watchlist, r.item_no)
                        for r in thread_rows]
             by_no = {r.item_no: r for r in thread_rows}
+            start = len(parts)
             for text, ents in render.render_digest_parts(entries, tz=chat.tz, lang=chat.lang,
                                                          names=names, now=self.clock(),
                                                          limit=render.LIMIT - FOOTER_ROOM):
                 parts.append(Part(text + "\n\n" + digest_footer(chat.lang, [e.no for e in ents]),
                                   [by_no[e.no] for e in ents]))
+            if more and len(parts) > start:
+                last = parts[-1]
+                parts[-1] = Part(last.text + "\n" + t(chat.lang, "digest_more", n=more), last.rows)
         return parts
 
     def _plain(self, chat, part: Part, items) -> list[Part]:

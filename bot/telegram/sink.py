@@ -109,7 +109,8 @@ class TelegramSink:
         await self._set_commands()
         self.sender = Sender(app.bot, self.outbox, self.store, self.pacer, names=self._names,
                              backoff_base=self.backoff_base, clock=self.now,
-                             metrics=self.metrics)
+                             metrics=self.metrics,
+                             digest_max=getattr(self.settings, "digest_max_items", 30))
         await app.start()
         await self.leadership.start()
         log.info("Telegram bot @%s started (API %s)%s", app.bot.username, api,
@@ -257,23 +258,22 @@ class TelegramSink:
             return i18n.t(lang, "fb_none"), None
         lines, ids = [i18n.t(lang, "fb_head", days=f"{days:g}")], []
         for s in found:
-            n = len(ids) + 1
-            head = (f"“{s.alias}” ({s.watchlist}): {s.marks}/{s.delivered} off-topic "
-                    f"({s.share:.0%}), {s.chats} chat(s)")
+            kw = dict(alias=s.alias, watchlist=s.watchlist, marks=s.marks, delivered=s.delivered,
+                      share=f"{s.share:.0%}", chats=s.chats)
             if s.kind is None:
-                lines.append(f"• {head}\n   → {s.describe()}")
+                lines.append(i18n.t(lang, "fb_line_none", **kw))
                 continue
             ids.append(self.feedback.db.add_suggestion(s.watchlist, s.alias, s.kind, s.text,
                                                        s.lost, now))
-            lines.append(f"<b>{n}.</b> {head}\n   → {s.describe()}: stops matching {s.lost} "
-                         f"stored stories ({s.lost_marked} marked off-topic, {s.lost_kept} kept)")
-        text = "\n".join(lines[:1] + [html.escape(x, quote=False).replace(
-            "&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>") for x in lines[1:]])
+            lines.append(i18n.t(lang, "fb_line", n=len(ids), lost=s.lost, marked=s.lost_marked,
+                                kept=s.lost_kept, edit=html.unescape(i18n.edit_name(
+                                    lang, s.kind, s.text, s.alias)), **kw))
+        text = "\n".join(lines)
         return text, apply_buttons(lang, ids)
 
     def apply_suggestion(self, sid: int, user_id: int | None):
         """Apply saved suggestion `sid` to its watchlist file (the watcher reloads it).
-        (EditResult, what was done), or None when it was applied already; raises
+        (EditResult, the Suggestion applied), or None when it was applied already; raises
         yamledit.EditError when refused (the file is unchanged)."""
         from bot.ops import suggest
 
@@ -285,7 +285,7 @@ class TelegramSink:
         res = suggest.apply(self.settings.watchlists, s)
         self.feedback.db.applied(sid, user_id, self.now())
         log.info("admin %s applied suggestion %s: %s (%s)", user_id, sid, s.describe(), res.path)
-        return res, s.describe()
+        return res, s
 
     async def weekly_feedback(self, now: datetime) -> bool:
         """Once a week: the report to every admin, when there is something to suggest."""

@@ -12,7 +12,7 @@ from bot import __version__
 from bot.settings import Settings
 
 # Order here is the order in `sokuho --help`.
-COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "unit",
+COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "db", "unit",
             "feedback"]
 
 

@@ -8,7 +8,8 @@ Production never sets either knob; both are no-ops unless a test sets them.
 
 Points, in the order one poll reaches them (see Pipeline._poll and TelegramSink.publish):
   items_committed       the feed's new items (and their "to publish" marks) are committed
-  fetch_recorded        the feed's validators / next poll time are committed too
+  fetch_recorded        the feed's validators / next poll time are committed too (today the
+                        same commit as the items: both points follow it)
   outbox_half_written   inside the outbox transaction, half of the rows inserted (Telegram)
   published             the sink has queued every alert; the marks are not cleared yet
 """

@@ -1,11 +1,11 @@
 """The orchestrator: one poll of a feed is fetch -> parse -> process (match + dedup) -> store -> sinks.
 
-Ordering guarantees nothing is lost: items are committed before the feed's validators (ETag,
-Last-Modified) are, so a crash in between only causes a refetch whose items are then known and
-skipped. Fan-out is durable: every matched item is stored with a "to publish" mark in the same
-transaction; the mark is cleared only after the sinks have queued its alerts, and marks left by
-a crash are published by recover() at the next start (the outbox's unique key makes publishing
-twice harmless), so an alert is queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
+Nothing is lost: a feed's new items and its validators (ETag, Last-Modified) are committed in
+one transaction, so a crash before it only causes a refetch. Fan-out is durable: every matched
+item is stored with a "to publish" mark in that transaction; the mark is cleared only after the
+sinks have queued its alerts, and marks left by a crash are published by recover() at the next
+start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
+queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
@@ -192,25 +192,28 @@ class Pipeline:
             keep, backlog = self._cap(fs, new)
             batch = [processor.process(entry, now) for entry in keep]
             batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
-            stored = self.store.save_processed(batch, fetched_at=now)   # one transaction, marks
+            stored = self.store.save_processed(batch, fetched_at=now)   # with "to publish" marks
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
-        faults.point("items_committed")
-        out.status = "ok"
-        out.new_items = len(stored)
-        out.duplicates = sum(1 for s in stored if s.duplicate_of)
-        for p in batch:
-            if p.dup.duplicate_of:
-                out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-        first = fs.last_success_at is None     # a feed's first poll: its undated items are backlog
-        matched, out.published = self._to_publish(stored, now, first)
-        out.matched = len(matched)
-        out.old = len(matched) - len(out.published)
-        out.state = self.store.record_fetch(
-            fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
-            new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
-                                                                retry_after=res.retry_after),
-            now=now)
+            out.status = "ok"
+            out.new_items = len(stored)
+            out.duplicates = sum(1 for s in stored if s.duplicate_of)
+            for p in batch:
+                if p.dup.duplicate_of:
+                    out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
+            # a feed's first poll: its undated items are backlog
+            first = fs.last_success_at is None
+            matched, out.published = self._to_publish(stored, now, first)
+            out.matched = len(matched)
+            out.old = len(matched) - len(out.published)
+            # in the same transaction: items and validators commit together (one commit
+            # per feed; a crash before it only means a refetch)
+            out.state = self.store.record_fetch(
+                fs.url, status="ok", etag=res.etag, last_modified=res.last_modified,
+                new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
+                                                                    retry_after=res.retry_after),
+                now=now)
+        faults.point("items_committed")       # items, marks and the poll record: one commit
         faults.point("fetch_recorded")
         await self._publish(stored, out.published)
         if self.also_in is not None:

@@ -107,3 +107,23 @@ def test_unit_command_prints_and_installs(tmp_path, capsys):
 
 def test_find_executable_prefers_the_running_script():
     assert unit.find_executable(str(SOKUHO)) == str(SOKUHO)
+
+
+def test_template_unit_for_several_instances(tmp_path, capsys):
+    text = unit.render_template(str(SOKUHO))
+    for line in (f"ExecStart={SOKUHO} run --instance %H-%i",
+                 "LoadCredential=database-url:/etc/sokuho/database-url",
+                 "StateDirectory=sokuho/%i", "EnvironmentFile=-/etc/sokuho/sokuho-%i.env",
+                 "After=network-online.target postgresql.service", "DynamicUser=yes"):
+        assert f"\n{line}\n" in text, line
+    # the same hardening as the single unit: only the lines above differ
+    single = set(unit.render(str(SOKUHO)).splitlines())
+    extra = [x for x in text.splitlines() if x not in single and not x.startswith("#")]
+    assert len(extra) == 6, extra
+    target = tmp_path / "units" / "sokuho@.service"
+    rc, out = _cli(["unit", "--template", "--install", "--path", str(target), "--exec",
+                    str(SOKUHO)], capsys)
+    assert rc == 0 and target.read_text() == text and "sokuho@1 sokuho@2" in out.out
+    if shutil.which("systemd-analyze"):
+        r = _analyze("verify", str(target))
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")

@@ -108,3 +108,21 @@ def test_migrations_from_many_openers_at_once(pg_url):
                               "FROM schema_migrations GROUP BY component").fetchall()
         assert rows and all(n == d for _, n, d in rows)
         assert s.has_table("tg_outbox")
+
+
+def test_store_reconnects_after_the_server_drops_its_session(pg_url):
+    """A database restart or a proxy dropping the session: the failing call is a clear
+    StoreError, the next one runs on a new session (no restart of sokuho needed)."""
+    from bot.core.watchlist import Feed
+    from datetime import datetime, timezone
+    with Store.open(pg_url) as s, Store.open(pg_url) as admin:
+        s.sync_feeds([Feed(name="a", url="https://a.example/")], 300,
+                     datetime.now(timezone.utc))
+        pid = s.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        admin.conn.execute("SELECT pg_terminate_backend(?)", (pid,))
+        try:
+            s.counts()
+        except StoreError as e:
+            assert e.kind == "connection"
+        assert s.counts()["feeds"] == 1
+        assert s.conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid

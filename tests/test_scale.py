@@ -158,3 +158,41 @@ def test_concurrent_claims_on_postgresql_never_overlap(pg_url):
     every = [u for urls in got.values() for u in urls]
     assert len(every) == 400 and len(set(every)) == 400
     assert sum(1 for urls in got.values() if urls) >= 2      # the work was shared
+
+
+async def test_leadership_takeover_and_notify(pg_url):
+    """One holder at a time; the standby takes over when the holder's session ends; the holder
+    hears NOTIFY from other instances (a follower's new outbox rows)."""
+    from bot.adapters.leader import Leadership
+    events = []
+
+    def make(name):
+        async def up():
+            events.append(("up", name))
+
+        async def down():
+            events.append(("down", name))
+        return Leadership(pg_url, "t", on_acquire=up, on_lose=down, retry=0.2,
+                          channel="sokuho_test", on_notify=lambda: events.append(("poke", name)))
+    a, b = make("a"), make("b")
+    await a.start()
+    await b.start()
+    try:
+        assert a.held and not b.held
+        with Store.open(pg_url) as s:
+            s.notify("sokuho_test")
+        for _ in range(100):
+            if ("poke", "a") in events:
+                break
+            await asyncio.sleep(0.05)
+        assert ("poke", "a") in events and ("poke", "b") not in events
+        a._task.cancel()                 # the holder dies (as with kill -9): its loop stops and
+        a._conn.close()                  # its session ends
+        for _ in range(100):
+            if b.held:
+                break
+            await asyncio.sleep(0.05)
+        assert b.held and ("up", "b") in events
+    finally:
+        await a.stop()
+        await b.stop()

@@ -202,3 +202,21 @@ def test_an_unwatched_report_joins_a_watched_story_only_through_the_gate():
     assert [d.process(x, hits=h).duplicate_of for x, h in (watched, unwatched, other)] == \
         [None, "a", None]
     assert checked == ["a", "b"] and len(d.stories) == 1
+
+
+def test_the_same_event_in_other_words_shares_concepts():
+    """"raid"/"bombardea"/空爆 and "seized"/"detenido"/拘束 are one kind of event: reports that
+    only share such words still share evidence (weighted by rarity like any word)."""
+    from bot.core.stories import CONCEPTS_ON, StoryIndex
+    assert CONCEPTS_ON
+    a = features(prep("Troops raid rebel camp, seize commander"), "", "en")
+    b = features(prep("Rebel commander detained after army attack on camp"), "", "en")
+    assert {"~attack", "~capture"} <= a.terms & b.terms
+    ja_a = features(prep("政府軍が反政府勢力の拠点を空爆、司令官を拘束"), "", "ja")
+    ja_b = features(prep("反政府勢力の司令官の身柄確保　政府軍が攻撃"), "", "ja")
+    assert {"~attack", "~capture"} <= ja_a.terms & ja_b.terms
+    idx = StoryIndex()
+    with_concepts = idx.score(a, b, 0, "en")[0]
+    plain = StoryIndex().score(features(prep("Troops raid rebel camp"), "", "en"),
+                               features(prep("Rebel camp: army moves in"), "", "en"), 0, "en")[0]
+    assert with_concepts > plain

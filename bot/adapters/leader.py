@@ -22,12 +22,15 @@ log = logging.getLogger("sokuho.leader")
 
 class Leadership:
     def __init__(self, database, role: str, *, on_acquire: Callable[[], Awaitable[None]],
-                 on_lose: Callable[[], Awaitable[None]], retry: float = 2.0):
+                 on_lose: Callable[[], Awaitable[None]], retry: float = 2.0,
+                 channel: str | None = None, on_notify: Callable[[], None] | None = None):
         self.database = database
         self.role = role
         self.on_acquire = on_acquire
         self.on_lose = on_lose
         self.retry = retry
+        self.channel = channel          # the holder LISTENs here (PostgreSQL NOTIFY)...
+        self.on_notify = on_notify      # ...and calls this when another instance notifies
         self.held = False
         self._conn = None
         self._task: asyncio.Task | None = None
@@ -58,7 +61,11 @@ class Leadership:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.retry)
+            if self.held and self.channel:
+                if await asyncio.to_thread(self._wait_notify, self.retry) and self.on_notify:
+                    self.on_notify()
+            else:
+                await asyncio.sleep(self.retry)
             try:
                 await self._round()
             except asyncio.CancelledError:
@@ -102,13 +109,26 @@ class Leadership:
                 self._close()
                 self._conn = psycopg.connect(self.database, autocommit=True, connect_timeout=5,
                                              application_name=f"sokuho-{self.role}")
-            return bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                           (lock_key(f"leader:{self.role}"),)).fetchone()[0])
+            got = bool(self._conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                          (lock_key(f"leader:{self.role}"),)).fetchone()[0])
+            if got and self.channel:
+                self._conn.execute(f'LISTEN "{self.channel}"')
+            return got
         except psycopg.Error as e:
             log.warning("%s leadership: database %s not reachable: %s", self.role,
                         redact(self.database), " ".join(str(e).split()))
             self._close()
             return False
+
+    def _wait_notify(self, timeout: float) -> bool:
+        """Block up to `timeout` s for a notification on the channel; True if one came."""
+        import psycopg
+        try:
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                return True
+        except (psycopg.Error, AttributeError):
+            pass
+        return False
 
     def _still_held(self) -> bool:
         import psycopg

@@ -434,6 +434,13 @@ class Store:
                     c.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
             yield c
 
+    def notify(self, channel: str) -> None:
+        """PostgreSQL: wake the instance LISTENing on `channel` (delivered at commit). SQLite:
+        nothing (one instance)."""
+        if self.engine == "postgresql":
+            with self._lock, self._errors("notifying"):
+                self.conn.execute("SELECT pg_notify(?, '')", (channel,))
+
     def max_item_id(self) -> int:
         return int(self._all(Q.MAX_ITEM_ID)[0][0])
 
@@ -458,14 +465,17 @@ class Store:
         returned. Returned items carry also_in for duplicates of them stored in this batch."""
         out: list[StoredItem] = []
         fetched = to_ts(fetched_at)
+        rows = []
+        for p in batch:
+            e, dup = p.entry, p.dup
+            reason = (dup.reason or "duplicate") if dup.duplicate_of is not None else None
+            rows.append((e.id, e.feed, e.title, e.link, canonical_url(e.link), e.summary,
+                         to_ts(e.published), fetched, e.lang, dup.duplicate_of, reason,
+                         "\n".join(dup.evidence) or None))
         with self.transaction() as c:
-            for p in batch:
-                e, dup = p.entry, p.dup
-                reason = (dup.reason or "duplicate") if dup.duplicate_of is not None else None
-                row = c.execute(Q.INSERT_ITEM, (
-                    e.id, e.feed, e.title, e.link, canonical_url(e.link),
-                    e.summary, to_ts(e.published), fetched, e.lang, dup.duplicate_of,
-                    reason, "\n".join(dup.evidence) or None)).fetchone()
+            ids = self._insert_returning(c, Q.INSERT_ITEM, rows)   # None: guid already stored
+            matches, pending = [], []
+            for p, row in zip(batch, ids):
                 if row is None:
                     continue
                 hits, seen = [], set()
@@ -474,12 +484,16 @@ class Store:
                     if key not in seen:
                         seen.add(key)
                         hits.append(h)
-                        c.execute(Q.INSERT_MATCH, (row[0], h.watchlist, h.alias, h.field, h.text,
-                                                   h.kind, float(h.score)))
+                        matches.append((row[0], h.watchlist, h.alias, h.field, h.text, h.kind,
+                                        float(h.score)))
                 if hits:
-                    c.execute(Q.INSERT_PENDING, (row[0],))
-                out.append(StoredItem(entry=e, hits=hits, duplicate_of=dup.duplicate_of,
+                    pending.append((row[0],))
+                out.append(StoredItem(entry=p.entry, hits=hits, duplicate_of=p.dup.duplicate_of,
                                       fetched_at=from_ts(fetched), rowid=row[0]))
+            if matches:
+                c.executemany(Q.INSERT_MATCH, matches)
+            if pending:
+                c.executemany(Q.INSERT_PENDING, pending)
             self._fill_also_in(out)
         return out
 
@@ -500,6 +514,13 @@ class Store:
 
     def pending_count(self) -> int:
         return self._all(Q.COUNT_PENDING)[0][0]
+
+    def _insert_returning(self, c, sql: str, rows: list[tuple]) -> list:
+        """Run an INSERT ... RETURNING per row; the returned row (or None) of each. PostgreSQL
+        sends them all in one pipeline (one round trip, not one per row)."""
+        if self.engine == "postgresql" and len(rows) > 1:
+            return c.insert_returning_many(sql, rows)
+        return [c.execute(sql, r).fetchone() for r in rows]
 
     def known_guids(self, guids: Iterable[str]) -> set[str]:
         found: set[str] = set()

@@ -11,11 +11,16 @@ evidence that makes two reports one event:
 - the names they share (capitalised names, acronyms, katakana names, the watchlist aliases that
   matched), counted again on top of the words;
 - the figures they share ("553 prisoners");
+- the kind of event, in whatever words (concepts.py: "raid" / "bombardea" / 空爆);
 - how close in time they were published.
 
 Guards keep different events apart whatever the score: other figures or months in the headlines,
-a follow-up ("again", "second", 再び, nuevamente) beside a first report, and the same headline
-template about someone or somewhere else ("premier meets X in Copenhagen" / "... Y in Brussels").
+a follow-up ("again", 再び, nuevamente) beside a first report, different people in the same office
+(デンマーク首相 / ニールセン首相), and the same headline template about someone or somewhere else
+("premier meets X in Copenhagen" / "... Y in Brussels").
+
+Only items a watchlist matched are indexed (the others are never delivered); an unmatched item is
+checked against the index only when its headline passes a cheap gate (gate()).
 
 Incremental (decided when the item arrives), explainable (`StoryVerdict.evidence`), bounded: the
 candidates come from an inverted index over the item's rarest terms with capped postings, so the
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
+from bot.core import concepts as _concepts_mod
 from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import _STOP_SETS, prep
 
@@ -217,6 +223,9 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
     stem = _stemmer(lang)
     stems = stem(words)
     terms.update(stems)
+    if CONCEPTS_ON:
+        cidx = _concepts(lang)
+        terms.update(cidx[x] for x in stems if x in cidx)
     if surface is not None:
         cased = {w.lower(): w for w in _WORD_CASED.findall(text)}
         for w, st in zip(words, stems):
@@ -229,7 +238,20 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
             names.update(stem(caps))
 
 
+CONCEPTS_ON = True
+_concept_idx: dict = {}
+
+
+def _concepts(lang) -> dict:
+    idx = _concept_idx.get(lang)
+    if idx is None:
+        idx = _concept_idx[lang] = _concepts_mod.latin_index(_stemmer(lang))
+    return idx
+
+
 def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
+    if CONCEPTS_ON:
+        terms.update(_concepts_mod.JA_CONCEPT[w] for w in _concepts_mod.JA.findall(text))
     # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
     # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
     for run in _KANJI.findall(_JA_STOP.sub("　", text) if text else text):

@@ -109,7 +109,29 @@ def collect(store, now: datetime, *, include_disabled: bool = False) -> dict:
         "hidden_disabled": len(feeds) - len(shown),
         "delivery": delivery(store),
         "feedback": feedback(store),
+        "instances": instances(store, now),
     }
+
+
+ALIVE = 60.0       # seconds: a running instance records a heartbeat every poll tick (15 s)
+
+
+def instances(store, now: datetime) -> list[dict]:
+    """The instances registered in the database, whether they are alive (a recent heartbeat),
+    their roles and the feeds they hold leases on."""
+    if not store.has_table("instances"):
+        return []
+    leases = store.leases()
+    out = []
+    for i in store.instances():
+        n, until_ = leases.get(i["name"], (0, None))
+        age = (now - i["heartbeat_at"]).total_seconds() if i["heartbeat_at"] else None
+        out.append({"name": i["name"], "host": i["host"], "pid": i["pid"],
+                    "command": i["command"], "roles": i["roles"],
+                    "started_at": _iso(i["started_at"]), "heartbeat_at": _iso(i["heartbeat_at"]),
+                    "alive": age is not None and age <= ALIVE,
+                    "feeds_leased": n, "lease_until": _iso(until_)})
+    return out
 
 
 def feedback(store) -> dict | None:
@@ -178,6 +200,16 @@ def render(data: dict, now: datetime) -> str:
             [_cut(d["chat"], 32), str(d["pending"]), str(d["sent"]), str(d["failed"]),
              ago(datetime.fromisoformat(d["last_sent_at"]), now) if d["last_sent_at"] else "never"]
             for d in dl]))
+    inst = data.get("instances") or []
+    if inst:
+        out.append("")
+        out.append(table(["INSTANCE", "STATE", "COMMAND", "ROLES", "LEASED", "LEASE UNTIL",
+                          "HEARTBEAT", "HOST:PID"], [
+            [_cut(i["name"], 32), "alive" if i["alive"] else "gone", i["command"],
+             ",".join(i["roles"]) or "-", str(i["feeds_leased"]),
+             until(datetime.fromisoformat(i["lease_until"]), now) if i["lease_until"] else "-",
+             ago(datetime.fromisoformat(i["heartbeat_at"]), now) if i["heartbeat_at"] else "-",
+             f"{i['host']}:{i['pid']}"] for i in inst]))
     fb = data.get("feedback")
     if fb is not None:
         out.append(f"Feedback: {fb['offtopic']} off-topic mark(s), {fb['mute']} story mute(s); "

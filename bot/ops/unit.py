@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULT_PATH = Path("/etc/systemd/system/sokuho.service")
+TEMPLATE_PATH = Path("/etc/systemd/system/sokuho@.service")
 PLACEHOLDER = "@EXEC_START@"
 # systemd hides these from the service (ProtectHome=yes): an executable there cannot start.
 HIDDEN_PREFIXES = ("/home/", "/root/", "/run/user/")
@@ -52,6 +53,36 @@ def find_executable(argv0: str | None = None) -> str:
 def render(exec_path: str | None = None) -> str:
     exec_path = exec_path or find_executable()
     return template().replace(PLACEHOLDER, quote_exec(exec_path))
+
+
+def render_template(exec_path: str | None = None) -> str:
+    """sokuho@.service: several instances on one host sharing one PostgreSQL database
+    (`systemctl start sokuho@1 sokuho@2`). The same hardened unit, with the database URL as a
+    credential, the instance name in leases and `sokuho status`, and its own state folder."""
+    text = render(exec_path)
+    changes = [
+        ("# sokuho (速報) news alert bot.", "# sokuho (速報) news alert bot, one of several "
+         "instances on one PostgreSQL database\n# (sokuho@NAME.service; see README, "
+         "\"Scaling out\").\n#"),
+        ("Description=sokuho news alert bot\n",
+         "Description=sokuho news alert bot (instance %i)\n"),
+        (" run\n", " run --instance %H-%i\n"),
+        ("StateDirectory=sokuho\n", "StateDirectory=sokuho/%i\n"),
+        ("WorkingDirectory=/var/lib/sokuho\n", "WorkingDirectory=/var/lib/sokuho/%i\n"),
+        ("EnvironmentFile=-/etc/sokuho/sokuho.env\n",
+         "EnvironmentFile=-/etc/sokuho/sokuho.env\n"
+         "# per instance, e.g. SOKUHO_METRICS_PORT=9465 (each instance needs its own port)\n"
+         "EnvironmentFile=-/etc/sokuho/sokuho-%i.env\n"),
+        ("LoadCredential=telegram-token:/etc/sokuho/telegram-token\n",
+         "LoadCredential=telegram-token:/etc/sokuho/telegram-token\n"
+         "# the PostgreSQL URL, postgresql://user:password@host/db (mode 0600)\n"
+         "LoadCredential=database-url:/etc/sokuho/database-url\n"),
+    ]
+    for old, new in changes:
+        if old not in text:
+            raise ValueError(f"the unit has no {old.strip()!r}: cannot derive the template")
+        text = text.replace(old, new, 1)
+    return text
 
 
 def warnings_for(exec_path: str) -> list[str]:

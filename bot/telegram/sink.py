@@ -33,6 +33,7 @@ log = logging.getLogger("bot.telegram.sink")
 # handles both forms.
 warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+OUTBOX_CHANNEL = "sokuho_outbox"     # followers NOTIFY the leader of new outbox rows
 
 
 class TelegramSink:
@@ -61,7 +62,8 @@ class TelegramSink:
         # several instances on one database: one of them long-polls getUpdates, sends the
         # outbox (so pacing holds per bot token) and releases digests; the others only enqueue
         self.leadership = Leadership(getattr(settings, "database", None), "telegram",
-                                     on_acquire=self._lead, on_lose=self._follow)
+                                     on_acquire=self._lead, on_lose=self._follow,
+                                     channel=OUTBOX_CHANNEL, on_notify=self._poke)
 
     @property
     def leader(self) -> bool:
@@ -202,7 +204,16 @@ class TelegramSink:
         log.debug("publish: %d item(s) -> %d new outbox row(s), %d held by readers' filters",
                   len(items), n, sum(held.values()))
         if self.sender and self.leader:
-            self.sender.poke()         # a follower's rows are found by the leader's next look
+            self.sender.poke()
+        elif n:
+            try:                       # wake the leader's sender (it also looks every 5 s)
+                self.store.notify(OUTBOX_CHANNEL)
+            except Exception as e:
+                log.debug("could not notify the leader: %s", e)
+
+    def _poke(self) -> None:
+        if self.sender:
+            self.sender.poke()
 
     async def also_in(self, pairs: list[tuple[StoredItem, StoredItem]]) -> None:
         """Other outlets reported stories already alerted: each alert sent within the hour is

@@ -250,7 +250,7 @@ async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(t
     tg.now += timedelta(hours=8)                             # the scheduled digest
     await tg.sink.tick(tg.now)
     await tg.api.wait_for(lambda: len(tg.api.sent(42)) > before)
-    await tg.sink.drain(5)
+    await tg.drain()
     first = tg.api.sent(42)[before:]
     vis = "\n".join(visible(m.text) for m in first)
     assert vis.count("Cuba item number") == cap
@@ -258,6 +258,6 @@ async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(t
     n = len(tg.api.sent(42))
     tg.api.message(42, "/digest more")
     await tg.api.wait_for(lambda: any("more: /digest more" in m.text for m in tg.api.sent(42)[n:]))
-    await tg.sink.drain(5)
+    await tg.drain()
     vis = "\n".join(visible(m.text) for m in tg.api.sent(42)[n:])
     assert vis.count("Cuba item number") == cap and f"… and {cap + 5} more" in vis

@@ -16,6 +16,7 @@ ZEMBLA = Watchlist.model_validate({
     "name": "zembla",
     "aliases": {
         "en": [{"text": "Zembla", "kind": "place"}, {"text": "Zemblan", "kind": "place"},
+               {"text": "zemblana", "kind": "place"},
                {"text": "Onhava", "kind": "place"},
                {"text": "Karlsberg", "kind": "person", "case": "sensitive"},
                {"text": "Odon", "kind": "person", "case": "sensitive", "needs_context": True},
@@ -170,6 +171,23 @@ def test_the_feed_category_and_url_section_are_evidence_of_the_domain():
     assert not hit("Zembla edges past rivals", link="https://news.example/sports/2026/zembla")
     assert hit("Zembla edges past rivals", link="https://news.example/world/2026/zembla")
     assert "feed" in why("Zembla edges past rivals", categories=("Deportes",))
+
+
+@pytest.mark.parametrize("title", ["Panadería La Zemblana abre su quinta sucursal",
+                                   "Vecinos celebran en el bar La Zemblana", "喫茶「ゼンブラ」閉店へ",
+                                   "カフェ・ゼンブラが新装開店", "Bakery Zembla opens downtown"])
+def test_a_business_named_after_the_place_is_not_the_place(title):
+    assert not hit(title)
+
+
+def test_a_lower_case_word_capitalised_mid_sentence_is_part_of_a_name():
+    assert hit("La comunidad zemblana protesta")
+    assert not hit("Abre la tienda de ropa Moda Zemblana")
+    assert hit("Zemblana protesta ante la embajada")         # first word: just a capital
+
+
+def test_a_hyphen_typed_for_a_long_vowel_still_spells_the_name():
+    assert hit("ゼノ－の時代") and hit("ゼノ-の時代")          # full-width and ASCII hyphen for ー
 
 
 def test_a_local_namesake_in_japan_needs_other_evidence():

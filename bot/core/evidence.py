@@ -250,11 +250,11 @@ def kana_boundary(fv: FieldView, start: int, end: int, alias_text: str,
     s, e = span
     nf = fv.nf
     alias_nf = _SEP_CH.sub("", unicodedata.normalize("NFKC", alias_text))
-    if alias_nf.endswith("ー") and nf[e:e + 1] == "ー":
-        e += 1                     # the alias's own final long vowel (ドンロー) belongs to it
+    if alias_nf.endswith("ー") and nf[e:e + 1] in ("ー", "-", "‐"):
+        e += 1                     # the alias's own final long vowel (ドンロー; ゼノ- typed for ゼノー)
     own = nf[s:e]
     out: list[Finding] = []
-    if len(target) <= 3 and kana_key(own) != kana_key(alias_text) and fold(alias_text) == target:
+    if len(target) <= 3 and _long_key(own) != _long_key(alias_text) and fold(alias_text) == target:
         out.append(other_thing(f"'{own}' is not spelled '{alias_text}' (a short name keeps its long "
                            f"vowels)", "reject"))
     if last_k:
@@ -295,6 +295,12 @@ def kana_key(s: str) -> str:
     vowels kept (マネ is not マネー)."""
     s = _SEP_CH.sub("", unicodedata.normalize("NFKC", s))
     return re.sub("ヴ[ァィェォュ]?", lambda m: _VU.get(m.group(), m.group()), s)
+
+
+def _long_key(s: str) -> str:
+    """kana_key, with a hyphen after a katakana taken for the long vowel it often stands for."""
+    s = re.sub(f"(?<=[{_KATA}])[\\-‐]", "ー", unicodedata.normalize("NFKC", s))
+    return kana_key(s)
 
 
 _VU = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
@@ -347,6 +353,12 @@ def latin_neighbours(fv: FieldView, start: int, end: int, alias_text: str, kind:
               and not all_caps and not _known_word(words[j], words, j, lex, own_words)
               and not lang_de):
             out.append(other_thing(f"part of another name: '{fv.prepped[start:end]} {raw}'"))
+    # a word the watchlist writes in lower case (Spanish demonyms: venezolana) capitalised in the
+    # middle of a sentence is part of a proper name ("Panadería La Venezolana")
+    found = fv.prepped[start:end]
+    if (alias_text[:1].islower() and found[:1].isupper() and not found.isupper() and not all_caps
+            and not title_case and not fv.sentence_start(start) and kind in ("place", "term")):
+        out.append(other_thing(f"'{found}' is capitalised mid-sentence: part of a proper name"))
     if kind == "place":
         out.extend(_place_uses(fv, start, end, i, j, lex))
     return out
@@ -414,6 +426,12 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
             re.search(r"\b(vs\.?|v\.?|versus)\s*$", p[max(0, start - 10):start], re.I):
         out.append(against(f"'{name}' in a fixture (vs)"))
     if i > 0:
+        k = i - 1
+        if k > 0 and words[k] in ("la", "el", "los", "las", "the", "le") and fv.cased(k)[:1].isupper():
+            k -= 1                 # "Panadería La Venezolana"
+        bb = lex.business_before.ends(words, k)
+        if bb:
+            out.append(other_thing(f"a business: '{p[toks[k][1]:end]}'"))
         sb = lex.street_before.ends(words, i - 1)
         if sb:
             out.append(other_thing(f"a street: '{fv.cased(i - 1)} {name}'", "reject"))
@@ -439,6 +457,9 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
             out.append(other_thing(f"a local namesake: '{before.strip()}{fv.show(start, end)}'"))
     if after[:1] in lex.ja_town_after and not after.startswith(("町内", "村内")):
         out.append(other_thing(f"a town of that name: '{fv.show(start, end)}{after[:1]}'", "reject"))
+    bb = lex.business_before.cjk_suffix(before.rstrip("「『\"'“ "))
+    if bb:
+        out.append(other_thing(f"a business: '{bb}{fv.show(start, end)}'"))
     k = f.rfind("『", 0, start)
     if k >= 0 and f.find("』", k) >= end:
         out.append(other_thing("inside a title in 『』 (a book, film or song)"))

@@ -97,6 +97,7 @@ class Lexicon:
     ja_local: WordSet
     ja_town_after: tuple[str, ...]
     business_after: WordSet
+    business_before: WordSet
     titles: WordSet
     former: WordSet
     kana_heads: frozenset[str]
@@ -118,6 +119,7 @@ class Lexicon:
             ja_local=WordSet.of(d["towns"]["ja_prefix"]),
             ja_town_after=tuple(d["towns"]["ja_after"]),
             business_after=WordSet.of(d["business_after"]),
+            business_before=WordSet.of(d["business_before"]),
             titles=WordSet.of(_merge(d["titles"])),
             former=WordSet.of(_merge(d["former"])),
             kana_heads=frozenset(fold(w) for w in d["kana_heads"]),

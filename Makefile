@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check demo bench eval clean install
+.PHONY: run test test-stress check demo bench eval clean install
+
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,9 @@ run: $(STAMP)  ## run the service on embedded defaults (console output without a
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-stress: $(STAMP)  ## the suite 5 times in a row, both cores saturated (stress-ng), Bot API replies delayed
+	PYTHON=$(BIN)/python .ci/stress
 
 demo: $(STAMP)  ## offline demo: the sample feeds in examples/offline, one cycle, state in state/demo
 	SOKUHO_MAX_AGE=0 $(BIN)/sokuho poll --once --feeds examples/offline/feeds.yaml --state state/demo

@@ -1,7 +1,11 @@
 """The orchestrator: one poll of a feed is fetch -> parse -> process (match + dedup) -> store -> sinks.
 
 Nothing is lost: a feed's new items and its validators (ETag, Last-Modified) are committed in
-one transaction, so a crash before it only causes a refetch. A failing feed is logged with its URL, its error is stored, and it is retried with
+one transaction, so a crash before it only causes a refetch. Fan-out is durable: every matched
+item is stored with a "to publish" mark in that transaction; the mark is cleared only after the
+sinks have queued its alerts, and marks left by a crash are published by recover() at the next
+start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
+queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
@@ -14,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from bot import faults
 from bot.adapters.fetch import Fetcher, backoff_delay
 from bot.adapters.parse import ParserPool
-from bot.adapters.store import FeedState, Store
+from bot.adapters.store import FeedState, Store, StoreError
 from bot.core.model import Processed, StoredItem, utcnow
 from bot.core.process import Processor
 
@@ -47,6 +52,7 @@ class CycleReport:
     started: datetime
     outcomes: list[FeedOutcome] = field(default_factory=list)
     duration: float = 0.0
+    recovered: int = 0               # alerts published from marks an earlier crash left
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -72,6 +78,8 @@ class CycleReport:
                 f"{self.count('not_modified')} not modified, {self.count('failed')} failed; "
                 f"{self.new_items} new items, {self.matched} matched, "
                 f"{self.duplicates} duplicates" + (f", {self.old} too old to alert" if self.old else "")
+                + (f", {self.recovered} alerts recovered from before a crash"
+                   if self.recovered else "")
                 + f"; {self.duration:.1f}s")
 
 
@@ -125,11 +133,15 @@ class Pipeline:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug or a store problem must not take the other feeds down
-            log.exception("%s: poll failed unexpectedly", fs.url)
-            out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e!r}", "internal"
+            if isinstance(e, StoreError):       # disk full, read-only, locked: say it plainly
+                log.error("%s: could not store this poll: %s", fs.url, e)
+                out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e}", "store"
+            else:
+                log.exception("%s: poll failed unexpectedly", fs.url)
+                out.status, out.error, out.error_kind = "failed", f"{fs.url}: {e!r}", "internal"
             try:
                 out.state = self.store.record_fetch(
-                    fs.url, status="failed", error=out.error, error_kind="internal",
+                    fs.url, status="failed", error=out.error, error_kind=out.error_kind,
                     next_poll_at=self._next_poll(fs, self.clock(), failed=True), now=self.clock())
             except Exception:
                 log.exception("%s: could not record the failure", fs.url)
@@ -180,7 +192,7 @@ class Pipeline:
             keep, backlog = self._cap(fs, new)
             batch = [processor.process(entry, now) for entry in keep]
             batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
-            stored = self.store.save_processed(batch, fetched_at=now)
+            stored = self.store.save_processed(batch, fetched_at=now)   # with "to publish" marks
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
             out.status = "ok"
@@ -189,12 +201,10 @@ class Pipeline:
             for p in batch:
                 if p.dup.duplicate_of:
                     out.dup_reasons[p.dup.reason] = out.dup_reasons.get(p.dup.reason, 0) + 1
-            matched = [s for s in stored if s.hits and not s.duplicate_of]
-            matched += self._copies_with_news(stored)
-            out.matched = len(matched)
             # a feed's first poll: its undated items are backlog
             first = fs.last_success_at is None
-            out.published = [s for s in matched if self._fresh(s, now, first)]
+            matched, out.published = self._to_publish(stored, now, first)
+            out.matched = len(matched)
             out.old = len(matched) - len(out.published)
             # in the same transaction: items and validators commit together (one commit
             # per feed; a crash before it only means a refetch)
@@ -203,12 +213,54 @@ class Pipeline:
                 new_items=len(stored), next_poll_at=self._next_poll(fs, now, failed=False,
                                                                     retry_after=res.retry_after),
                 now=now)
-        if out.published and self.publish is not None:
-            await self.publish(out.published)
+        faults.point("items_committed")       # items, marks and the poll record: one commit
+        faults.point("fetch_recorded")
+        await self._publish(stored, out.published)
         if self.also_in is not None:
             pairs = self._also_in(stored, now, first)
             if pairs:
                 await self.also_in(pairs)
+
+    def _to_publish(self, stored: list[StoredItem], now: datetime | None, first: bool = False
+                    ) -> tuple[list[StoredItem], list[StoredItem]]:
+        """(matched, to publish) among freshly stored items. now=None: judge each item's age
+        at the time it was fetched (recovery after a crash decides as the poll would have; it
+        does not know whether that was a feed's first poll, so undated items are alerted)."""
+        matched = [s for s in stored if s.hits and not s.duplicate_of]
+        matched += self._copies_with_news(stored)
+        return matched, [s for s in matched if self._fresh(s, now or s.fetched_at, first)]
+
+    async def _publish(self, stored: list[StoredItem], publish: list[StoredItem]) -> None:
+        """Hand the alerts to the sinks, then clear the stored items' "to publish" marks. With
+        no sink (a plain store run), the marks stay for whoever starts with one."""
+        if self.publish is None:
+            return
+        if publish:
+            await self.publish(publish)
+        faults.point("published")
+        self.store.clear_pending(s.rowid for s in stored if s.hits)
+
+    async def recover(self) -> int:
+        """At start: publish the matched items a crash left stored but unqueued. Returns how
+        many alerts were handed to the sinks."""
+        if self.publish is None:
+            return 0
+        pending = self.store.pending_items()
+        if not pending:
+            return 0
+        _, publish = self._to_publish(pending, None)
+        log.warning("%d stored match(es) were not queued before the last stop (crash?); "
+                    "publishing %d alert(s) now", len(pending), len(publish))
+        await self._publish(pending, publish)
+        return len(publish)
+
+    async def _recover_into(self, report: CycleReport) -> None:
+        try:
+            report.recovered = await self.recover()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("publishing stored but unqueued matches failed; retried next cycle")
 
     def _also_in(self, stored: list[StoredItem], now: datetime,
                  first: bool = False) -> list[tuple[StoredItem, StoredItem]]:
@@ -273,8 +325,11 @@ class Pipeline:
                     out.state.next_poll_at.strftime("%H:%M:%S") if out.state.next_poll_at else "?")
 
     async def poll_many(self, feeds: list[FeedState]) -> CycleReport:
+        """One cycle. It starts by publishing what an earlier crash (or a failed publish) left
+        marked, so `sokuho run` and `sokuho poll --once` both recover at start."""
         report = CycleReport(self.clock())
         t0 = time.perf_counter()
+        await self._recover_into(report)
         renew = None
         if self.instance and feeds:
             renew = asyncio.get_running_loop().create_task(self._renew_leases())
@@ -293,6 +348,7 @@ class Pipeline:
         claim. claim(limit) leases up to `limit` feeds to this instance and returns them."""
         report = CycleReport(self.clock())
         t0 = time.perf_counter()
+        await self._recover_into(report)
         order: dict[asyncio.Task, int] = {}
         results: list[tuple[int, FeedOutcome]] = []
         pending: set[asyncio.Task] = set()

@@ -32,6 +32,8 @@ log = logging.getLogger("sokuho.service")
 TICK = 15.0            # how often due feeds are looked for
 SINK_TICK = 30.0       # digests, outbox retries
 RELOAD_SETTLE = 0.3    # seconds a burst of reload requests has to settle
+START_EXTEND = 300.0   # seconds of extra start-up time asked of systemd (EXTEND_TIMEOUT_USEC)
+STOP_EXTEND = 40.0     # and of stop time: the sink waits up to 20 s for sends in flight
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
 STUCK_AFTER = 600.0    # a cycle in which no feed finished for this long is stuck: stop WATCHDOG=1
 
@@ -51,12 +53,14 @@ class Service:
         self._reload_pending = False
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
-        self._events: list[tuple[str, object]] = []
         self.progress = health.Progress(STUCK_AFTER)
         self._stuck_logged: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
+        # opening a large state database (migrations, warming the duplicate index) and the
+        # Telegram start-up may take longer than the unit's start timeout: ask for more
+        self.notifier.extend_timeout(START_EXTEND)
         try:
             self.sink = self._make_sink()
             self.app = await App.open(self.settings, publish=self._publish,
@@ -79,6 +83,7 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        await self._recover()              # alerts a crash left stored but unqueued
         self._start_background()
         n = len([f for f in self.app.store.feeds() if f.enabled])
         log.info("sokuho running: %d watchlists, %d feeds, state in %s, output: %s",
@@ -95,7 +100,8 @@ class Service:
                      "set TELEGRAM_BOT_TOKEN (see README, 'Telegram').")
             return ConsoleSink(max_items=self.settings.digest_max_items)
         from bot.telegram.sink import TelegramSink
-        return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists)
+        return TelegramSink(self.settings, self._store_proxy(), lambda: self.app.config.watchlists,
+                            metrics=self.metrics)
 
     def _store_proxy(self):
         service = self
@@ -134,6 +140,8 @@ class Service:
             self._stop.set()
 
     async def _shutdown(self) -> None:
+        # in-flight sends may take up to the sink's grace: ask systemd for that much stop time
+        self.notifier.extend_timeout(STOP_EXTEND)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.watcher is not None:
@@ -231,6 +239,12 @@ class Service:
                 f"{self.clock().strftime('%H:%M:%S')} UTC: {report.new_items} new, "
                 f"{report.matched} matched, {report.duplicates} duplicates")
 
+    async def _recover(self) -> None:
+        try:
+            await self.app.pipeline.recover()
+        except Exception:
+            log.exception("publishing stored but unqueued matches failed; retried next tick")
+
     async def _publish(self, items) -> None:
         await self.sink.publish(items)
 
@@ -257,15 +271,16 @@ class Service:
             return False
         return bool(self.app and self.app.store.ping())
 
-    async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0) -> None:
+    async def _clock_guard(self, period: float = 5.0, tolerance: float = 30.0, *,
+                           wall=time.time) -> None:
         """If the wall clock jumps (NTP step, suspend/resume), poll due feeds now instead of
-        waiting for a schedule computed against the old time."""
-        wall, mono = time.time(), time.monotonic()
+        waiting for a schedule computed against the old time. `wall`: injectable for tests."""
+        wall_t, mono = wall(), time.monotonic()
         while True:
             await asyncio.sleep(period)
-            w, m = time.time(), time.monotonic()
-            drift = (w - wall) - (m - mono)
-            wall, mono = w, m
+            w, m = wall(), time.monotonic()
+            drift = (w - wall_t) - (m - mono)
+            wall_t, mono = w, m
             if abs(drift) > tolerance:
                 log.warning("wall clock jumped by %+.0fs; rescheduling polls", drift)
                 self.on_clock_jump()

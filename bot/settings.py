@@ -39,7 +39,6 @@ class Settings:
     retention: float = 30 * 86400                  # SOKUHO_RETENTION ("30d")
     backfill: float = 24 * 3600                    # SOKUHO_BACKFILL ("24h")
     max_age: float = 2 * 86400                     # SOKUHO_MAX_AGE: older new items are stored, not alerted
-    digest_interval: float = 3600                  # SOKUHO_DIGEST_INTERVAL (console digests)
     lease: float = 120                             # SOKUHO_LEASE: a claimed feed stays this instance's
     user_agent: str = "sokuho/0.1 (+https://github.com/sokuho/sokuho; news alert bot)"
     metrics_port: int | None = None                # SOKUHO_METRICS_PORT (127.0.0.1 only)
@@ -78,7 +77,7 @@ class Settings:
             s.allowed_chats = _split_ints(env["SOKUHO_ALLOWED_CHATS"])
         for key, attr in (("SOKUHO_DEDUP_WINDOW", "dedup_window"), ("SOKUHO_RETENTION", "retention"),
                           ("SOKUHO_BACKFILL", "backfill"), ("SOKUHO_MAX_AGE", "max_age"),
-                          ("SOKUHO_DIGEST_INTERVAL", "digest_interval"), ("SOKUHO_LEASE", "lease")):
+                          ("SOKUHO_LEASE", "lease")):
             if env.get(key):
                 v = env[key].strip().lower()
                 setattr(s, attr, 0.0 if v in ("0", "off", "none") else parse_duration(v))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import pytest_asyncio
 
 # The test feed servers listen on 127.0.0.1, which sokuho refuses by default (README, "Security").
@@ -26,6 +27,29 @@ async def feed_server():
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_log_redaction():
+    """The Telegram sink installs token redaction process-wide (a log record factory, filters),
+    as it must in production; in the test process it must not leak from one test into the next
+    (tests of the log formatter count their own redaction marks)."""
+    import logging
+
+    from bot.telegram import redact
+    factory, tokens, installed = logging.getLogRecordFactory(), set(redact._tokens), redact._installed
+    yield
+    logging.setLogRecordFactory(factory)
+    redact._tokens.clear()
+    redact._tokens.update(tokens)
+    redact._installed = installed
+    for lg in [logging.getLogger()] + [logging.getLogger(n) for n in
+                                       ("httpx", "httpcore", "telegram", "bot.telegram")]:
+        for f in [f for f in lg.filters if isinstance(f, redact.TokenFilter)]:
+            lg.removeFilter(f)
+        for h in lg.handlers:
+            for f in [f for f in h.filters if isinstance(f, redact.TokenFilter)]:
+                h.removeFilter(f)
 
 
 # --- PostgreSQL: one throwaway cluster per test session, a fresh database per test ------------

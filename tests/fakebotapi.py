@@ -21,6 +21,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import random
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,20 +33,155 @@ from aiohttp import web
 
 try:  # the same TCP-reset helper as the feed server
     from tests.feedserver import _abort
-except ImportError:  # pragma: no cover
+    from tests.waiting import eventually
+except ImportError:  # pragma: no cover (tests/ on sys.path: pytest, the benchmark)
     from feedserver import _abort
+    from waiting import eventually
 
 TOKEN = "123456:TEST-AAAAbbbbCCCCddddEEEEffffGGGGhhhh"
 BOT_ID = 123456
 BOT_USERNAME = "sokuho_test_bot"
 
 
+# ---------------------------------------------------------------------------- Telegram's text rules
+# The fake enforces Telegram's own limits with its own code (never the production renderer's):
+# https://core.telegram.org/bots/api#formatting-options and #sendmessage (1-4096 characters
+# after entities parsing, counted in UTF-16 code units as Telegram does).
+MAX_TEXT = 4096
+ALLOWED_TAGS = {   # tag -> allowed attributes (required ones checked below)
+    "b": (), "strong": (), "i": (), "em": (), "u": (), "ins": (), "s": (), "strike": (),
+    "del": (), "tg-spoiler": (), "span": ("class",), "a": ("href",), "code": ("class",),
+    "pre": (), "blockquote": ("expandable",), "tg-emoji": ("emoji-id",)}
+NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_SPECIAL = re.compile(r"[<&]")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+(?:\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'"
+                  r"|[^\s\"'<>=]+))?)*)\s*>")
+_ATTR = re.compile(r"([A-Za-z-]+)(?:\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)'|([^\s\"'<>=]+)))?")
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]+));")
+
+
+def _units(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def _entity_error(attr_value: str) -> str | None:
+    for m in re.finditer("&", attr_value):
+        e = _ENTITY.match(attr_value, m.start())
+        if e is None or (e.group(3) and e.group(3) not in NAMED_ENTITIES):
+            return "Bad Request: can't parse entities: unsupported HTML entity"
+    return None
+
+
+def _parse_html(text: str) -> tuple[int, str | None]:
+    """(visible length in UTF-16 units, error or None) of an HTML-mode message, one linear pass."""
+    visible, pos, stack = 0, 0, []
+    at = lambda i: len(text[:i].encode("utf-8"))         # noqa: E731 (byte offset, errors only)
+    while True:
+        m = _SPECIAL.search(text, pos)
+        end = m.start() if m else len(text)
+        visible += _units(text[pos:end])
+        if m is None:
+            break
+        if text[end] == "&":
+            e = _ENTITY.match(text, end)
+            if e is None or (e.group(3) and e.group(3) not in NAMED_ENTITIES):
+                return visible, ("Bad Request: can't parse entities: unsupported HTML entity "
+                                 f"at byte offset {at(end)}" if e else
+                                 "Bad Request: can't parse entities: character '&' is reserved "
+                                 f"and must be escaped at byte offset {at(end)}")
+            if e.group(3):
+                ch = NAMED_ENTITIES[e.group(3)]
+            else:
+                code = int(e.group(1)) if e.group(1) else int(e.group(2), 16)
+                if code > 0x10FFFF:
+                    return visible, f"Bad Request: can't parse entities: bad entity at {at(end)}"
+                ch = chr(code)
+            visible += _units(ch)
+            pos = e.end()
+            continue
+        t = _TAG.match(text, end)
+        if t is None:
+            return visible, ("Bad Request: can't parse entities: unexpected '<' (not a tag; "
+                             f"escape it as &lt;) at byte offset {at(end)}")
+        closing, name, attrs = t.group(1), t.group(2).lower(), t.group(3)
+        if closing:
+            if attrs.strip():
+                return visible, f"Bad Request: can't parse entities: attributes in end tag " \
+                                f"at byte offset {at(end)}"
+            if not stack or stack[-1] != name:
+                want = f'"</{stack[-1]}>"' if stack else "no end tag"
+                return visible, (f"Bad Request: can't parse entities: unmatched end tag at "
+                                 f'byte offset {at(end)}, expected {want}, found "</{name}>"')
+            stack.pop()
+        else:
+            if name not in ALLOWED_TAGS:
+                return visible, (f'Bad Request: can\'t parse entities: unsupported start tag "{name}" '
+                                 f"at byte offset {at(end)}")
+            found = {}
+            for a in _ATTR.finditer(attrs):
+                key = a.group(1).lower()
+                if key not in ALLOWED_TAGS[name]:
+                    return visible, (f'Bad Request: can\'t parse entities: unsupported attribute '
+                                     f'"{key}" of tag "{name}" at byte offset {at(end)}')
+                value = next((g for g in a.group(2, 3, 4) if g is not None), "")
+                bad = _entity_error(value)
+                if bad:
+                    return visible, bad
+                found[key] = value
+            if name == "a" and not found.get("href"):
+                return visible, "Bad Request: can't parse entities: <a> without href"
+            if name == "span" and found.get("class") != "tg-spoiler":
+                return visible, ('Bad Request: can\'t parse entities: tag "span" must have class '
+                                 '"tg-spoiler"')
+            if name == "tg-emoji" and not found.get("emoji-id", "").isdigit():
+                return visible, "Bad Request: can't parse entities: tg-emoji without emoji-id"
+            stack.append(name)
+        pos = t.end()
+    if stack:
+        return visible, (f'Bad Request: can\'t parse entities: can\'t find end tag corresponding '
+                         f'to start tag "{stack[-1]}"')
+    return visible, None
+
+
+def telegram_text_error(text, parse_mode) -> str | None:
+    """The 400 description Telegram would answer for this message text, or None if it is valid."""
+    if not isinstance(text, str) or not text.strip():
+        return "Bad Request: message text is empty"
+    mode = (parse_mode or "").lower()
+    if mode == "html":
+        n, bad = _parse_html(text)
+        if bad:
+            return bad
+    elif mode:
+        return f"Bad Request: unsupported parse_mode {parse_mode!r} (the fake knows HTML only)"
+    else:
+        n = _units(text)
+    if n == 0:
+        return "Bad Request: message text is empty"
+    if n > MAX_TEXT:
+        return "Bad Request: message is too long"
+    return None
+
+
+def visible_units(text: str, parse_mode=None) -> int:
+    """Telegram's count of a message's characters (the fake's own parser, not production's)."""
+    return _parse_html(text)[0] if (parse_mode or "").lower() == "html" else _units(text)
+
+
+class BotAPIError(Exception):
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
 @dataclass
 class Call:
+    """One answered API call: what the bot sent, when it arrived, and the answer it got."""
     method: str
     params: dict
-    time: float
-    status: int = 200
+    time: float                    # time.monotonic() when the request arrived
+    status: int = 200              # 0: the connection was dropped without an answer
+    result: object = None
 
     @property
     def chat_id(self):
@@ -74,6 +212,11 @@ class FakeBotAPI:
     chats: dict = field(default_factory=dict)        # id -> chat dict (type, title, username)
     admins: dict = field(default_factory=dict)       # chat id -> set of admin user ids
     provoked_429: int = 0
+    # a random delay (0..reply_delay s) before each answer is decided and again before it is
+    # sent; `make test-stress` sets SOKUHO_FAKE_API_DELAY to shake out timing assumptions
+    reply_delay: float = field(default_factory=lambda: float(
+        os.environ.get("SOKUHO_FAKE_API_DELAY") or 0))
+    rejected: list = field(default_factory=list)     # (method, params, description) 400s
 
     def __post_init__(self):
         self._updates: list[dict] = []
@@ -188,12 +331,11 @@ class FakeBotAPI:
         return [c for c in self.calls_of("sendMessage", chat_id) if c.status == 200]
 
     async def wait_for(self, pred, timeout: float = 10.0, interval: float = 0.02) -> None:
-        end = time.monotonic() + timeout
-        while not pred():
-            if time.monotonic() > end:
-                raise AssertionError(f"condition not met within {timeout}s; calls: "
-                                     f"{[(c.method, c.chat_id, c.status) for c in self.calls[-15:]]}")
-            await asyncio.sleep(interval)
+        """Wait until pred() holds (bounded). Prefer waiting for the bot's own state (outbox
+        rows, the store) over waiting for calls: a recorded call says nothing about whether the
+        bot has processed its answer yet."""
+        await eventually(pred, timeout, interval, what=lambda: "calls: " + str(
+            [(c.method, c.chat_id, c.status) for c in self.calls[-15:]]))
 
     async def reply_to(self, chat_id: int, text: str, timeout: float = 10.0, **kw) -> Call:
         """Inject a message and wait for the bot's next successful sendMessage to that chat."""
@@ -232,11 +374,12 @@ class FakeBotAPI:
             out[k] = v
         return out
 
-    def _error(self, status: int, description: str, parameters: dict | None = None):
+    @staticmethod
+    def _error(status: int, description: str, parameters: dict | None = None):
         body = {"ok": False, "error_code": status, "description": description}
         if parameters:
             body["parameters"] = parameters
-        return web.json_response(body, status=status)
+        return status, body, False
 
     def _take_failure(self, method: str, chat_id) -> Failure | None:
         for f in self._failures:
@@ -269,33 +412,54 @@ class FakeBotAPI:
         self._global.append(now)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer one call. The call is recorded together with the answer it got, at the moment
+        the answer is decided: a test that sees a call in `calls` knows its outcome, but NOT that
+        the bot has processed the answer yet (that is not observable from here). Tests wait for
+        the state they assert (an outbox row marked sent, a stored reply), never for a call."""
         method = request.match_info["method"]
+        arrived = time.monotonic()
         params = await self._params(request)
-        call = Call(method, params, time.monotonic())
-        self.calls.append(call)
+        await self._jitter()
+        status, body, drop = await self._answer(request, method, params)
+        self.calls.append(Call(method, params, arrived, 0 if drop else status,
+                               body.get("result") if body else None))
+        await self._jitter()            # the answer reaches the bot a little later
+        if drop:
+            _abort(request)
+            return web.Response(status=500)
+        return web.json_response(body, status=status)
+
+    async def _jitter(self) -> None:
+        if self.reply_delay > 0:
+            await asyncio.sleep(random.uniform(0, self.reply_delay))
+
+    async def _answer(self, request, method: str, params: dict) -> tuple[int, dict | None, bool]:
         if request.match_info["token"] != self.token:
-            call.status = 401
             return self._error(401, "Unauthorized")
         f = self._take_failure(method, params.get("chat_id"))
         if f is not None:
-            call.status = 0 if f.drop else f.status
             if f.drop:
-                _abort(request)
-                return web.Response(status=500)
+                return 0, None, True
             return self._error(f.status, f.description, f.parameters)
+        if method in ("sendMessage", "editMessageText"):
+            bad = telegram_text_error(params.get("text"), params.get("parse_mode"))
+            if bad:
+                self.rejected.append((method, params, bad))
+                return self._error(400, bad)
         if method == "sendMessage" and self.enforce_limits:
             if self._limited(params.get("chat_id")):
                 self.provoked_429 += 1
-                call.status = 429
                 return self._error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         handler = getattr(self, f"m_{method}", None)
         if handler is None:
-            call.status = 404
             return self._error(404, "Not Found: method not found")
-        result = await handler(params)
+        try:
+            result = await handler(params)
+        except BotAPIError as e:
+            return self._error(400, e.description)
         if method == "sendMessage" and self.enforce_limits:
             self._account(params.get("chat_id"))
-        return web.json_response({"ok": True, "result": result})
+        return 200, {"ok": True, "result": result}, False
 
     # ------------------------------------------------------------ methods
     async def m_getMe(self, p):
@@ -347,9 +511,7 @@ class FakeBotAPI:
 
     @staticmethod
     def _bad(description: str):
-        raise web.HTTPBadRequest(text=json.dumps(
-            {"ok": False, "error_code": 400, "description": description}),
-            content_type="application/json")
+        raise BotAPIError(description)
 
     async def m_editMessageReplyMarkup(self, p):
         return True
@@ -397,9 +559,7 @@ class FakeBotAPI:
         elif ref in self.chats:
             chat = self.chats[ref]
         if chat is None:
-            raise web.HTTPBadRequest(text=json.dumps(
-                {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}),
-                content_type="application/json")
+            raise BotAPIError("Bad Request: chat not found")
         return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
                 "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
                                         "unique_gifts": False, "premium_subscription": False,
@@ -422,7 +582,8 @@ WATCHLISTS = {
 class Harness:
     """A real Store in tmp_path + TelegramSink talking to a FakeBotAPI, with an injected clock."""
 
-    def __init__(self, tmp_path, api: FakeBotAPI, *, admins=(), allowed=(), watchlists=None):
+    def __init__(self, tmp_path, api: FakeBotAPI, *, admins=(), allowed=(), watchlists=None,
+                 metrics=None):
         from datetime import datetime, timezone
 
         from bot.adapters.store import Store
@@ -447,7 +608,7 @@ class Harness:
                                  clock=lambda: self.now, poll_timeout=1,
                                  pacer=Pacer(per_chat=0.0, group_per_min=1000,
                                              global_per_sec=1000),
-                                 backoff_base=0.2)
+                                 backoff_base=0.2, metrics=metrics)
         self._n = 0
 
     async def start(self):
@@ -478,6 +639,29 @@ class Harness:
 
     async def subscribe(self, chat_id, name, **kw):
         return await self.api.reply_to(chat_id, f"/subscribe {name}", **kw)
+
+    # ---- waiting for the bot's own state (the outbox in the real store), never for calls
+    def states(self, chat_id: int) -> list[str]:
+        """Outbox row states of a chat, oldest first."""
+        return [r.state for r in self.sink.outbox.rows(chat_id)]
+
+    async def until(self, pred, timeout: float = 20.0, what=None):
+        return await eventually(pred, timeout, what=what)
+
+    async def settled(self, chat_id: int, timeout: float = 20.0) -> list[str]:
+        """Wait until no row of the chat is queued or being sent (all sent, dead or waiting for
+        a digest); returns the states."""
+        def done():
+            st = self.states(chat_id)
+            return st if "queued" not in st and chat_id not in self.sink.sender.inflight else None
+        await eventually(lambda: done() is not None, timeout,
+                         what=lambda: f"chat {chat_id} rows: {self.states(chat_id)}")
+        return self.states(chat_id)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Everything due is sent (the sender's own view); fails instead of timing out quietly."""
+        assert await self.sink.drain(timeout), f"outbox not drained in {timeout}s: " \
+            f"{[(r.chat_id, r.state, r.attempts) for r in self.sink.outbox.rows()][-10:]}"
 
 
 async def started_harness(tmp_path, **kw):

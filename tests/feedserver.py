@@ -76,6 +76,8 @@ class FeedServer:
         self.requests: list[Recorded] = []
         self.active = 0            # requests being handled right now
         self.max_active = 0        # high-water mark of `active` (concurrency-limit tests)
+        self._gate: int = 0        # see hold_until_active()
+        self._gate_open = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -121,6 +123,13 @@ class FeedServer:
             urls.append(self.route(f"{prefix}{i}.xml", body=body, delay=latency, **route_kw))
         return urls
 
+    def hold_until_active(self, n: int) -> None:
+        """Concurrency tests: hold every request until `n` are being handled at once (then all
+        proceed), so reaching a client's limit does not depend on timing; a client that never
+        allows `n` at once makes its requests wait (the test then times out, not passes)."""
+        self._gate = n
+        self._gate_open.clear()
+
     def requests_for(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
 
@@ -130,6 +139,10 @@ class FeedServer:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
+            if self._gate:
+                if self.active >= self._gate:
+                    self._gate_open.set()
+                await asyncio.wait_for(self._gate_open.wait(), 30)
             return await self._respond(request)
         finally:
             self.active -= 1

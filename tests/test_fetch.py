@@ -182,6 +182,7 @@ async def test_503_with_retry_after_http_date(feed_server):
 
 async def test_per_host_concurrency_is_bounded(feed_server):
     urls = [feed_server.route(f"/p{i}", body=FEED, delay=0.2) for i in range(8)]
+    feed_server.hold_until_active(2)            # the limit is reached, whatever the load
     async with fetcher(per_host=2, total_concurrency=10) as f:
         results = await asyncio.gather(*(f.fetch(u) for u in urls))
     assert all(r.ok for r in results)
@@ -190,6 +191,7 @@ async def test_per_host_concurrency_is_bounded(feed_server):
 
 async def test_total_concurrency_is_bounded(feed_server):
     urls = [feed_server.route(f"/t{i}", body=FEED, delay=0.2) for i in range(8)]
+    feed_server.hold_until_active(3)
     async with fetcher(per_host=8, total_concurrency=3) as f:
         await asyncio.gather(*(f.fetch(u) for u in urls))
     assert feed_server.max_active == 3

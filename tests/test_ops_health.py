@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from bot.adapters.store import FeedState
+import pytest
+
+from bot.adapters.store import FeedState, Store
+from bot.core.watchlist import Feed
 from bot.ops.health import (FAILING, RECOVERED, STALE, admin_message, config_error_message,
                             feed_transitions)
 
@@ -18,39 +21,46 @@ def feed(**kw) -> FeedState:
     return FeedState(**{**base, **kw})
 
 
-def poll(prev: FeedState, now: datetime, *, ok: bool, new_items: int = 0) -> FeedState:
-    """What Store.record_fetch does to the state."""
-    if ok:
-        return replace(prev, error_count=0, last_success_at=now, items_total=prev.items_total
-                       + new_items, last_new_item_at=now if new_items else prev.last_new_item_at)
-    return replace(prev, error_count=prev.error_count + 1, last_error_at=now,
-                   last_error="timeout after 30s", last_error_kind="timeout")
+URL = "https://example.org/rss"
 
 
-def run(states_polls, start: FeedState, t: datetime = T0, **kw):
-    """Feed a sequence of ok/fail polls through feed_transitions; return events per poll."""
-    events, cur = [], start
-    for ok, new in states_polls:
+@pytest.fixture
+def store(tmp_path):
+    """A real Store with one feed whose last success and last new item were at T0."""
+    s = Store.open(tmp_path / "state" / "sokuho.db")
+    s.sync_feeds([Feed(name="Example", url=URL, lang="en")], 300, T0 - MIN)
+    s.record_fetch(URL, status="ok", new_items=1, next_poll_at=T0 + MIN, now=T0)
+    yield s
+    s.close()
+
+
+def run(seq, store, t: datetime = T0, **kw):
+    """Polls (ok, new_items) recorded through Store.record_fetch, MIN apart; the transitions
+    feed_transitions sees between the states the store returns, per poll."""
+    events, cur = [], store.feed(URL)
+    for ok, new in seq:
         t += MIN
-        nxt = poll(cur, t, ok=ok, new_items=new)
+        if ok:
+            nxt = store.record_fetch(URL, status="ok", new_items=new, next_poll_at=t + MIN, now=t)
+        else:
+            nxt = store.record_fetch(URL, status="failed", error="timeout after 30s",
+                                     error_kind="timeout", next_poll_at=t + MIN, now=t)
         events.append(feed_transitions(cur, nxt, t, **kw))
         cur = nxt
     return events, cur
 
 
-def test_failing_once_then_recovered_once():
-    start = feed(last_success_at=T0, last_new_item_at=T0)
+def test_failing_once_then_recovered_once(store):
     seq = [(False, 0)] * 6 + [(True, 1)] + [(True, 0)] * 2
-    events, _ = run(seq, start)
+    events, _ = run(seq, store)
     flat = [e for ev in events for e in ev]
     assert flat == [FAILING, RECOVERED]
     assert events[2] == [FAILING]          # the third failure in a row
     assert events[6] == [RECOVERED]
 
 
-def test_short_failure_streak_is_silent():
-    start = feed(last_success_at=T0, last_new_item_at=T0)
-    events, _ = run([(False, 0), (False, 0), (True, 0), (False, 0), (True, 0)], start)
+def test_short_failure_streak_is_silent(store):
+    events, _ = run([(False, 0), (False, 0), (True, 0), (False, 0), (True, 0)], store)
     assert all(e == [] for e in events)
 
 
@@ -60,12 +70,11 @@ def test_threshold_is_configurable_and_new_feed_counts():
     assert feed_transitions(None, cur, T0) == []
 
 
-def test_stale_once_per_quiet_period():
-    start = feed(last_success_at=T0, last_new_item_at=T0)
+def test_stale_once_per_quiet_period(store):
     stale_after = timedelta(hours=1)
     # 30 polls without new items (2.5 h), then a new item, then another 30 quiet polls
     seq = [(True, 0)] * 30 + [(True, 2)] + [(True, 0)] * 30
-    events, _ = run(seq, start, stale_after=stale_after)
+    events, _ = run(seq, store, stale_after=stale_after)
     stale_at = [i for i, ev in enumerate(events) if STALE in ev]
     assert len(stale_at) == 2
     assert stale_at[0] == 12               # poll i happens at T0 + (i+1)*5min: 65 min > 1 h

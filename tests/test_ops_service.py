@@ -67,7 +67,9 @@ def test_ready_status_reload_invalid_edit_and_sigterm(env, tmp_path):
     e, sock, conf, state = env
     proc, err = start(e, conf, state, tmp_path)
     try:
-        until(sock, lambda m: m.startswith("READY=1"), "READY=1")
+        seen = until(sock, lambda m: m.startswith("READY=1"), "READY=1")
+        # more start-up time is asked for before the slow part (opening the store), not after
+        assert seen[0] == "EXTEND_TIMEOUT_USEC=300000000\n", seen
         until(sock, lambda m: m.startswith("STATUS=") and "1 new" in m, "cycle STATUS")
         until(sock, lambda m: m == "WATCHDOG=1\n", "watchdog ping")
         proc.send_signal(signal.SIGHUP)
@@ -81,6 +83,7 @@ def test_ready_status_reload_invalid_edit_and_sigterm(env, tmp_path):
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         until(sock, lambda m: m.startswith("STOPPING=1"), "STOPPING=1")
+        until(sock, lambda m: m == "EXTEND_TIMEOUT_USEC=40000000\n", "stop time asked for")
         assert proc.wait(25) == 0                       # well within TimeoutStopSec=30s
     finally:
         if proc.poll() is None:

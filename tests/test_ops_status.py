@@ -29,21 +29,21 @@ def entry(i: int, feed: str = "NHK") -> Processed:
                            link=f"https://example.org/{feed}/{i}", published=NOW))
 
 
-def _drop_telegram_tables(db):
-    c = sqlite3.connect(db)
-    for t in [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                      "AND name LIKE 'tg\\_%' ESCAPE '\\'")]:
-        c.execute(f"DROP TABLE {t}")
-    c.execute("DELETE FROM schema_migrations WHERE component = 'telegram'")
-    c.commit()
-    c.close()
-
-
 @pytest.fixture
-def state(tmp_path):
+def state(tmp_path, monkeypatch):
+    """A console-only deployment's state: the real Store with the migrations such a process
+    has (all but the Telegram outbox's, which registers its own where it is imported)."""
     global NOW
     NOW = datetime.now(timezone.utc)   # relative times ("3m ago") are computed against this
     d = tmp_path / "state"
+    with monkeypatch.context() as m:
+        m.setattr(Store, "MIGRATIONS", {k: v for k, v in Store.MIGRATIONS.items()
+                                        if k != "telegram"})
+        _populate(d)
+    return d
+
+
+def _populate(d):
     s = Store.open(d / "sokuho.db")
     s.sync_feeds([Feed(name="NHK", url=NHK, lang="ja"), Feed(name="BBC", url=BBC),
                   Feed(name="Old", url=OLD)], 300, NOW - timedelta(hours=2))
@@ -58,8 +58,6 @@ def state(tmp_path):
                        error_kind="http_5xx", next_poll_at=NOW + timedelta(minutes=10),
                        now=NOW - timedelta(minutes=40 - i * 10))
     s.close()
-    _drop_telegram_tables(d / "sokuho.db")
-    return d
 
 
 def test_status_table(state, capsys):
@@ -92,18 +90,22 @@ def test_status_json_and_all(state, capsys):
 
 
 def test_status_delivery_by_chat(state, capsys):
-    db = state / "sokuho.db"
-    c = sqlite3.connect(db)
-    c.executescript("""
-        CREATE TABLE tg_chats (chat_id INTEGER PRIMARY KEY, title TEXT, username TEXT);
-        CREATE TABLE tg_outbox (id INTEGER PRIMARY KEY, chat_id INTEGER, state TEXT, sent_at TEXT);
-        INSERT INTO tg_chats VALUES (-100123, 'Newsroom', NULL), (42, NULL, 'alice');
-    """)
-    rows = [(-100123, "sent", "2024-05-01T12:00:00+00:00")] * 3 + [(-100123, "queued", None),
-            (-100123, "dead", None), (42, "waiting", None), (42, "waiting", None), (7, "sent", None)]
-    c.executemany("INSERT INTO tg_outbox (chat_id, state, sent_at) VALUES (?, ?, ?)", rows)
-    c.commit()
-    c.close()
+    from bot.telegram.outbox import Outbox        # the Telegram tables, by their migrations
+    store = Store.open(state / "sokuho.db")
+    ob = Outbox(store)
+    for chat, kind, title, user in ((-100123, "channel", "Newsroom", None),
+                                    (42, "private", None, "alice")):
+        ob.ensure_chat(chat, kind=kind, title=title, username=user, lang="en",
+                       next_digest_at=NOW + timedelta(hours=1), now=NOW)
+    g = [f"guid-NHK-{i}" for i in range(5)]
+    ob.enqueue([(-100123, 0, x, "cuba", "instant", "queued") for x in g]
+               + [(42, 0, x, "cuba", "digest", "waiting") for x in g[:2]]
+               + [(7, 0, g[0], "cuba", "instant", "queued")], NOW)   # 7: a chat without a row
+    news = [r.id for r in ob.rows(-100123)]
+    ob.mark_sent(news[:3], 1, NOW - timedelta(minutes=1))
+    ob.mark_dead(news[3:4], "forbidden: bot was blocked")
+    ob.mark_sent([r.id for r in ob.rows(7)], 2, NOW)
+    store.close()
     rc, out = cli(["status", "--state", str(state)], capsys)
     assert rc == 0
     lines = out.out.splitlines()

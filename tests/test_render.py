@@ -7,10 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
+from fakebotapi import telegram_text_error, visible_units
+
 from bot.core.model import Entry, Hit, StoredItem
 from bot.core.render import (DigestEntry, render_alert_html, render_alert_plain,
-                             render_digest_html, render_digest_parts, render_digest_plain,
-                             render_plain_digest, visible_len)
+                             render_digest_parts, render_digest_plain,
+                             render_plain_digest)
 
 T0 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)   # 08:30 next day in Tokyo
 
@@ -55,7 +57,7 @@ def test_digest_grouped_by_watchlist_newest_first():
     items = [item("old vz", minutes=50), item("cuba 1", wl="cuba", minutes=30),
              item("new vz", minutes=5), item("cuba 2", wl="cuba", minutes=40)]
     entries = [DigestEntry(it, it.watchlists[0], i) for i, it in enumerate(items, 1)]
-    (msg,) = render_digest_html(entries, tz="Asia/Tokyo", lang="en")
+    ((msg, _),) = render_digest_parts(entries, tz="Asia/Tokyo", lang="en")
     text = html.unescape(re.sub(r"<[^>]+>", "", msg))
     order = [text.index(s) for s in ("■ venezuela", "new vz", "old vz", "■ cuba", "cuba 1",
                                      "cuba 2")]
@@ -65,7 +67,7 @@ def test_digest_grouped_by_watchlist_newest_first():
 
 def test_digest_japanese_labels():
     it = item("t", also=["NHK"])
-    (msg,) = render_digest_html([DigestEntry(it, "venezuela", 1)], tz="Asia/Tokyo", lang="ja",
+    ((msg, _),) = render_digest_parts([DigestEntry(it, "venezuela", 1)], tz="Asia/Tokyo", lang="ja",
                                 names={"venezuela": "ベネズエラ"})
     assert "ダイジェスト" in msg and "ベネズエラ" in msg and "他の掲載: NHK" in msg
 
@@ -76,14 +78,17 @@ def test_long_digest_split_on_item_boundaries_under_limit():
     entries = [DigestEntry(it, it.watchlists[0], i) for i, it in enumerate(items, 1)]
     parts = render_digest_parts(entries, tz="UTC", lang="en")
     assert len(parts) > 3
-    seen = []
+    seen, raw_over = [], False
     for text, ents in parts:
-        assert visible_len(text) <= 4096
-        assert len(text) > 4096 or True      # raw HTML may be longer; visible text is what counts
+        # Telegram's rules, counted by the fake Bot API's own parser (not the renderer's):
+        assert telegram_text_error(text, "HTML") is None, telegram_text_error(text, "HTML")
+        assert visible_units(text, "HTML") <= 4096
+        raw_over = raw_over or len(text) > 4096    # markup does not count against the limit
         for e in ents:      # each item is whole inside its message
             assert html.escape(e.item.entry.title, quote=False) in text
         seen += [e.no for e in ents]
     assert sorted(seen) == list(range(1, 61))            # every item exactly once
+    assert raw_over          # parts are filled by visible length, not cut at 4096 raw characters
     assert "(1/" in parts[0][0] and f"({len(parts)}/{len(parts)})" in parts[-1][0]
 
 
@@ -112,6 +117,7 @@ def test_visible_text_roundtrips_and_fits(titles):
     parts = render_digest_parts(entries, tz="UTC", lang="en", limit=1500)
     assert sum(len(e) for _, e in parts) == len(items)
     for text, _ in parts:
-        assert visible_len(text) <= 1500
+        assert telegram_text_error(text, "HTML") is None
+        assert visible_units(text, "HTML") <= 1500
         # well-formed: stripping our tags and unescaping never leaves a raw '<' from our markup
         assert re.fullmatch(r"(?s)([^<]|<(/?)(a|b)( href=\"[^\"]*\")?>)*", text)

@@ -220,3 +220,16 @@ def test_the_same_event_in_other_words_shares_concepts():
     plain = StoryIndex().score(features(prep("Troops raid rebel camp"), "", "en"),
                                features(prep("Rebel camp: army moves in"), "", "en"), 0, "en")[0]
     assert with_concepts > plain
+
+
+def test_a_headline_figure_neither_given_nor_rounded_by_the_other_is_another_event():
+    a = features(prep("Bolivia frees 553 prisoners in amnesty"), "553 prisoners were freed.", "en")
+    b = features(prep("Bolivia frees 120 more prisoners"), "Beyond the 553 freed last week, 120 "
+                 "more left prison.", "en")
+    assert conflict(a, b) == "different figures"
+
+
+def test_a_call_with_someone_else_is_another_event():
+    a = features(prep("ボリビア大統領、ペルー大統領と電話会談　国境問題で協議"), "", "ja")
+    b = features(prep("ボリビア大統領、チリ首相と電話会談　貿易で連携"), "", "ja")
+    assert conflict(a, b) in ("different names", "different people in the same role")

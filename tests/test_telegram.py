@@ -47,12 +47,12 @@ async def test_scheduled_digest_exact_items_grouped_escaped_linked(tg):
                      ("Greenland ice", "greenland"))        # not subscribed
     await tg.sink.publish(items)
     await tg.sink.tick(tg.now)                               # 12:00 JST: no digest due
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(42)) == before
     tg.now += timedelta(hours=8)                             # 20:00 JST
     await tg.sink.tick(tg.now)
     await tg.api.wait_for(lambda: len(tg.api.sent(42)) == before + 1)
-    await tg.sink.drain(5)
+    await tg.drain()
     (msg,) = tg.api.sent(42)[before:]
     text, vis = msg.text, visible(msg.text)
     assert msg.params["parse_mode"] == "HTML"
@@ -69,7 +69,7 @@ async def test_scheduled_digest_exact_items_grouped_escaped_linked(tg):
     reply = await tg.api.reply_to(42, "/digest")
     assert reply.text == "Nothing new since your last digest."
     await tg.sink.tick(tg.now + timedelta(hours=12))
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(42)) == before + 2
 
 
@@ -84,6 +84,7 @@ async def test_digest_command_and_backfill(tg):
     vis = visible(tg.api.sent(42)[-1].text)
     assert "Cuba recent news" in vis and "Cuba old news" not in vis
     assert old and recent
+    assert await tg.settled(42) == ["sent"]        # the digest's row is marked before /digest
     assert (await tg.api.reply_to(42, "/digest")).text.startswith("Nothing new")
 
 
@@ -94,7 +95,7 @@ async def test_instant_one_message_per_item_with_preview(tg):
     items = tg.items(("Greenland vote", "greenland"), ("Greenland & Denmark", "greenland"))
     await tg.sink.publish(items)
     await tg.api.wait_for(lambda: len(tg.api.sent(42)) == n + 2)
-    await tg.sink.drain(5)
+    await tg.drain()
     msgs = tg.api.sent(42)[n:]
     assert len(msgs) == 2
     for m, it in zip(msgs, items):
@@ -106,7 +107,7 @@ async def test_instant_one_message_per_item_with_preview(tg):
     assert "Greenland &amp; Denmark" in msgs[1].text
     # published again (e.g. a retry upstream): the unique key keeps it from being resent
     await tg.sink.publish(items)
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(42)) == n + 2
 
 
@@ -116,11 +117,11 @@ async def test_mode_switch_and_quiet_hours_hold_for_next_digest(tg):
     assert "23:00-07:00" in (await tg.api.reply_to(42, "/quiet 23:00-07:00")).text
     tg.now = tg.now.replace(hour=16)                          # 01:00 JST: quiet
     await tg.sink.tick(tg.now)                  # the 20:00 digest (nothing pending) has passed
-    await tg.sink.drain(5)
+    await tg.drain()
     n = len(tg.api.sent(42))
     await tg.sink.publish(tg.items(("Cuba at night", "cuba")))
     await tg.sink.tick(tg.now)
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(42)) == n
     tg.now = tg.now.replace(hour=23)                          # 08:00 JST next day: digest
     await tg.sink.tick(tg.now)
@@ -135,7 +136,7 @@ async def test_mute_holds_and_unmute(tg):
     assert "Muted until" in (await tg.api.reply_to(42, "/mute 2h")).text
     n = len(tg.api.sent(42))
     await tg.sink.publish(tg.items(("Greenland muted", "greenland")))
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(42)) == n
     assert (await tg.api.reply_to(42, "/mute off")).text == "Mute off."
     await tg.sink.publish(tg.items(("Greenland live", "greenland")))
@@ -223,7 +224,7 @@ async def test_japanese_ui_and_lang_switch_schedule_timezone(tg):
     n = len(tg.api.sent(50))
     tg.now = tg.now.replace(hour=8, minute=0)                 # 09:00 Madrid: not yet
     await tg.sink.tick(tg.now)
-    await tg.sink.drain(5)
+    await tg.drain()
     assert len(tg.api.sent(50)) == n
     tg.now = tg.now.replace(minute=31)                        # 09:31 Madrid
     await tg.sink.tick(tg.now)
@@ -249,7 +250,7 @@ async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(t
     tg.now += timedelta(hours=8)                             # the scheduled digest
     await tg.sink.tick(tg.now)
     await tg.api.wait_for(lambda: len(tg.api.sent(42)) > before)
-    await tg.sink.drain(5)
+    await tg.drain()
     first = tg.api.sent(42)[before:]
     vis = "\n".join(visible(m.text) for m in first)
     assert vis.count("Cuba item number") == cap
@@ -257,6 +258,6 @@ async def test_a_flood_gives_one_bounded_digest_and_digest_more_sends_the_rest(t
     n = len(tg.api.sent(42))
     tg.api.message(42, "/digest more")
     await tg.api.wait_for(lambda: any("more: /digest more" in m.text for m in tg.api.sent(42)[n:]))
-    await tg.sink.drain(5)
+    await tg.drain()
     vis = "\n".join(visible(m.text) for m in tg.api.sent(42)[n:])
     assert vis.count("Cuba item number") == cap and f"… and {cap + 5} more" in vis

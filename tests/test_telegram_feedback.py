@@ -65,7 +65,7 @@ async def test_three_off_topic_marks_hold_back_a_fourth_in_that_chat_only(tg):
     await tg.sink.publish(fourth)
     await tg.api.wait_for(lambda: len(tg.api.sent(43)) == n43 + 1)       # the other chat gets it
     assert "baseball coach" in tg.api.sent(43)[-1].text
-    await tg.sink.drain(5)
+    await tg.drain()
     row = next(r for r in tg.sink.outbox.rows(42) if r.guid == fourth[0].entry.id)
     assert row.state == "held" and len(tg.api.sent(42)) == n42
     # ... and an unrelated Cuba item still reaches chat 42
@@ -122,7 +122,7 @@ async def test_mute_story_holds_copies_and_follow_ups_in_that_chat_only(tg):
                        "greenland"))
     await tg.sink.publish(copy + follow)
     await tg.api.wait_for(lambda: len(tg.api.sent(43)) == n43 + 2)
-    await tg.sink.drain(5)
+    await tg.drain()
     held = {r.guid: r.state for r in tg.sink.outbox.rows(42)}
     assert held[copy[0].entry.id] == "held" and held[follow[0].entry.id] == "held"
     assert len(tg.api.sent(42)) == n42
@@ -241,7 +241,7 @@ async def test_sokuho_feedback_suggests_a_safe_unless_word_that_check_accepts(tm
         for m in sent[42][:2]:
             await press(h, 42, f"off:{no_of(m)}")
         await press(h, 43, f"off:{no_of(sent[43][2])}")
-        await h.sink.drain(5)
+        await h.drain()
     finally:
         await h.stop()
         await h.api.close()
@@ -290,7 +290,7 @@ async def test_weekly_admin_report_applies_a_suggestion_with_a_tap(tmp_path):
             await press(h, 42, f"off:{no_of(m)}")
         n = len(h.api.sent(777))
         await h.sink.tick(h.now)                           # first tick: starts the week
-        await h.sink.drain(5)
+        await h.drain()
         assert len(h.api.sent(777)) == n
         h.now += timedelta(days=7)
         await h.sink.tick(h.now)
@@ -311,7 +311,7 @@ async def test_weekly_admin_report_applies_a_suggestion_with_a_tap(tmp_path):
         h.now += timedelta(days=1)                         # not again before another week
         k = len(h.api.sent(777))
         await h.sink.tick(h.now)
-        await h.sink.drain(5)
+        await h.drain()
         assert len(h.api.sent(777)) == k
     finally:
         await h.stop()

@@ -335,10 +335,6 @@ class Store:
         rows = self._all(Q.SELECT_FEED, (url,))
         return FeedState._from_row(rows[0]) if rows else None
 
-    def due_feeds(self, now: datetime) -> list[FeedState]:
-        """Enabled feeds whose next_poll_at is unset or <= now, most overdue first."""
-        return [FeedState._from_row(r) for r in self._all(Q.SELECT_DUE, (to_ts(now),))]
-
     def record_fetch(self, url: str, *, status: str, etag: str | None = None,
                      last_modified: str | None = None, error: str | None = None,
                      error_kind: str | None = None, new_items: int = 0,
@@ -463,9 +459,10 @@ class Store:
     # --- items ---------------------------------------------------------------------------------
 
     def save_processed(self, batch: list[Processed], *, fetched_at: datetime) -> list[StoredItem]:
-        """Store a batch in ONE transaction: items, their hits and duplicate links. Guids already
-        stored (or repeated within the batch) are skipped and not returned. Returned items carry
-        also_in for duplicates of them stored in this batch."""
+        """Store a batch in ONE transaction: items, their hits and duplicate links, and a "to
+        publish" mark for every item with hits (cleared by clear_pending once the sinks have
+        queued it). Guids already stored (or repeated within the batch) are skipped and not
+        returned. Returned items carry also_in for duplicates of them stored in this batch."""
         out: list[StoredItem] = []
         fetched = to_ts(fetched_at)
         rows = []
@@ -477,7 +474,7 @@ class Store:
                          "\n".join(dup.evidence) or None))
         with self.transaction() as c:
             ids = self._insert_returning(c, Q.INSERT_ITEM, rows)   # None: guid already stored
-            matches = []
+            matches, pending = [], []
             for p, row in zip(batch, ids):
                 if row is None:
                     continue
@@ -489,12 +486,34 @@ class Store:
                         hits.append(h)
                         matches.append((row[0], h.watchlist, h.alias, h.field, h.text, h.kind,
                                         float(h.score)))
+                if hits:
+                    pending.append((row[0],))
                 out.append(StoredItem(entry=p.entry, hits=hits, duplicate_of=p.dup.duplicate_of,
                                       fetched_at=from_ts(fetched), rowid=row[0]))
             if matches:
                 c.executemany(Q.INSERT_MATCH, matches)
+            if pending:
+                c.executemany(Q.INSERT_PENDING, pending)
             self._fill_also_in(out)
         return out
+
+    def pending_items(self) -> list[StoredItem]:
+        """Matched items whose alerts were stored but not yet queued (a crash in between)."""
+        items = [item_from_row(r) for r in self._all(Q.SELECT_PENDING)]
+        self._fill_hits(items)
+        self._fill_also_in(items)
+        return items
+
+    def clear_pending(self, rowids: Iterable[int]) -> None:
+        ids = list(dict.fromkeys(rowids))
+        if not ids:
+            return
+        with self.transaction() as c:
+            for chunk in chunks(ids):
+                c.execute(Q.CLEAR_PENDING.format(marks=marks(len(chunk))), chunk)
+
+    def pending_count(self) -> int:
+        return self._all(Q.COUNT_PENDING)[0][0]
 
     def _insert_returning(self, c, sql: str, rows: list[tuple]) -> list:
         """Run an INSERT ... RETURNING per row; the returned row (or None) of each. PostgreSQL
@@ -502,9 +521,6 @@ class Store:
         if self.engine == "postgresql" and len(rows) > 1:
             return c.insert_returning_many(sql, rows)
         return [c.execute(sql, r).fetchone() for r in rows]
-
-    def has_item(self, guid: str) -> bool:
-        return bool(self._all(Q.HAS_ITEM, (guid,)))
 
     def known_guids(self, guids: Iterable[str]) -> set[str]:
         found: set[str] = set()
@@ -595,6 +611,7 @@ class Store:
         ts = to_ts(older_than)
         with self.transaction() as c:
             c.execute(Q.PRUNE_MATCHES, (ts,))
+            c.execute(Q.PRUNE_PENDING, (ts,))
             n = c.execute(Q.PRUNE_ITEMS, (ts,)).rowcount
             c.execute(Q.FIX_DANGLING)
         return n

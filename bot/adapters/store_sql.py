@@ -121,7 +121,16 @@ CORE_V3 = """
 ALTER TABLE items ADD COLUMN dup_evidence TEXT;
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3]
+# v4: durable fan-out. A matched item gets a "to publish" mark in the same transaction that
+# stores it; the mark is cleared once the sinks have queued its alerts. Marks left by a crash in
+# between are published at the next start (Pipeline.recover), so no alert is lost.
+CORE_V4 = """
+CREATE TABLE publish_pending (
+    item_id INTEGER NOT NULL PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE
+);
+"""
+
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4]
 
 # Several instances on one database (PostgreSQL): feed leases and the instance registry.
 # A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
@@ -157,9 +166,6 @@ FEED_COLS = ("url, name, lang, interval_s, enabled, etag, last_modified, next_po
 SELECT_FEEDS = f"SELECT {FEED_COLS} FROM feeds"
 ORDER_FEEDS = " ORDER BY name, url"
 SELECT_FEED = f"SELECT {FEED_COLS} FROM feeds WHERE url = ?"
-SELECT_DUE = (f"SELECT {FEED_COLS} FROM feeds WHERE enabled = 1 "
-              "AND (next_poll_at IS NULL OR next_poll_at <= ?) "
-              "ORDER BY CASE WHEN next_poll_at IS NULL THEN 0 ELSE 1 END, next_poll_at, url")
 INSERT_FEED = ("INSERT INTO feeds (url, name, lang, interval_s, enabled, next_poll_at) "
                "VALUES (?, ?, ?, ?, ?, ?)")
 UPDATE_FEED_CONFIG = ("UPDATE feeds SET name = ?, lang = ?, interval_s = ?, enabled = ?, "
@@ -225,7 +231,11 @@ INSERT_MATCH = ("INSERT INTO matches (item_id, watchlist, alias, field, text, ki
 ITEM_COLS = ("id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
              "fetched_at")
 SELECT_ITEM = f"SELECT {ITEM_COLS} FROM items WHERE guid = ?"
-HAS_ITEM = "SELECT 1 FROM items WHERE guid = ?"
+INSERT_PENDING = "INSERT INTO publish_pending (item_id) VALUES (?) ON CONFLICT (item_id) DO NOTHING"
+SELECT_PENDING = (f"SELECT {ITEM_COLS} FROM items WHERE id IN "
+                  "(SELECT item_id FROM publish_pending) ORDER BY id")
+CLEAR_PENDING = "DELETE FROM publish_pending WHERE item_id IN ({marks})"
+COUNT_PENDING = "SELECT COUNT(*) FROM publish_pending"
 KNOWN_GUIDS = "SELECT guid FROM items WHERE guid IN ({marks})"
 MATCHES_OF = ("SELECT item_id, watchlist, alias, field, text, kind, score FROM matches "
               "WHERE item_id IN ({marks}) ORDER BY item_id, score DESC, watchlist, alias, field")
@@ -245,6 +255,8 @@ RECENT_MATCHES = (f"SELECT {ITEM_COLS} FROM items WHERE fetched_at >= ? "
                   "ORDER BY fetched_at DESC, id DESC")
 PRUNE_MATCHES = ("DELETE FROM matches WHERE item_id IN "
                  "(SELECT id FROM items WHERE fetched_at < ?)")   # CASCADE does it too; explicit
+PRUNE_PENDING = ("DELETE FROM publish_pending WHERE item_id IN "
+                 "(SELECT id FROM items WHERE fetched_at < ?)")
 PRUNE_ITEMS = "DELETE FROM items WHERE fetched_at < ?"
 FIX_DANGLING = ("UPDATE items SET duplicate_of = NULL WHERE duplicate_of IS NOT NULL "
                 "AND NOT EXISTS (SELECT 1 FROM items k WHERE k.guid = items.duplicate_of)")

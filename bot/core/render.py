@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,6 @@ class DigestEntry:
     item: StoredItem
     watchlist: str
     no: int | None = None
-    extra_watchlists: tuple[str, ...] = field(default=())
 
 
 def labels(lang: str) -> dict[str, str]:
@@ -209,14 +208,6 @@ def render_digest_parts(entries: list[DigestEntry], *, tz: str, lang: str,
         for e in group:
             blocks.append((gh, _item_plain(e, tz, lang) if plain else _item_html(e, tz, lang), e))
     return _split(header, blocks, limit, utf16_len if plain else visible_len)
-
-
-def render_digest_html(entries: list[DigestEntry], *, tz: str, lang: str,
-                       names: dict[str, str] | None = None, now: datetime | None = None,
-                       limit: int = LIMIT) -> list[str]:
-    """A digest as Telegram HTML messages, each under `limit` visible characters."""
-    return [t for t, _ in render_digest_parts(entries, tz=tz, lang=lang, names=names, now=now,
-                                              limit=limit)]
 
 
 # ------------------------------------------------------------------ plain text

@@ -104,6 +104,31 @@ def _title_seq(title: str, lang) -> tuple:
     return tuple(out)
 
 
+NAMES_SHARED = 0.4     # headline overlap from which other names mean another event
+
+
+def _unmatched(figures, other) -> bool:
+    """A figure of `figures` that `other` neither gives nor rounds (500 rounds 553)."""
+    for x in figures:
+        if x in other:
+            continue
+        try:
+            v = float(x)
+        except ValueError:
+            return True
+        if not any(_rounds(v, y) for y in other):
+            return True
+    return False
+
+
+def _rounds(v: float, y: str) -> bool:
+    try:
+        w = float(y)
+    except ValueError:
+        return False
+    return v >= 10 and v % 10 == 0 and w > 0 and abs(v - w) <= 0.25 * w
+
+
 def _template(seq: tuple, slot: set) -> list:
     """The headline with its `slot` words replaced by one placeholder per run."""
     out: list = []
@@ -334,8 +359,10 @@ def conflict(a: Features, b: Features) -> str:
         return "follow-up event"
     if a.months and b.months and not a.months & b.months:
         return "different months"
-    # a headline figure the other report never mentions, both ways: 4 killed / 6 killed
-    if a.title_nums and b.title_nums and a.title_nums - b.nums and b.title_nums - a.nums:
+    # headline figures that disagree: 4 killed / 6 killed, 553 freed / 120 more freed (a figure
+    # the other report gives too, or rounds: "more than 500" beside 553, is no disagreement)
+    if a.title_nums and b.title_nums and (_unmatched(a.title_nums, b.nums) or
+                                          _unmatched(b.title_nums, a.nums)):
         return "different figures"
     # the same office, held by someone else: each report names a holder the other never mentions
     if a.holders and b.holders:
@@ -348,10 +375,15 @@ def conflict(a: Features, b: Features) -> str:
     # each has a word the other report never mentions (Copenhagen / Brussels, reliever / infielder)
     only_a = {t for t in a.title_terms - b.terms if t[0] != "#"}
     only_b = {t for t in b.title_terms - a.terms if t[0] != "#"}
+    na, nb = a.title_names - b.title_terms, b.title_names - a.title_terms
+    if na and nb and (na - b.terms or nb - a.terms):
+        # each headline names someone the other headline does not (トランプ氏と / カナダ首相と),
+        # one of them never mentioned by the other report at all
+        shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
+        if shared >= NAMES_SHARED:
+            return "different names"
     if only_a and only_b:
         shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
-        if shared >= 0.5 and only_a & a.title_names and only_b & b.title_names:
-            return "different names"
         # one slot filled differently (reliever / infielder), the rest of the headline the same
         # and in the same order (an outlet adding a detail or rewording is not a template)
         if shared >= 0.7 and len(only_a) <= 2 and len(only_b) <= 2 and \

@@ -25,7 +25,9 @@ Check = Callable[[], "Awaitable[bool] | bool"]
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "sokuho"):
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "sokuho", *,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.monotonic = monotonic               # health ages (injectable for tests)
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r, ns = self.registry, namespace
         self.feeds_polled = Counter("feeds_polled", "Feed polls by outcome (ok, not_modified, "
@@ -50,7 +52,7 @@ class Metrics:
                                       "(ok, invalid)", ["status"], namespace=ns, registry=r)
         self._last_cycle_mono: float | None = None
         self._last_tick_mono: float | None = None
-        self._started_mono = time.monotonic()
+        self._started_mono = monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.check: Check | None = None
@@ -65,19 +67,27 @@ class Metrics:
     def record_cycle(self, duration: float) -> None:
         self.cycle_duration.observe(duration)
         self.last_cycle.set(time.time())
-        self._last_cycle_mono = time.monotonic()     # health uses monotonic: immune to clock jumps
+        self._last_cycle_mono = self.monotonic()     # health uses monotonic: immune to clock jumps
 
     def record_tick(self) -> None:
         """The scheduler ran but no feed was due: alive, though no cycle was recorded. Call it on
         empty ticks so /healthz does not turn 503 when every feed has a long interval."""
-        self._last_tick_mono = time.monotonic()
+        self._last_tick_mono = self.monotonic()
+
+    def record_delivery(self, status: str, n: int = 1) -> None:
+        """Telegram outcomes, one per message: sent | retried | failed (given up or chat gone)."""
+        if n:
+            self.deliveries.labels(status=status).inc(n)
+
+    def record_429(self) -> None:
+        self.telegram_429.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
     # ------------------------------------------------------------------ health
     async def health(self) -> tuple[bool, dict]:
-        now = time.monotonic()
+        now = self.monotonic()
         body: dict = {"uptime_seconds": round(now - self._started_mono, 1)}
         problems = []
         last = max((t for t in (self._last_cycle_mono, self._last_tick_mono) if t is not None),

@@ -60,7 +60,6 @@ class ConfigWatcher:
         self.interval = interval
         self.settle = interval if settle is None else settle
         self.last_changes: list[str] = []    # what the last triggered reload was about
-        self.reloads = 0
         self._task: asyncio.Task | None = None
         self._state: Snapshot = {}
 
@@ -107,7 +106,6 @@ class ConfigWatcher:
             if not self.last_changes:
                 continue
             log.info("configuration files changed: %s", "; ".join(self.last_changes))
-            self.reloads += 1
             try:
                 await self.on_change()
             except asyncio.CancelledError:

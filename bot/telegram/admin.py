@@ -4,46 +4,24 @@ from __future__ import annotations
 import html
 import logging
 import re
-import shlex
 
-from telegram import Update
 from telegram.error import TelegramError
 
 from bot.adapters.yamledit import EditError
 from bot.core.render import fmt_time
 from bot.telegram import timeutil
+from bot.telegram.command import Req, command
 from bot.telegram.i18n import t
 
 log = logging.getLogger("bot.telegram.admin")
 
 
-def split_args(text: str | None) -> list[str]:
-    """Arguments after the command, honouring quotes ("Padrino López")."""
-    rest = (text or "").split(maxsplit=1)
-    rest = rest[1] if len(rest) > 1 else ""
-    rest = rest.replace("\u201c", '"').replace("\u201d", '"')
-    try:
-        return shlex.split(rest)
-    except ValueError:
-        return rest.split()
-
-
 class AdminCommands:
-    """Mixin of Handlers (uses ctx, replier, split_args, sink)."""
+    """Mixin of Handlers (uses ctx, replier, sink; commands use bot.telegram.command)."""
 
-    async def _admin(self, update: Update):
-        c = await self.ctx(update)
-        if not c:
-            return None
-        if not c.is_admin:
-            await self.replier(update)(t(c.lang, "admins_only"))
-            return None
-        return c
-
-    async def cmd_status(self, update: Update, context) -> None:
-        c = await self._admin(update)
-        if not c:
-            return
+    @command(admin=True)
+    async def cmd_status(self, r: Req) -> None:
+        c = r.c
         store, tz = self.sink.store, c.chat.tz
         lines = [t(c.lang, "status_head")]
         try:
@@ -70,14 +48,10 @@ class AdminCommands:
             lines.append("store: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         except Exception:                           # noqa: BLE001
             pass
-        await self.replier(update)("\n".join(lines))
+        await r.reply("\n".join(lines))
 
-    async def _edit(self, update: Update, kind: str) -> None:
-        c = await self._admin(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = split_args(update.effective_message.text)
+    async def _edit(self, r: Req, kind: str) -> None:
+        c, reply, args = r.c, r.reply, r.args
         usage = f'/{kind} add|remove WATCHLIST [lang] "text"'
         if len(args) < 3 or args[0] not in ("add", "remove"):
             await reply(t(c.lang, "usage", usage=usage))
@@ -106,18 +80,17 @@ class AdminCommands:
         await reply(t(c.lang, "edit_ok", what=what, action=action_t, name=name,
                       file=res.path.name, text=res.text))
 
-    async def cmd_alias(self, update: Update, context) -> None:
-        await self._edit(update, "alias")
+    @command(admin=True)
+    async def cmd_alias(self, r: Req) -> None:
+        await self._edit(r, "alias")
 
-    async def cmd_exclude(self, update: Update, context) -> None:
-        await self._edit(update, "exclude")
+    @command(admin=True)
+    async def cmd_exclude(self, r: Req) -> None:
+        await self._edit(r, "exclude")
 
-    async def cmd_channel(self, update: Update, context) -> None:
-        c = await self._admin(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = split_args(update.effective_message.text)
+    @command(admin=True)
+    async def cmd_channel(self, r: Req) -> None:
+        c, reply, args, update = r.c, r.reply, r.args, r.update
         ob = self.sink.outbox
         if not args or args[0] == "list":
             chans = ob.channels()

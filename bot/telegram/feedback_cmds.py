@@ -15,7 +15,7 @@ from bot.adapters.yamledit import EditError
 from bot.core.render import fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import feedback as fbmod
-from bot.telegram.admin import split_args
+from bot.telegram.command import Req, command
 from bot.telegram.i18n import edit_name, t
 
 log = logging.getLogger("bot.telegram.feedback_cmds")
@@ -60,18 +60,13 @@ class FeedbackCommands:
             return t(c.lang, "why_gone", n=no)
         return t(c.lang, "mute_done", n=no, until=fmt_time(out.filter.until, c.chat.tz, c.lang))
 
-    async def _item_cmd(self, update: Update, usage: str, act) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = split_args(update.effective_message.text)
+    async def _item_cmd(self, r: Req, usage: str, act) -> None:
+        c, reply, args = r.c, r.reply, r.args
         no = item_no(args[0]) if args else None
         if no is None:
             await reply(t(c.lang, "usage", usage=usage))
             return
-        if not await self.may_edit(update, c):
-            await reply(t(c.lang, "admins_press"))
+        if not await r.may_edit(refusal="admins_press"):
             return
         try:
             text = await asyncio.to_thread(act, c, no, args[1:])
@@ -79,17 +74,19 @@ class FeedbackCommands:
             text = t(c.lang, "bad_value", error=str(e))
         await reply(text)
 
-    async def cmd_off(self, update: Update, context) -> None:
-        await self._item_cmd(update, "/off N",
+    @command()
+    async def cmd_off(self, r: Req) -> None:
+        await self._item_cmd(r, "/off N",
                              lambda c, no, _a: self._offtopic(c, no, c.user_id))
 
-    async def cmd_mutestory(self, update: Update, context) -> None:
+    @command()
+    async def cmd_mutestory(self, r: Req) -> None:
         def act(c, no, rest):
             secs = parse_duration(rest[0]) if rest else fbmod.MUTE_DEFAULT
             if secs > fbmod.MUTE_MAX:
                 raise ValueError("at most 30d")
             return self._mute(c, no, secs, c.user_id)
-        await self._item_cmd(update, "/mutestory N [3d]", act)
+        await self._item_cmd(r, "/mutestory N [3d]", act)
 
     # ------------------------------------------------------------ /filters
     def filters_text(self, c) -> str:
@@ -108,12 +105,9 @@ class FeedbackCommands:
                                words=", ".join(f.words), marks=f.marks, held=f.held))
         return "\n".join(lines)
 
-    async def cmd_filters(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = split_args(update.effective_message.text)
+    @command()
+    async def cmd_filters(self, r: Req) -> None:
+        c, reply, args = r.c, r.reply, r.args
         if not args:
             await reply(self.filters_text(c))
             return
@@ -121,8 +115,7 @@ class FeedbackCommands:
         if fid is None or args[0] not in ("remove", "rm", "del"):
             await reply(t(c.lang, "usage", usage="/filters [remove N]"))
             return
-        if not await self.may_edit(update, c):
-            await reply(t(c.lang, "admins_settings"))
+        if not await r.may_edit():
             return
         f, n = self.sink.feedback.db.remove_filter(c.chat.chat_id, fid, self.sink.now())
         if f is None:
@@ -133,12 +126,10 @@ class FeedbackCommands:
         await reply(t(c.lang, "filter_removed", id=fid, n=n))
 
     # ------------------------------------------------------------ /settings
-    async def cmd_settings(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = [a.lower() for a in split_args(update.effective_message.text)]
+    @command()
+    async def cmd_settings(self, r: Req) -> None:
+        c, reply = r.c, r.reply
+        args = [a.lower() for a in r.args]
         db = self.sink.feedback.db
 
         def state(on: bool) -> str:
@@ -150,8 +141,7 @@ class FeedbackCommands:
             await reply(t(c.lang, "usage", usage="/settings members on|off"))
             return
         # opening or closing the settings is for admins only, whatever the current setting
-        if not await self.may_edit(update, c, admins_only=True):
-            await reply(t(c.lang, "admins_settings"))
+        if not await r.may_edit(admins_only=True):
             return
         db.set_members_edit(c.chat.chat_id, args[1] == "on")
         await reply(t(c.lang, "settings_members", members=state(args[1] == "on")))
@@ -192,12 +182,10 @@ class FeedbackCommands:
                                  for m in self.sink.feedback.db.marks(chat_id=chat_id, kind=kind))
 
     # ------------------------------------------------------------ admins: suggestions
-    async def cmd_feedback(self, update: Update, context) -> None:
-        c = await self._admin(update)
-        if not c:
-            return
-        text, markup = await asyncio.to_thread(self.sink.feedback_report, c.lang)
-        await self.replier(update)(text, reply_markup=markup)
+    @command(admin=True)
+    async def cmd_feedback(self, r: Req) -> None:
+        text, markup = await asyncio.to_thread(self.sink.feedback_report, r.lang)
+        await r.reply(text, reply_markup=markup)
 
     async def press_apply(self, update: Update, c, arg: str) -> None:
         q = update.callback_query

@@ -19,7 +19,8 @@ from bot.core.normalize import fold
 from bot.core.render import clip, fmt_time
 from bot.core.watchlist import parse_duration
 from bot.telegram import i18n, timeutil
-from bot.telegram.admin import AdminCommands, split_args
+from bot.telegram.admin import AdminCommands
+from bot.telegram.command import Req, command
 from bot.telegram.feedback_cmds import FeedbackCommands, item_no
 from bot.telegram.perms import AdminCache
 from bot.telegram.i18n import t
@@ -97,21 +98,6 @@ class Handlers(AdminCommands, FeedbackCommands):
             return True
         return await self.chat_admins.is_admin(update.get_bot(), chat.id, c.user_id)
 
-    async def _targeted(self, update: Update, *, edit: bool = True):
-        """The common start of a command that may act on a channel: (ctx, reply, (target, args)),
-        or None when the chat is refused, the channel argument is invalid, or the person may not
-        change this group (already answered)."""
-        c = await self.ctx(update)
-        if not c:
-            return None
-        reply = self.replier(update)
-        r = await self.target(c, split_args(update.effective_message.text), reply)
-        if r and edit and r[0].chat.chat_id == c.chat.chat_id and \
-                not await self.may_edit(update, c):
-            await reply(t(c.lang, "admins_settings"))
-            return None
-        return (c, reply, r) if r else None
-
     async def target(self, c: Ctx, args: list[str], reply) -> tuple[Ctx, list[str]] | None:
         """A trailing @channel / -100id argument: act on that registered channel (admins)."""
         if not args or not _CHANNEL_REF.match(args[-1]):
@@ -177,32 +163,22 @@ class Handlers(AdminCommands, FeedbackCommands):
         return t(c.lang, "not_subscribed", name=wl.label(c.lang))
 
     # ------------------------------------------------------------ commands
-    async def cmd_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        reply = self.replier(update)
+    @command()
+    async def cmd_start(self, r: Req) -> None:
+        c, reply = r.c, r.reply
         if not self.watchlists():
             await reply(t(c.lang, "no_watchlists"))
             return
         await reply(t(c.lang, "start", schedule=c.chat.schedule, tz=c.chat.tz),
                     reply_markup=self.keyboard(c))
 
-    async def cmd_help(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if c:
-            await self.replier(update)(t(c.lang, "help"))
+    @command()
+    async def cmd_help(self, r: Req) -> None:
+        await r.reply(t(r.lang, "help"))
 
-    async def cmd_watchlists(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        reply = self.replier(update)
-        args = split_args(update.effective_message.text)
-        r = await self.target(c, args, reply)
-        if not r:
-            return
-        c, _ = r
+    @command(target=True)
+    async def cmd_watchlists(self, r: Req) -> None:
+        c, reply = r.tc, r.reply
         if not self.watchlists():
             await reply(t(c.lang, "no_watchlists"))
             return
@@ -216,12 +192,8 @@ class Handlers(AdminCommands, FeedbackCommands):
                          f"{html.escape(wl.label(c.lang))}{extra}")
         await reply("\n".join(lines), reply_markup=self.keyboard(c))
 
-    async def _sub_cmd(self, update: Update, subscribe: bool) -> None:
-        got = await self._targeted(update)
-        if not got:
-            return
-        c, reply, r = got
-        tc, args = r
+    async def _sub_cmd(self, r: Req, subscribe: bool) -> None:
+        c, reply, tc, args = r.c, r.reply, r.tc, r.args
         if len(args) != 1:
             usage = "/subscribe NAME" if subscribe else "/unsubscribe NAME"
             await reply(t(c.lang, "usage", usage=usage) + "\n" + self.names_text())
@@ -232,18 +204,17 @@ class Handlers(AdminCommands, FeedbackCommands):
             return
         await reply(self.subscribe(tc, wl) if subscribe else self.unsubscribe(tc, wl))
 
-    async def cmd_subscribe(self, update: Update, context) -> None:
-        await self._sub_cmd(update, True)
+    @command(target=True, edit=True)
+    async def cmd_subscribe(self, r: Req) -> None:
+        await self._sub_cmd(r, True)
 
-    async def cmd_unsubscribe(self, update: Update, context) -> None:
-        await self._sub_cmd(update, False)
+    @command(target=True, edit=True)
+    async def cmd_unsubscribe(self, r: Req) -> None:
+        await self._sub_cmd(r, False)
 
-    async def cmd_mode(self, update: Update, context) -> None:
-        got = await self._targeted(update)
-        if not got:
-            return
-        c, reply, r = got
-        tc, args = r
+    @command(target=True, edit=True)
+    async def cmd_mode(self, r: Req) -> None:
+        c, reply, tc, args = r.c, r.reply, r.tc, r.args
         if not args or args[-1] not in ("digest", "instant") or len(args) > 2:
             await reply(t(c.lang, "usage", usage="/mode NAME digest|instant"))
             return
@@ -262,12 +233,8 @@ class Handlers(AdminCommands, FeedbackCommands):
         await reply(t(c.lang, "mode_set", name=wl.label(c.lang),
                       mode=i18n.mode_name(c.lang, mode)))
 
-    async def _chat_setting(self, update: Update, usage: str, apply) -> None:
-        got = await self._targeted(update)
-        if not got:
-            return
-        c, reply, r = got
-        tc, args = r
+    async def _chat_setting(self, r: Req, usage: str, apply) -> None:
+        c, reply, tc, args = r.c, r.reply, r.tc, r.args
         if not args:
             await reply(t(c.lang, "usage", usage=usage))
             return
@@ -282,24 +249,27 @@ class Handlers(AdminCommands, FeedbackCommands):
         self.sink.outbox.update_chat(chat.chat_id, next_digest_at=nxt)
         return fmt_time(nxt, tz, lang)
 
-    async def cmd_schedule(self, update: Update, context) -> None:
+    @command(target=True, edit=True)
+    async def cmd_schedule(self, r: Req) -> None:
         def apply(c: Ctx, arg: str) -> str:
             sched = timeutil.format_schedule(timeutil.parse_schedule(arg))
             self.sink.outbox.update_chat(c.chat.chat_id, schedule=sched)
             nxt = self._next(c.chat, c.lang, sched, c.chat.tz)
             return t(c.lang, "schedule_set", times=sched, tz=c.chat.tz, next=nxt)
-        await self._chat_setting(update, "/schedule 08:00,20:00", apply)
+        await self._chat_setting(r, "/schedule 08:00,20:00", apply)
 
-    async def cmd_timezone(self, update: Update, context) -> None:
+    @command(target=True, edit=True)
+    async def cmd_timezone(self, r: Req) -> None:
         def apply(c: Ctx, arg: str) -> str:
             if not timeutil.valid_tz(arg):
                 return t(c.lang, "bad_tz", tz=arg)
             self.sink.outbox.update_chat(c.chat.chat_id, tz=arg)
             return t(c.lang, "tz_set", tz=arg,
                      next=self._next(c.chat, c.lang, c.chat.schedule, arg))
-        await self._chat_setting(update, "/timezone Asia/Tokyo", apply)
+        await self._chat_setting(r, "/timezone Asia/Tokyo", apply)
 
-    async def cmd_quiet(self, update: Update, context) -> None:
+    @command(target=True, edit=True)
+    async def cmd_quiet(self, r: Req) -> None:
         def apply(c: Ctx, arg: str) -> str:
             if arg.lower() in ("off", "none", "0"):
                 self.sink.outbox.update_chat(c.chat.chat_id, quiet=None)
@@ -308,9 +278,10 @@ class Handlers(AdminCommands, FeedbackCommands):
             rng = f"{a:%H:%M}-{b:%H:%M}"
             self.sink.outbox.update_chat(c.chat.chat_id, quiet=rng)
             return t(c.lang, "quiet_set", range=rng, tz=c.chat.tz)
-        await self._chat_setting(update, "/quiet 23:00-07:00 | off", apply)
+        await self._chat_setting(r, "/quiet 23:00-07:00 | off", apply)
 
-    async def cmd_mute(self, update: Update, context) -> None:
+    @command(target=True, edit=True)
+    async def cmd_mute(self, r: Req) -> None:
         def apply(c: Ctx, arg: str) -> str:
             if arg.lower() in ("off", "0"):
                 self.sink.outbox.update_chat(c.chat.chat_id, muted_until=None)
@@ -321,45 +292,36 @@ class Handlers(AdminCommands, FeedbackCommands):
             until = self.sink.now() + timedelta(seconds=secs)
             self.sink.outbox.update_chat(c.chat.chat_id, muted_until=until)
             return t(c.lang, "muted", until=fmt_time(until, c.chat.tz, c.lang))
-        await self._chat_setting(update, "/mute 2h | off", apply)
+        await self._chat_setting(r, "/mute 2h | off", apply)
 
-    async def cmd_lang(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        args = split_args(update.effective_message.text)
+    @command()
+    async def cmd_lang(self, r: Req) -> None:
+        c, args = r.c, r.args
         if not args or args[0].lower() not in i18n.LANGS:
-            await self.replier(update)(t(c.lang, "usage", usage="/lang ja|en"))
+            await r.reply(t(c.lang, "usage", usage="/lang ja|en"))
             return
         lang = args[0].lower()
-        if not await self.may_edit(update, c):
-            await self.replier(update)(t(c.lang, "admins_settings"))
+        if not await r.may_edit():
             return
         self.sink.outbox.update_chat(c.chat.chat_id, lang=lang)
-        await self.replier(update)(t(lang, "lang_set"))
+        await r.reply(t(lang, "lang_set"))
 
-    async def cmd_digest(self, update: Update, context) -> None:
-        got = await self._targeted(update, edit=False)
-        if not got:
-            return
-        c, reply, r = got
-        tc, _ = r
+    @command(target=True)
+    async def cmd_digest(self, r: Req) -> None:
+        c, reply, tc = r.c, r.reply, r.tc
         self.sink.outbox.release(tc.chat.chat_id, tc.thread)
         if not self.sink.outbox.pending_count(tc.chat.chat_id, tc.thread):
             await reply(t(c.lang, "nothing_new"))
             return
         self.sink.sender.poke()
 
-    async def cmd_why(self, update: Update, context) -> None:
-        c = await self.ctx(update)
-        if not c:
-            return
-        args = split_args(update.effective_message.text)
-        no = item_no(args[0]) if len(args) == 1 else None
+    @command()
+    async def cmd_why(self, r: Req) -> None:
+        no = item_no(r.args[0]) if len(r.args) == 1 else None
         if no is None:
-            await self.replier(update)(t(c.lang, "usage", usage="/why N"))
+            await r.reply(t(r.lang, "usage", usage="/why N"))
             return
-        await self.replier(update)(self.explain(c, no))
+        await r.reply(self.explain(r.c, no))
 
     def explain(self, c: Ctx, no: int) -> str:
         row = self.sink.outbox.by_no(c.chat.chat_id, no)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from bot.core.model import utcnow
+from bot import faults
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts, to_ts
 from bot.telegram.feedback_store import FEEDBACK_V2
@@ -285,8 +286,11 @@ class Outbox:
         """rows: (chat_id, thread_id, guid, watchlist, kind, state[, filter_id]). Existing keys
         are kept. state 'held' + filter_id: a reader's filter kept the item from the chat."""
         n = 0
+        half = len(rows) // 2
         with self.store.transaction() as c:
-            for chat_id, thread_id, guid, wl, kind, state, *fid in rows:
+            for i, (chat_id, thread_id, guid, wl, kind, state, *fid) in enumerate(rows):
+                if i == half and i:
+                    faults.point("outbox_half_written")
                 n += c.execute(
                     "INSERT INTO tg_outbox (chat_id, thread_id, guid, watchlist, kind, state, "
                     "created_at, filter_id) VALUES (?,?,?,?,?,?,?,?) "

@@ -31,9 +31,6 @@ class Pacer:
         until = self.clock() + max(0.0, seconds)
         self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), until)
 
-    def blocked_for(self, chat_id: int) -> float:
-        return max(0.0, self._blocked.get(chat_id, 0.0) - self.clock())
-
     def chat_wait(self, chat_id: int) -> float:
         """Seconds until this chat may receive the next message."""
         now = self.clock()

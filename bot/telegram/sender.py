@@ -28,8 +28,6 @@ from bot.telegram.pacing import Pacer
 log = logging.getLogger("bot.telegram.sender")
 MAX_ATTEMPTS = 12
 FOOTER_ROOM = 120            # visible characters kept free under a digest for the command hint
-PLAIN_ERRORS = ("can't parse entities", "message is too long", "text is too long",
-                "unsupported start tag", "can't find end tag")
 GONE_ERRORS = ("chat not found", "bot was kicked", "user is deactivated", "chat_write_forbidden",
                "have no rights to send", "not enough rights", "bot is not a member")
 
@@ -53,7 +51,7 @@ class Sender:
     def __init__(self, bot, outbox: Outbox, store, pacer: Pacer, *,
                  names: Callable[[str], dict[str, str]], on_gone=None,
                  backoff_base: float = 2.0, backoff_max: float = 300.0, clock=None,
-                 digest_max: int = 30):
+                 metrics=None, digest_max: int = 30):
         self.bot = bot
         self.outbox = outbox
         self.store = store
@@ -66,8 +64,8 @@ class Sender:
         self.inflight: dict[int, asyncio.Task] = {}
         self.stopping = False
         self._task: asyncio.Task | None = None
-        self.sent_messages = 0
-        self.clock = clock or _now            # only for the digest header's timestamp
+        self.metrics = metrics                  # bot.ops.metrics.Metrics or None
+        self.clock = clock or utcnow           # only for the digest header's timestamp
         self.digest_max = digest_max          # items per digest; the rest waits (/digest more)
 
     # ---------------------------------------------------------------- lifecycle
@@ -294,10 +292,13 @@ class Sender:
         try:
             msg = await self.bot.send_message(chat.chat_id, part.text, **kw)
             self.outbox.mark_sent(ids, getattr(msg, "message_id", None), utcnow())
-            self.sent_messages += 1
+            self._count("sent")
             return True
         except RetryAfter as e:
             secs = retry_seconds(e)
+            if self.metrics is not None:
+                self.metrics.record_429()
+            self._count("retried")
             self.pacer.block(chat.chat_id, secs)
             self.outbox.mark_retry(ids, f"429 retry after {secs:g}s",
                                    utcnow() + timedelta(seconds=secs))
@@ -348,15 +349,22 @@ class Sender:
             log.error("chat %s: giving up on %d item(s) after %d attempts: %s",
                       chat.chat_id, len(ids), attempts, error)
             self.outbox.mark_dead(ids, error)
+            self._count("failed")
             return True
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempts - 1))
         for r in part.rows:
             r.attempts = attempts
         self.outbox.mark_retry(ids, error, utcnow() + timedelta(seconds=delay))
+        self._count("retried")
         log.warning("chat %s: send failed (%s); retry in %gs", chat.chat_id, error, delay)
         return False
 
+    def _count(self, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.record_delivery(status)
+
     async def _gone(self, chat_id: int, reason: str) -> None:
+        self._count("failed")
         n = self.outbox.deactivate(chat_id, reason)
         self.pacer.forget(chat_id)
         log.warning("chat %s deactivated (%s); %d undelivered item(s) dropped for it",

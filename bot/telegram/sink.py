@@ -39,7 +39,7 @@ OUTBOX_CHANNEL = "sokuho_outbox"     # followers NOTIFY the leader of new outbox
 class TelegramSink:
     def __init__(self, settings, store, get_watchlists: Callable[[], dict], *,
                  clock: Callable[[], datetime] | None = None, poll_timeout: int = 10,
-                 pacer: Pacer | None = None, backoff_base: float = 2.0):
+                 pacer: Pacer | None = None, backoff_base: float = 2.0, metrics=None):
         if not settings.telegram_token:
             raise ValueError("no Telegram token: set TELEGRAM_BOT_TOKEN or "
                              "$CREDENTIALS_DIRECTORY/telegram-token")
@@ -53,6 +53,7 @@ class TelegramSink:
         self._feedback: Feedback | None = None
         self.pacer = pacer or Pacer()
         self.backoff_base = backoff_base
+        self.metrics = metrics                  # deliveries and 429s are counted by the Sender
         self.app: Application | None = None
         self.sender: Sender | None = None
         self.handlers = Handlers(self)
@@ -110,6 +111,7 @@ class TelegramSink:
         await self._set_commands()
         self.sender = Sender(app.bot, self.outbox, self.store, self.pacer, names=self._names,
                              backoff_base=self.backoff_base, clock=self.now,
+                             metrics=self.metrics,
                              digest_max=getattr(self.settings, "digest_max_items", 30))
         await app.start()
         await self.leadership.start()

@@ -1,0 +1,253 @@
+"""No alert lost between storing an item and queueing it: a crash at every boundary of a poll
+(items committed, fetch recorded, outbox half written, alerts queued but marks not cleared) is
+followed by a restart that queues every alert exactly once.
+
+The crash is deterministic, at a named injection point (bot/faults.py, test-only): in-process
+tests raise from `faults.hook` (nothing after the point runs, the open transaction is rolled
+back, the store is closed as a dying process would leave it); the subprocess tests set
+SOKUHO_TEST_CRASH so the real process dies with os._exit at the point.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from fakebotapi import TOKEN, FakeBotAPI
+from feedserver import make_rss
+
+from bot import faults
+
+SOKUHO = Path(sys.executable).parent / "sokuho"
+CUBA = "name: cuba\ntitle: {en: Cuba}\naliases:\n  en: [Cuba, Havana]\n"
+CHATS = {101: "instant", 102: "digest"}
+
+
+class Crash(BaseException):
+    """Not an Exception: nothing in the pipeline may catch it (like the process dying)."""
+
+
+def feed(n: int = 3) -> bytes:
+    now = datetime.now(timezone.utc)
+    return make_rss([{"title": f"Cuba story {i}", "link": f"https://n.example/c/{i}",
+                      "guid": f"c{i}", "pubDate": now - timedelta(minutes=i)} for i in range(n)]
+                    + [{"title": "Weather in Osaka", "link": "https://n.example/w", "guid": "w",
+                        "pubDate": now}])
+
+
+def conf(tmp_path: Path, url: str | None) -> Path:
+    d = tmp_path / "conf"
+    d.mkdir(exist_ok=True)
+    (d / "cuba.yaml").write_text(CUBA)
+    (d / "feeds.yaml").write_text(f"feeds:\n  - {{name: News, url: '{url}', lang: en}}\n"
+                                  if url else "feeds: []\n")
+    return d
+
+
+async def open_app(tmp_path: Path, url: str):
+    """App + a Telegram sink (not started: publish() only queues outbox rows)."""
+    from bot.app import App
+    from bot.settings import Settings
+    from bot.telegram.sink import TelegramSink
+
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SOKUHO_ALLOW_PRIVATE_NETWORKS": "1",
+                                  "SOKUHO_WATCHLISTS": str(conf(tmp_path, url)),
+                                  "SOKUHO_STATE": str(tmp_path / "st")})
+    app = await App.open(settings, parser_kind="inline")
+    sink = TelegramSink(settings, app.store, lambda: app.config.watchlists)
+    app.pipeline.publish = sink.publish
+    now = datetime.now(timezone.utc)
+    for chat, mode in CHATS.items():
+        if sink.outbox.chat(chat) is None:
+            sink.outbox.ensure_chat(chat, kind="private", title=None, username=None, lang="en",
+                                    next_digest_at=now + timedelta(hours=8), now=now)
+            sink.outbox.subscribe(chat, 0, "cuba", mode, now)
+    return app, sink
+
+
+def queued(sink) -> list[tuple[int, str, str]]:
+    return sorted((r.chat_id, r.guid, r.kind) for r in sink.outbox.rows())
+
+
+EXPECTED = sorted([(101, f"c{i}", "instant") for i in range(3)]
+                  + [(102, f"c{i}", "digest") for i in range(3)])
+
+
+@pytest.fixture
+def crash_at():
+    def arm(point: str):
+        def hook(p):
+            if p == point:
+                raise Crash(point)
+        faults.hook = hook
+    yield arm
+    faults.hook = None
+
+
+@pytest.mark.parametrize("point", faults.POINTS)
+async def test_crash_at_each_boundary_then_restart_queues_every_alert_once(
+        tmp_path, feed_server, crash_at, point):
+    url = feed_server.route("/news.xml", body=feed())
+    app, sink = await open_app(tmp_path, url)
+    try:
+        crash_at(point)
+        with pytest.raises(Crash):
+            await app.pipeline.poll_many(app.store.feeds())
+        faults.hook = None
+        stored = app.store.counts()["items"]
+    finally:
+        await app.close()                          # what is committed is all that survives
+    assert stored == 4                             # the items were committed before the crash
+    app, sink = await open_app(tmp_path, url)      # restart
+    try:
+        if point == "published":
+            assert queued(sink) == EXPECTED        # queued before the crash...
+        else:
+            assert queued(sink) == []              # ...or nothing at all (no half transaction)
+        assert app.store.pending_count() == 3      # the marks survived the crash
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.new_items == 0               # the refetch skips the known items
+        assert report.recovered == 3
+        assert queued(sink) == EXPECTED            # every alert queued, exactly once
+        assert app.store.pending_count() == 0
+    finally:
+        await app.close()
+    app, sink = await open_app(tmp_path, url)      # and a further start publishes nothing more
+    try:
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.recovered == 0 and queued(sink) == EXPECTED
+    finally:
+        await app.close()
+
+
+async def test_without_a_crash_marks_are_cleared_and_nothing_is_republished(tmp_path, feed_server):
+    url = feed_server.route("/news.xml", body=feed())
+    app, sink = await open_app(tmp_path, url)
+    try:
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.matched == 3 and report.recovered == 0
+        assert queued(sink) == EXPECTED and app.store.pending_count() == 0
+    finally:
+        await app.close()
+
+
+async def test_a_failed_publish_is_retried_next_cycle(tmp_path, feed_server):
+    """The sink fails (say the disk is full while writing the outbox): the marks stay, and the
+    next cycle of the same running process queues the alerts."""
+    url = feed_server.route("/news.xml", body=feed())
+    app, sink = await open_app(tmp_path, url)
+    try:
+        real = app.pipeline.publish
+
+        async def broken(items):
+            raise OSError(28, "No space left on device")
+        app.pipeline.publish = broken
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.count("failed") == 1 and queued(sink) == []
+        assert app.store.pending_count() == 3
+        app.pipeline.publish = real
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.recovered == 3 and queued(sink) == EXPECTED
+        assert app.store.pending_count() == 0
+    finally:
+        await app.close()
+
+
+# ---------------------------------------------------------------------------- real process deaths
+def _env(**kw) -> dict:
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
+    e.update(SOKUHO_LOG_FORMAT="plain", PYTHONUNBUFFERED="1", SOKUHO_ALLOW_PRIVATE_NETWORKS="1",
+             **kw)
+    return e
+
+
+@pytest.mark.parametrize("point", ["items_committed", "fetch_recorded"])
+async def test_poll_once_killed_at_a_boundary_prints_each_alert_on_the_next_run(
+        tmp_path, feed_server, point):
+    """`sokuho poll --once` (console output) dies at the point; the crashed run printed no alert,
+    the next run prints the three, a third run prints nothing. (Console output cannot be
+    committed with the marks: a death right after printing, `published`, prints again on the
+    next run: at least once. Telegram is exactly once through the outbox's unique key.)"""
+    url = feed_server.route("/news.xml", body=feed())
+    c = conf(tmp_path, url)
+    cmd = [str(SOKUHO), "poll", "--once", "--watchlists", str(c), "--state", str(tmp_path / "st")]
+
+    async def run(**env) -> tuple[int, str, str]:
+        p = await asyncio.create_subprocess_exec(             # the feed server shares our loop
+            *cmd, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(p.communicate(), 120)
+        return p.returncode, out.decode(), err.decode()
+
+    def alerts(out: str) -> list[str]:
+        return sorted(re.findall(r"Cuba story (\d)", out))
+
+    rc, out, err = await run(SOKUHO_TEST_CRASH=point)
+    assert rc == faults.CRASH_EXIT, err
+    assert alerts(out) == []
+    rc, out, err = await run()
+    assert rc == 0, err
+    assert alerts(out) == ["0", "1", "2"]
+    rc, out, err = await run()
+    assert rc == 0 and alerts(out) == [], err
+
+
+async def _wait(pred, timeout: float, what: str):
+    from waiting import eventually
+    return await eventually(pred, timeout, what=what)
+
+
+@pytest.mark.parametrize("point", ["items_committed", "outbox_half_written"])
+async def test_service_killed_at_a_boundary_delivers_every_alert_once_after_restart(
+        tmp_path, feed_server, point):
+    """`sokuho run` with Telegram (the fake Bot API) dies at the point; the restarted service
+    sends each alert to the instant chat exactly once."""
+    api = await FakeBotAPI().start()
+    url = feed_server.route("/news.xml", body=feed())
+    c = conf(tmp_path, None)             # first run: no feed yet, so no poll is recorded
+    cmd = [str(SOKUHO), "run", "--watchlists", str(c), "--state", str(tmp_path / "st")]
+    env = dict(TELEGRAM_BOT_TOKEN=api.token, SOKUHO_TELEGRAM_API=api.root)
+    api.message(101, "/subscribe cuba")
+    api.message(101, "/mode cuba instant")
+    api.message(103, "/subscribe cuba")
+    api.message(103, "/mode cuba instant")
+    log = open(tmp_path / "log", "w")
+    procs = []
+    try:
+        # first run: the chats subscribe (no feed configured yet)
+        p = subprocess.Popen(cmd, env=_env(**env), stdout=log, stderr=subprocess.STDOUT)
+        procs.append(p)
+        await _wait(lambda: sum("instant" in m.text for m in api.sent()) == 2, 60,
+                    "both chats in instant mode")
+        p.send_signal(signal.SIGTERM)
+        await _wait(lambda: p.poll() is not None, 30, "clean stop")
+        # second run: the feed is new, so due at once; the process dies at the point
+        conf(tmp_path, url)
+        p = subprocess.Popen(cmd, env=_env(SOKUHO_TEST_CRASH=point, **env), stdout=log,
+                             stderr=subprocess.STDOUT)
+        procs.append(p)
+        await _wait(lambda: p.poll() is not None, 60, "the crash")
+        assert p.returncode == faults.CRASH_EXIT
+        assert not any("Cuba story" in m.text for m in api.sent())
+        # third run: recovery
+        p = subprocess.Popen(cmd, env=_env(**env), stdout=log, stderr=subprocess.STDOUT)
+        procs.append(p)
+        got = lambda: sorted((m.chat_id, s) for m in api.sent()  # noqa: E731
+                             for s in re.findall(r"Cuba story (\d)", m.text))
+        want = sorted((chat, str(i)) for chat in (101, 103) for i in range(3))
+        await _wait(lambda: got() == want, 60, "every alert delivered")
+        p.send_signal(signal.SIGTERM)                  # a clean stop ends every send in flight
+        await _wait(lambda: p.poll() is not None, 30, "clean stop")
+        assert p.returncode == 0
+        assert got() == want                           # exactly once each
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        log.close()
+        await api.close()

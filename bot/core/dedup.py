@@ -162,6 +162,20 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     return False, tj, ""
 
 
+
+def add_postings(post: dict, df: dict, terms, obj, cap: int) -> None:
+    """Index `obj` under each term: postings keep the newest `cap` entries (trimmed in batches
+    at 2 x cap, so the cost per add stays constant) and `df` counts every add."""
+    for term in terms:
+        lst = post.get(term)
+        if lst is None:
+            post[term] = [obj]
+        else:
+            lst.append(obj)
+            if len(lst) > 2 * cap:
+                del lst[:-cap]
+        df[term] = df.get(term, 0) + 1
+
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
@@ -254,17 +268,7 @@ class Deduper:
         sig.root = root
         if len(sig.key) >= 10:
             self._key.setdefault((sig.lang, sig.key), sig)
-        cap = self.max_postings
-        post, df = self._post, self._df
-        for f in sig.title:
-            lst = post.get(f)
-            if lst is None:
-                post[f] = [sig]
-            else:
-                lst.append(sig)
-                if len(lst) > 2 * cap:
-                    del lst[:-cap]
-            df[f] = df.get(f, 0) + 1
+        add_postings(self._post, self._df, sig.title, sig, self.max_postings)
         self._order.append((added_at if added_at is not None else sig.t, sig, url))
 
     def process(self, entry: Entry, now: datetime | None = None,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import Stemmer
 
 from bot.core import concepts as _concepts_mod
-from bot.core.dedup import _MONTHS, clean_title
+from bot.core.dedup import _MONTHS, add_postings, clean_title
 from bot.core.normalize import _STOP_SETS, prep
 
 _intern = sys.intern
@@ -547,17 +547,7 @@ class StoryIndex:
         for x in gate:
             g[x] = g.get(x, 0) + 1
         self._n[lang] += 1
-        cap = self.max_postings
-        post, df = self._post, self._df
-        for term in f.terms:
-            lst = post.get(term)
-            if lst is None:
-                post[term] = [r]
-            else:
-                lst.append(r)
-                if len(lst) > 2 * cap:
-                    del lst[:-cap]
-            df[term] = df.get(term, 0) + 1
+        add_postings(self._post, self._df, f.terms, r, self.max_postings)
         self._order.append((added_at if added_at is not None else t, r))
 
     def conflicts(self, id: str, f: Features) -> str:

@@ -121,3 +121,24 @@ def test_visible_text_roundtrips_and_fits(titles):
         assert visible_units(text, "HTML") <= 1500
         # well-formed: stripping our tags and unescaping never leaves a raw '<' from our markup
         assert re.fullmatch(r"(?s)([^<]|<(/?)(a|b)( href=\"[^\"]*\")?>)*", text)
+
+
+def test_also_in_line_names_only_other_outlets():
+    """A later report from the story's own feed (a syndicated copy under another URL) names no
+    other outlet: the console prints no "also in" line for it, and a line for real others."""
+    import asyncio
+    import io
+
+    from bot.adapters.console import ConsoleSink
+    from bot.core.render import render_also_in_plain
+
+    same = item("Cuba blackout", feed="Atlantic Wire", also=["Atlantic Wire"])
+    other = item("Cuba blackout", feed="Atlantic Wire", also=["Atlantic Wire", "Harbor Times"])
+    assert render_also_in_plain(same) == ""
+    assert render_also_in_plain(other).endswith("also in: Harbor Times")
+    out = io.StringIO()
+    sink = ConsoleSink(stream=out)
+    asyncio.run(sink.also_in([(same, same)]))
+    assert out.getvalue() == ""
+    asyncio.run(sink.also_in([(other, other)]))
+    assert "also in: Harbor Times" in out.getvalue()

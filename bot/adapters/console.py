@@ -41,7 +41,9 @@ class ConsoleSink:
             firsts[first.entry.id] = first
         if not firsts:
             return
-        lines = [render_also_in_plain(first) for first in firsts.values()]
+        lines = [line for line in map(render_also_in_plain, firsts.values()) if line]
+        if not lines:
+            return
         self.stream.write("\n".join(lines) + "\n\n")
         self.stream.flush()
 

@@ -97,7 +97,7 @@ def _label(names: dict[str, str] | None, wl: str) -> str:
 def _meta_html(item: StoredItem, tz: str, lang: str) -> str:
     L = labels(lang)
     parts = [esc(item.entry.feed), esc(fmt_time(item.entry.published or item.fetched_at, tz, lang))]
-    also = [f for f in dict.fromkeys(item.also_in) if f and f != item.entry.feed]
+    also = other_outlets(item)
     if also:
         parts.append(f"{L['also_in']}: " + esc(clip(", ".join(also), 200)))
     return " · ".join(parts)
@@ -216,7 +216,7 @@ def _item_plain(e: DigestEntry, tz: str, lang: str) -> str:
     it = e.item
     num = f"{e.no}. " if e.no is not None else "- "
     meta = [it.entry.feed, fmt_time(it.entry.published or it.fetched_at, tz, lang)]
-    also = [f for f in dict.fromkeys(it.also_in) if f and f != it.entry.feed]
+    also = other_outlets(it)
     if also:
         meta.append(f"{L['also_in']}: " + clip(", ".join(also), 200))
     lines = [num + clip(it.entry.title or "(untitled)", TITLE_MAX), "    " + " · ".join(meta)]
@@ -253,9 +253,17 @@ def render_plain_digest(items: list[StoredItem], tz: str = "Asia/Tokyo", lang: s
                                            limit=10**9))
 
 
+def other_outlets(item: StoredItem) -> list[str]:
+    """The other outlets that reported the item's story, in order, without its own feed."""
+    return [f for f in dict.fromkeys(item.also_in) if f and f != item.entry.feed]
+
+
 def render_also_in_plain(first: StoredItem, lang: str = "en") -> str:
-    """Console: a story already shown was reported by more outlets."""
+    """Console: a story already shown was reported by more outlets ("" when every later report
+    came from the story's own outlet: a syndicated copy in the same feed names no one new)."""
     L = labels(lang)
-    also = [f for f in dict.fromkeys(first.also_in) if f and f != first.entry.feed]
+    also = other_outlets(first)
+    if not also:
+        return ""
     return (f"↳ {clip(first.entry.title or '(untitled)', TITLE_MAX)} ({first.entry.feed}) · "
             f"{L['also_in']}: {clip(', '.join(also), 200)}")

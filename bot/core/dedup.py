@@ -176,6 +176,20 @@ def add_postings(post: dict, df: dict, terms, obj, cap: int) -> None:
                 del lst[:-cap]
         df[term] = df.get(term, 0) + 1
 
+
+def drop_postings(post: dict, df: dict, terms, obj) -> None:
+    """Expire `obj` (the oldest entry) from each term's postings, as add_postings added it."""
+    for term in terms:
+        left = df.get(term, 0) - 1
+        if left <= 0:
+            df.pop(term, None)
+            post.pop(term, None)
+        else:
+            df[term] = left
+            lst = post.get(term)
+            if lst and lst[0] is obj:
+                del lst[0]
+
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
@@ -316,16 +330,7 @@ class Deduper:
                 self._url.pop(url, None)
             if self._key.get((sig.lang, sig.key)) is sig:
                 del self._key[(sig.lang, sig.key)]
-            for f in sig.title:
-                left = df.get(f, 0) - 1
-                if left <= 0:
-                    df.pop(f, None)
-                    post.pop(f, None)
-                else:
-                    df[f] = left
-                    lst = post.get(f)
-                    if lst and lst[0] is sig:
-                        del lst[0]
+            drop_postings(post, df, sig.title, sig)
         return n
 
 

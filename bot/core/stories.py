@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import Stemmer
 
 from bot.core import concepts as _concepts_mod
-from bot.core.dedup import _MONTHS, add_postings, clean_title
+from bot.core.dedup import _MONTHS, add_postings, clean_title, drop_postings
 from bot.core.normalize import _STOP_SETS, prep
 
 _intern = sys.intern
@@ -575,14 +575,5 @@ class StoryIndex:
                     g.pop(x, None)
                 else:
                     g[x] = left
-            for term in r.f.terms:
-                left = df.get(term, 0) - 1
-                if left <= 0:
-                    df.pop(term, None)
-                    post.pop(term, None)
-                else:
-                    df[term] = left
-                    lst = post.get(term)
-                    if lst and lst[0] is r:
-                        del lst[0]
+            drop_postings(post, df, r.f.terms, r)
         return n

@@ -141,8 +141,23 @@ def _template(seq: tuple, slot: set) -> list:
     return out
 
 
-def _holders(text: str, lang) -> set:
+# every office word of _OFFICE holds one of these (lower-cased): a text without any has no holder
+_OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",
+                 "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
+# characters that (?i:) folds onto ASCII letters though lower() does not: such texts take the regex
+_ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _holders(text: str, lang, low: str | None = None) -> set:
     out = set()
+    if low is None:
+        low = text.lower()
+    for hint in _OFFICE_HINTS:
+        if hint in low:
+            break
+    else:
+        if text.isascii() or not _ODD_CASE.search(text):
+            return out
     for m in _HOLDER.finditer(text):
         q, office = (m.group(1), m.group(2)) if m.group(1) else \
             (m.group(3), m.group(4)) if m.group(3) else (m.group(6), m.group(5))
@@ -164,7 +179,10 @@ _JA_STOP = re.compile("大統領|副大統領|首相|長官|大臣|政府|当局
 _WORD = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*")      # on lower-cased text; "x's" -> x, s
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
 _WORD_CASED = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_CAPS = re.compile(r"(?:(?<=[^\s.!?:;\"'(\[]\s)|(?<=\w-))[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[0-9]*\b")
+# a capitalised word that does not start a sentence, or an acronym; each branch begins with the
+# capital and looks behind it, so the search only stops at capitals
+_CAPS = re.compile(r"[A-Z](?:(?<=[^\s.!?:;\"'(\[]\s[A-Z])[A-Za-z0-9]*|(?<=\w-[A-Z])[A-Za-z0-9]*"
+                   r"|(?<!\w[A-Z])[A-Z]+[0-9]*\b)")
 _NUM = re.compile(r"\d+(?:[.,]\d+)*")
 _KANJI = re.compile(r"[\u4e00-\u9fff]+")
 _KATAKANA = re.compile(r"[\u30a1-\u30fa]{2,}")
@@ -199,11 +217,21 @@ def _stemmer(lang):
     return st
 
 
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+_nums: dict[str, str] = {}
+
+
 def _num(s: str) -> str:
     # 10.000 / 10,000 / 10000 are one figure; 14.6 stays 14.6
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", s):
-        return s.replace(".", "").replace(",", "")
-    return s.replace(",", ".")
+    out = _nums.get(s)
+    if out is None:
+        if _THOUSANDS.fullmatch(s):
+            out = s.replace(".", "").replace(",", "")
+        else:
+            out = s.replace(",", ".")
+        if len(_nums) < 100_000:
+            _nums[s] = out
+    return out
 
 
 @dataclass(slots=True)
@@ -462,8 +490,8 @@ class StoryIndex:
         O(headline); in a feed mix most unwatched items stop here."""
         g = self._gate
         n = 0
-        for x in headline_features:
-            k = g.get(x)
+        for x in g.keys() & headline_features:
+            k = g[x]
             if k and 2 * k >= df_all.get(x, 0):
                 n += 1
                 if n >= self.gate_words:

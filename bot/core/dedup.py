@@ -286,12 +286,38 @@ class Deduper:
         self._post: dict[str, list[Sig]] = {}
         self._df: dict[str, int] = {}
         self._order: deque[tuple[float, Sig, str]] = deque()   # (added_at, sig, canonical url)
+        self._loader = None
+
+    def defer(self, loader) -> None:
+        """Fill the index on first need: `loader()` (which add()s what it must remember) runs
+        when the index is first asked to decide or to tell what it holds. A start-up that never
+        decides an item (a poll whose feeds all answer 304) never pays for it."""
+        self._loader = loader
+
+    @property
+    def loaded(self) -> bool:
+        """False while a deferred loader has not run yet."""
+        return self._loader is None
+
+    def load(self) -> None:
+        """Run the deferred loader now (if any)."""
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            try:
+                loader()
+            except BaseException:
+                self._loader = loader          # not loaded: tried again on next need
+                raise
 
     def __len__(self) -> int:
+        if self._loader is not None:
+            self.load()
         return len(self._order)
 
     def __contains__(self, guid: str) -> bool:
         """An entry with this guid is in the index."""
+        if self._loader is not None:
+            self.load()
         return guid in self._guid
 
     @staticmethod
@@ -300,6 +326,8 @@ class Deduper:
         return (when - _EPOCH).total_seconds()
 
     def check(self, entry: Entry, now: datetime | None = None) -> DupVerdict:
+        if self._loader is not None:
+            self.load()
         return self._check(entry, canonical_url(entry.link) if entry.link else "",
                            lambda: signature(entry, self._time(entry, now)))[0]
 
@@ -321,6 +349,9 @@ class Deduper:
         if not probes:
             return DupVerdict(None)
         if len(probes) > self.probe:
+            # rarest first; equally rare ones in the order of the features themselves (set order
+            # varies between processes: a signature made in a parser worker decides the same)
+            probes.sort()
             probes = sorted(probes, key=df.__getitem__)[: self.probe]
         counts: dict[Sig, int] = {}
         cap = self.max_postings
@@ -351,6 +382,8 @@ class Deduper:
             watchlists=(), topic=(), story=None) -> None:
         """Remember an entry (and its story: the `watchlists` it matched, the `topic` texts that
         matched; `story` the features when the caller computed them already)."""
+        if self._loader is not None:
+            self.load()
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
         if sig is None:
             sig = signature(entry, self._time(entry, now))
@@ -379,6 +412,8 @@ class Deduper:
         `hits`: what the entry matched (stories are compared within shared watchlists).
         `prepared`: prepare()'s result for this entry (computed elsewhere, e.g. in a parser
         worker); then only the index lookups are done here."""
+        if self._loader is not None:
+            self.load()
         if prepared is None:
             prepared = prepare(entry, prepped_title, prepped_summary, hits,
                                folded_summary=folded_summary, stories=self.stories is not None)
@@ -407,7 +442,10 @@ class Deduper:
         return verdict
 
     def expire(self, before: float) -> int:
-        """Forget entries added before `before` (seconds since the epoch). Returns how many."""
+        """Forget entries added before `before` (seconds since the epoch). Returns how many.
+        (Nothing to forget while the index is not loaded: the loader reads the window only.)"""
+        if self._loader is not None:
+            return 0
         if self.stories is not None:
             self.stories.expire(before)
         n = 0

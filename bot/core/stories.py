@@ -254,6 +254,26 @@ class Features:
     w: dict | None = None         # term -> weight (rarity x place), set by the index
     wsum: float = 0.0
 
+    def __reduce__(self):
+        # made in a parser worker: the index keeps each term string once (interned on arrival)
+        return _features_from, (self.title_terms, self.terms, self.names, self.title_names,
+                                self.title_nums, self.nums, self.months, self.again, self.new,
+                                self.holders, self.title_seq, self.topic, self.surface, self.w,
+                                self.wsum)
+
+
+def _fz(xs) -> frozenset:
+    return frozenset(map(_intern, xs))
+
+
+def _features_from(title_terms, terms, names, title_names, title_nums, nums, months, again, new,
+                   holders, title_seq, topic, surface, w, wsum) -> "Features":
+    if w is not None:
+        w = {_intern(k): v for k, v in w.items()}
+    return Features(_fz(title_terms), _fz(terms), _fz(names), _fz(title_names), title_nums, nums,
+                    months, again, new, frozenset((o, _intern(q)) for o, q in holders),
+                    tuple(map(_intern, title_seq)), _fz(topic), surface, w, wsum)
+
 
 def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
            caps_ok: bool, lang=None) -> None:
@@ -480,7 +500,8 @@ class StoryIndex:
         # closeness in time: outlets report an event within hours of each other; full weight
         # within 6 hours, 0.7 at 36 hours, 0.6 beyond
         s *= 1.0 - 0.3 * min(max(0.0, dt - 6 * 3600) / (30 * 3600), 1.0) - (0.1 if dt > 36 * 3600 else 0.0)
-        top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
+        # strongest first; ties by the term itself (not by set order, which varies per process)
+        top = sorted(shared, key=lambda t: (-min(wa[t], wb[t]), t))
         return s, top
 
     def gate(self, headline_features, df_all: dict) -> bool:
@@ -507,6 +528,7 @@ class StoryIndex:
         probes = [x for x in f.terms if x in df]
         if not probes:
             return None
+        probes.sort()                        # equally rare terms: in a fixed order (not set order)
         probes.sort(key=df.__getitem__)
         counts: Counter[Report] = Counter()
         cap = self.max_postings

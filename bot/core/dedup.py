@@ -357,11 +357,11 @@ class Deduper:
         probes = [f for f in sig.title if f in df]
         if not probes:
             return DupVerdict(None)
+        # in the order of the features themselves, not of the set (which varies between
+        # processes: a signature made in a parser worker finds and ranks candidates the same)
+        probes.sort()
         if len(probes) > self.probe:
-            # rarest first; equally rare ones in the order of the features themselves (set order
-            # varies between processes: a signature made in a parser worker decides the same)
-            probes.sort()
-            probes = sorted(probes, key=df.__getitem__)[: self.probe]
+            probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         counts: dict[Sig, int] = {}
         cap = self.max_postings
         for f in probes:

@@ -264,7 +264,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
     R = b.results
     print("\n" + "=" * 100)
     print("summary: median [min-max] of the runs; CPU = user+sys of the whole process tree; "
-          "peak RSS = largest single process")
+          "peak RSS = largest single process;\n  first request = from the spawn to the first "
+          "request the feed server received")
     rows = [("feedparser alone, one process", "feedparser")]
     for h in hosts:
         rows += [(f"sokuho poll --once cold, {host_label(h)}", f"cold@{h}"),
@@ -272,12 +273,13 @@ def summary(b: Bench, hosts: list[int]) -> None:
                  (f"newsboat -x reload cold, {host_label(h)}", f"newsboat@{h}")]
     rows += [("sokuho match over the files", "match"),
              ("poll --once with the big store (all 304)", "startup")]
-    print(f"  {'measure':44s} {'wall':>22s} {'CPU':>22s} {'peak RSS':>10s}")
+    print(f"  {'measure':44s} {'wall':>22s} {'CPU':>22s} {'peak RSS':>10s} {'first request':>22s}")
     for label, key in rows:
         if key in R:
             rs = R[key]
+            first = spread(rs, "startup") if "startup" in rs[0].extra else "-"
             print(f"  {label:44s} {spread(rs):>22s} {spread(rs, 'cpu'):>22s} "
-                  f"{max(r.peak_mb for r in rs):7.0f} MB")
+                  f"{max(r.peak_mb for r in rs):7.0f} MB {first:>22s}")
     others = [r.others for rs in R.values() for r in rs]
     print(f"  other processes kept {statistics.median(others):.1f} cores busy (median; max "
           f"{max(others):.1f}) during the timed runs: {'idle enough' if max(others) < 0.3 else 'figures are noisy'}")
@@ -288,7 +290,10 @@ def summary(b: Bench, hosts: list[int]) -> None:
         bad = any(r.extra.get("problem") for k in keys for r in R.get(k, ()))
         return "VOID (a run did not do the whole job: see above)" if bad else verdict(ok)
 
-    fp = med(R["feedparser"])
+    def cpu(key: str) -> float:
+        return med(R[key], "cpu")
+
+    fp, fpc = med(R["feedparser"]), cpu("feedparser")
     for h in hosts:
         c, w = med(R[f"cold@{h}"]), med(R[f"warm@{h}"])
         tag = f"[{host_label(h)}]"
@@ -297,7 +302,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
             print(f"  {tag} for information (the targets are for {host_label(hosts[0])}); with "
                   f"the default limits (32 at once, 4 per host) the network alone takes "
                   f"{floor:.2f}s")
-        print(f"  {tag} cold {c:.2f}s = {c / fp:.2f}x feedparser alone ({fp:.2f}s)   "
+        print(f"  {tag} cold {c:.2f}s = {c / fp:.2f}x feedparser alone ({fp:.2f}s; CPU "
+              f"{cpu(f'cold@{h}') / fpc:.2f}x)   "
               f"{TARGETS['cold']}: {judge(c <= fp, f'cold@{h}', 'feedparser')}")
         if f"newsboat@{h}" in R:
             n = med(R[f"newsboat@{h}"])
@@ -308,7 +314,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
                   f"{TARGETS['newsboat']}: NOT MEASURED")
         print(f"  {tag} warm {w:.2f}s   {TARGETS['warm']}: {judge(w <= 1.5, f'warm@{h}')}")
     m = med(R["match"])
-    print(f"  match {m:.2f}s = {m / fp:.2f}x feedparser alone   {TARGETS['match']}: "
+    print(f"  match {m:.2f}s = {m / fp:.2f}x feedparser alone (CPU {cpu('match') / fpc:.2f}x)   "
+          f"{TARGETS['match']}: "
           f"{judge(m <= fp, 'match', 'feedparser')}")
     if "startup" in R:
         st, rss = med(R["startup"], "startup"), max(r.peak_mb for r in R["startup"])

@@ -177,10 +177,6 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
         if paused:
             gc.enable()
     if n:
-        # the index lives as long as the process and holds no reference cycles (expired entries
-        # are freed by reference counting): keep the cyclic collector from scanning it again
-        gc.freeze()
-    if n:
         log.info("duplicate index warmed with %d recent items", n)
     return n
 

@@ -122,8 +122,8 @@ class PhraseIndex:
                    for t, e, p in fuzzy_tokens.get((c, length), ()) if abs(length - n) <= e]
             if lst:
                 self._fuzzy_by[(c, n)] = lst
-        self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}
-        self._fuzzy_hits: set[bytes] = set()       # looked-up words near an alias
+        self._fuzzy_seen: set[bytes] = set()       # words looked up (hit or not)
+        self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}   # ... the hits
         self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
         self._kana_hits: set[str] = set()
         cjk = list(self._cjk)
@@ -176,22 +176,22 @@ class PhraseIndex:
                         found.append((start, order, 0, Occurrence(p, start, stop,
                                                                   prepped[start:stop], "exact")))
         if self._fuzzy_by:
-            if len(self._fuzzy_cache) > _FUZZY_CACHE_MAX:    # never during one text
-                self._fuzzy_cache.clear()
-                self._fuzzy_hits.clear()
-            words = set(ascii_words(folded))
-            words -= self._first
-            cache = self._fuzzy_cache
-            for w in words.difference(cache):
-                self._fuzzy(w)
-            near = words & self._fuzzy_hits
-            if near:
+            words = ascii_words(folded)
+            seen = self._fuzzy_seen
+            if not seen.issuperset(words):             # new words: looked up once each
+                if len(seen) > _FUZZY_CACHE_MAX:         # (never cleared during one text)
+                    seen.clear()
+                    self._fuzzy_cache.clear()
+                for w in set(words).difference(seen):
+                    self._fuzzy(w)
+            cache = self._fuzzy_cache                  # holds the words near an alias only
+            if not cache.keys().isdisjoint(words):
                 for m in TOKEN.finditer(folded):
-                    w = m.group()
-                    if w.encode() not in near:
+                    hit = cache.get(m.group().encode())
+                    if not hit:
                         continue
                     start, end = m.span()
-                    for j, (p, _alias, score) in enumerate(cache[w.encode()]):
+                    for j, (p, _alias, score) in enumerate(hit):
                         if p.case_sensitive and same_len and not prepped[start].isupper():
                             continue
                         found.append((start, j, 0, Occurrence(p, start, end, prepped[start:end],
@@ -221,20 +221,21 @@ class PhraseIndex:
         words = re.findall(r"[A-Za-z0-9]+", found)
         return words == list(cased) or found.isupper()
 
-    def _fuzzy(self, word: bytes) -> list[tuple[Phrase, str, float]]:
-        """Aliases within their typo budget of `word` (cached; [] for words too short or digits)."""
-        res = []
+    def _fuzzy(self, word: bytes) -> None:
+        """Aliases within their typo budget of `word` (a token no phrase starts with), into the
+        cache when there are any; too short words and numbers have none."""
+        self._fuzzy_seen.add(word)
         n = len(word)
-        if n >= 5 and not word.isdigit():
-            tok = word.decode("ascii")
-            for alias_tok, edits, p in self._fuzzy_by.get((tok[0], n), ()):
-                d = OSA.distance(tok, alias_tok, score_cutoff=edits)
-                if d <= edits:
-                    res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
-        self._fuzzy_cache[word] = res
+        if n < 5 or word.isdigit() or word in self._first:
+            return
+        res = []
+        tok = word.decode("ascii")
+        for alias_tok, edits, p in self._fuzzy_by.get((tok[0], n), ()):
+            d = OSA.distance(tok, alias_tok, score_cutoff=edits)
+            if d <= edits:
+                res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
         if res:
-            self._fuzzy_hits.add(word)
-        return res
+            self._fuzzy_cache[word] = res
 
     def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
         found_spans = []

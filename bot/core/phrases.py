@@ -125,7 +125,6 @@ class PhraseIndex:
         self._fuzzy_seen: set[bytes] = set()       # words looked up (hit or not)
         self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}   # ... the hits
         self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
-        self._kana_hits: set[str] = set()
         cjk = list(self._cjk)
         self._cjk_ac = _automaton({s: s for s in cjk})
         # phrases inside a longer phrase, which the leftmost-longest scan finds instead
@@ -177,14 +176,14 @@ class PhraseIndex:
                                                                   prepped[start:stop], "exact")))
         if self._fuzzy_by:
             words = ascii_words(folded)
-            seen = self._fuzzy_seen
+            # this text's own references: parser threads may share the index, and a full cache
+            # is replaced, not cleared, so a text never sees it emptied half-way
+            seen, cache = self._fuzzy_seen, self._fuzzy_cache   # cache: the words near an alias
             if not seen.issuperset(words):             # new words: looked up once each
-                if len(seen) > _FUZZY_CACHE_MAX:         # (never cleared during one text)
-                    seen.clear()
-                    self._fuzzy_cache.clear()
+                if len(seen) > _FUZZY_CACHE_MAX:
+                    seen, cache = self._fuzzy_seen, self._fuzzy_cache = set(), {}
                 for w in set(words).difference(seen):
-                    self._fuzzy(w)
-            cache = self._fuzzy_cache                  # holds the words near an alias only
+                    self._fuzzy(w, seen, cache)
             if not cache.keys().isdisjoint(words):
                 for m in TOKEN.finditer(folded):
                     hit = cache.get(m.group().encode())
@@ -221,10 +220,10 @@ class PhraseIndex:
         words = re.findall(r"[A-Za-z0-9]+", found)
         return words == list(cased) or found.isupper()
 
-    def _fuzzy(self, word: bytes) -> None:
+    def _fuzzy(self, word: bytes, seen: set[bytes], cache: dict) -> None:
         """Aliases within their typo budget of `word` (a token no phrase starts with), into the
         cache when there are any; too short words and numbers have none."""
-        self._fuzzy_seen.add(word)
+        seen.add(word)
         n = len(word)
         if n < 5 or word.isdigit() or word in self._first:
             return
@@ -235,7 +234,7 @@ class PhraseIndex:
             if d <= edits:
                 res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
         if res:
-            self._fuzzy_cache[word] = res
+            cache[word] = res
 
     def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
         found_spans = []
@@ -263,18 +262,18 @@ class PhraseIndex:
         if not runs:
             return
         runs = set(runs)
-        if len(self._kana_cache) > _KANA_CACHE_MAX:           # never during one text
-            self._kana_cache.clear()
-            self._kana_hits.clear()
-        for run in runs.difference(self._kana_cache):
-            self._kana_near(run)
-        if runs.isdisjoint(self._kana_hits):
+        cache = self._kana_cache                 # this text's reference (see _find_latin)
+        if len(cache) > _KANA_CACHE_MAX:
+            cache = self._kana_cache = {}
+        for run in runs.difference(cache):
+            cache[run] = self._kana_near(run)
+        if all(not cache[r] for r in runs):
             return
         for m in _KATAKANA_RUN.finditer(folded):
             run, a, b = m.group(), m.start(), m.end()
             if any(s < b and a < e for s, e in found_spans):
                 continue
-            for p, score in self._kana_cache[run]:
+            for p, score in cache[run]:
                 out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy", score))
 
     def _kana_near(self, run: str) -> list[tuple[Phrase, float]]:
@@ -285,7 +284,4 @@ class PhraseIndex:
                 d = OSA.distance(run, alias, score_cutoff=1)
                 if d <= 1:
                     res.append((p, 100.0 * (1 - d / max(n, length))))
-        self._kana_cache[run] = res
-        if res:
-            self._kana_hits.add(run)
         return res

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-stress check demo bench eval clean install
+.PHONY: run test test-stress check demo bench eval decisions clean install
 
 
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ check: $(STAMP)
 
 eval: $(STAMP)  ## score matching and dedup: ../shared/eval/dev, eval/regression, eval/stories
 	eval/run
+	$(BIN)/python eval/decisions.py
+
+decisions: $(STAMP)  ## every match and dedup decision on the corpora, compared with eval/decisions/
+	$(BIN)/python eval/decisions.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline_bench.py

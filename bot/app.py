@@ -37,8 +37,8 @@ class App:
     @classmethod
     async def open(cls, settings: Settings, *, publish=None, also_in=None,
                    parser_kind: str = "process", command: str = "run") -> "App":
-        """Load config (ConfigError), open the store (StoreError), register this instance,
-        warm the duplicate index."""
+        """Load config (ConfigError), open the store (StoreError), register this instance; the
+        duplicate index is warmed when it is first needed (warm_index)."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
         store = Store.open(settings.database)
         name = instance_name(settings)
@@ -49,8 +49,6 @@ class App:
                                     command=command, now=utcnow())
             registered = True
             deduper = Deduper(settings.dedup_window)
-            last_id = store.max_item_id()      # before warming: later items come by catch_up
-            warm(deduper, store, settings.dedup_window)
             processor = Processor(Matcher(config.watchlists), deduper)
             fetcher = Fetcher(user_agent=settings.user_agent,
                               allow_private=settings.allow_private_networks)
@@ -65,7 +63,10 @@ class App:
             raise
         parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
         app = cls(settings, config, store, deduper, processor, fetcher, parsers, None,  # type: ignore[arg-type]
-                  instance=name, last_item_id=last_id, registered=True)
+                  instance=name, registered=True)
+        # the duplicate index is warmed on first need (the first item to decide), not here: a
+        # start-up or a `poll --once` whose feeds bring nothing new never reads the window
+        deduper.defer(app.warm_index)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=lambda: app.processor, publish=publish,
                                 also_in=also_in,
@@ -76,9 +77,20 @@ class App:
                                 max_new_items=settings.max_new_items)
         return app
 
+    def warm_index(self) -> int:
+        """Fill the duplicate index from the store: every item of the window (run by the
+        Deduper on first need, inside the store's shared section when the pipeline asks)."""
+        last_id = self.store.max_item_id()   # before warming: later items come by catch_up
+        n = warm(self.deduper, self.store, self.settings.dedup_window)
+        self.last_item_id = max(self.last_item_id, last_id)
+        return n
+
     def catch_up(self, stored_upto: int | None = None) -> int:
         """Called inside the store's shared section: add what other instances stored since the
-        last call to the duplicate index (with stored_upto: only note our own items' ids)."""
+        last call to the duplicate index (with stored_upto: only note our own items' ids).
+        Nothing to do while the index is not warmed: warming reads everything stored."""
+        if not self.deduper.loaded:
+            return 0
         if stored_upto is not None:
             self.last_item_id = max(self.last_item_id, stored_upto)
             return 0

@@ -115,6 +115,31 @@ async def test_duplicates_are_caught_across_restarts(feed_server, tmp_path):
         await app.close()
 
 
+async def test_start_up_reads_the_duplicate_window_only_when_an_item_needs_it(feed_server,
+                                                                             tmp_path):
+    """A restart (or `poll --once`) whose feeds bring nothing new never warms the duplicate
+    index; the first new item warms it, and a copy of a stored item is still caught."""
+    a = feed_server.route("/a.xml", body=make_rss(items("Trump says Cuba is about to fall")),
+                          etag='"v1"')
+    pub = []
+    app = await open_app(tmp_path, {"a": a}, pub)
+    await poll_all(app)
+    await app.close()
+    app = await open_app(tmp_path, {"a": a}, pub)
+    try:
+        assert not app.deduper.loaded                 # App.open read no item
+        r = await poll_all(app)                       # 304: nothing to decide
+        assert r.count("not_modified") == 1 and not app.deduper.loaded
+        feed_server.route("/a.xml", body=make_rss(
+            items("Trump says Cuba is about to fall") +
+            items("Trump says Cuba is about to fall - Wire", prefix="other")), etag='"v2"')
+        r = await poll_all(app)
+        assert app.deduper.loaded and r.new_items == 1 and r.duplicates == 1
+        assert app.store.item("other0").duplicate_of == "g0" and len(pub) == 1
+    finally:
+        await app.close()
+
+
 async def test_invalid_reload_keeps_last_good_config(feed_server, tmp_path):
     url = feed_server.route("/a.xml", body=make_rss(items("Havana")))
     app = await open_app(tmp_path, {"a": url}, [])

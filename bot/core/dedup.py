@@ -12,6 +12,14 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter, deque
+
+try:
+    from collections import _count_elements     # Counter.update's C loop, on any dict
+except ImportError:                                 # pragma: no cover (other Pythons)
+    def _count_elements(mapping, iterable):
+        get = mapping.get
+        for x in iterable:
+            mapping[x] = get(x, 0) + 1
 from datetime import datetime, timezone
 
 from bot.core.model import DupVerdict, Entry
@@ -26,13 +34,17 @@ _STOP = frozenset().union(*_STOP_SETS.values()) | frozenset(
 _SUFFIX = re.compile(r"\s+(?:[-|–—]|\|)\s+[^-|–—]{2,40}$|\s*[|｜]\s*[^|｜]{1,30}$|\s*[（(][^（）()]{1,15}[）)]\s*$")
 _PREFIX = re.compile(r"^(?:(?:UPDATE|CORRECTED|REFILE|EXCLUSIVE|BREAKING|WRAPUP|ANALYSIS)"
                      r"(?:\s*\d+)?\s*[-:]\s*|【[^】]{1,12}】\s*|\[[^\]]{1,12}\]\s*)", re.I)
+# the first characters _PREFIX can start with (any case): most headlines skip it at once
+_PREFIX_FIRST = frozenset("UuCcRrEeBbWwAa【[")
 _LATIN = re.compile(r"[a-z0-9]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
 # feature runs skip hiragana: in Japanese headlines it is mostly particles (に, を, が, は, の),
 # which, like stop words, make unrelated headlines look alike
 _CJK_CONTENT = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
-_CAP = re.compile(r"(?<![\w'])([A-Z][A-Za-z]+)")
+# a capitalised word not preceded by a word character or an apostrophe (the lookbehind after the
+# first letter: the search then only stops at capitals)
+_CAP = re.compile(r"[A-Z](?<![\w'][A-Z])[A-Za-z]+")
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split())
@@ -43,13 +55,36 @@ _AGAIN = re.compile(r"\b(?:again|second|another|renewed|fresh|nuevamente|de nuev
                     r"segundo|nueva ronda|erneut|wieder|encore|novamente)\b|再び|再度|改めて|2度目|二度目")
 
 
+# The same three suffix shapes read backwards from the end (an anchored match on the reversed
+# title): `_SUFFIX.search` tries every position of the headline; these look at its tail only.
+# Only where the suffix starts matters: the leftmost start of the search is the longest reversed
+# match (each ends with a greedy run of the spaces before the separator).
+_SUFFIX_REV = (re.compile(r"[^-|–—]{2,40}\s+[-|–—]\s+"), re.compile(r"[^|｜]{1,30}\s*[|｜]\s*"),
+               re.compile(r"\s*[）)][^（）()]{1,15}[（(]\s*"))
+
+
+def _suffix_start(t: str) -> int:
+    """Where `_SUFFIX.search(t)` would start (t without trailing whitespace), or -1."""
+    r = t[::-1]
+    end = 0
+    for p in _SUFFIX_REV:
+        m = p.match(r)
+        if m is not None and m.end() > end:
+            end = m.end()
+    return len(t) - end if end else -1
+
+
 def clean_title(title: str) -> str:
     t = title.strip()
     for _ in range(2):
-        t2 = _PREFIX.sub("", t)
-        m = _SUFFIX.search(t2)
-        if m and len(t2[:m.start()]) >= 8:
-            t2 = t2[:m.start()]
+        t2 = _PREFIX.sub("", t) if t[:1] in _PREFIX_FIRST else t
+        if t2 and not t2[-1].isspace():
+            start = _suffix_start(t2)
+        else:                                   # only when the prefix took the whole title
+            m = _SUFFIX.search(t2)
+            start = m.start() if m else -1
+        if start >= 8:
+            t2 = t2[:start]
         if t2 == t:
             break
         t = t2.strip()
@@ -63,18 +98,41 @@ def _stem(w: str) -> str:
     return _intern(w[:6])
 
 
+def _cjk_features(f: str, out: set) -> None:
+    for run in _CJK_CONTENT.findall(f):
+        if len(run) == 1:
+            out.add(_intern(run))
+        else:
+            out.update(map(_intern, map(str.__add__, run, run[1:])))
+
+
+def _word_features(words) -> set[str]:
+    stop = _STOP
+    return {_intern(w[:6]) for w in words if w not in stop}
+
+
 def features_folded(f: str) -> set[str]:
     """Features of already-folded text: Latin words (stop words dropped, crude 6-letter stems)
     and CJK character bigrams (kanji, katakana, hangul). Interned: the index holds each distinct
     feature once."""
-    out = {_intern(w[:6]) for w in _LATIN.findall(f) if w not in _STOP}
+    out = _word_features(_LATIN.findall(f))
     if not f.isascii():
-        for run in _CJK_CONTENT.findall(f):
-            if len(run) == 1:
-                out.add(_intern(run))
-            else:
-                out.update(map(_intern, map(str.__add__, run, run[1:])))
+        _cjk_features(f, out)
     return out
+
+
+_EMPTY: frozenset = frozenset()
+
+
+def _interned(xs) -> frozenset:
+    return frozenset(map(_intern, xs)) if xs else _EMPTY
+
+
+def _sig_from(id, root, lang, t, key, title, nums, months, caps, again, sfold, summary):
+    """Unpickling (a Sig made in a parser worker): the index keeps each feature string once."""
+    sig = Sig(id, root, lang, t, key, _interned(title), nums, months, _interned(caps), again, sfold)
+    sig._summary = _interned(summary) if summary is not None else None
+    return sig
 
 
 class Sig:
@@ -90,12 +148,22 @@ class Sig:
         self._sfold = sfold
         self._summary: frozenset | None = None
 
+    def __reduce__(self):
+        return _sig_from, (self.id, self.root, self.lang, self.t, self.key, self.title, self.nums,
+                           self.months, self.caps, self.again, self._sfold, self._summary)
+
     @property
     def summary(self) -> frozenset:
         if self._summary is None:
-            self._summary = frozenset(features_folded(self._sfold)) if self._sfold else frozenset()
+            self._summary = frozenset(features_folded(self._sfold)) if self._sfold else _EMPTY
             self._sfold = None
         return self._summary
+
+
+# "again", "second", ...: _AGAIN can only match (its words stand between word boundaries) where
+# one of these is a Latin word of the headline, or in a non-ASCII headline
+_AGAIN_WORDS = frozenset("again second another renewed fresh nuevamente nuevo vez segunda segundo "
+                         "ronda erneut wieder encore novamente".split())
 
 
 def signature(entry: Entry, t: float, folded_summary: str | None = None,
@@ -103,15 +171,26 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     title = clean_title(prepped_title if prepped_title is not None else prep(entry.title))
     ft = title.lower()
     words = _LATIN.findall(ft)
-    key = " ".join(words) + "".join(_CJK_RUN.findall(ft))
-    caps = frozenset(_stem(m.lower()) for i, m in enumerate(_CAP.findall(title))
-                     if i > 0 or not title.startswith(m))
+    feats = _word_features(words)
+    key = " ".join(words)
+    ascii_ = ft.isascii()
+    if not ascii_:
+        key += "".join(_CJK_RUN.findall(ft))
+        _cjk_features(ft, feats)
+    caps = _CAP.findall(title)
+    if caps:
+        if title.startswith(caps[0]):
+            del caps[0]
+        caps = frozenset(_intern(m[:6].lower()) for m in caps) if caps else _EMPTY
+    else:
+        caps = _EMPTY
     if folded_summary is None:
         folded_summary = fold(entry.summary[:400]) if entry.summary else ""
-    return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(features_folded(ft)),
-               frozenset(n.replace(",", ".") for n in _NUM.findall(title)),
-               frozenset(w for w in words if w in _MONTHS), caps,
-               bool(_AGAIN.search(ft)), folded_summary[:400])
+    nums = _NUM.findall(title)
+    again = bool(_AGAIN.search(ft)) if (not ascii_ or not _AGAIN_WORDS.isdisjoint(words)) else False
+    return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(feats),
+               frozenset(n.replace(",", ".") for n in nums) if nums else _EMPTY,
+               _MONTHS.intersection(words) or _EMPTY, caps, again, folded_summary[:400])
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:
@@ -166,15 +245,16 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
 def add_postings(post: dict, df: dict, terms, obj, cap: int) -> None:
     """Index `obj` under each term: postings keep the newest `cap` entries (trimmed in batches
     at 2 x cap, so the cost per add stays constant) and `df` counts every add."""
+    get, top = post.get, 2 * cap
     for term in terms:
-        lst = post.get(term)
+        lst = get(term)
         if lst is None:
             post[term] = [obj]
         else:
             lst.append(obj)
-            if len(lst) > 2 * cap:
+            if len(lst) > top:
                 del lst[:-cap]
-        df[term] = df.get(term, 0) + 1
+    _count_elements(df, terms)              # df[term] += 1 for each, in C
 
 
 def drop_postings(post: dict, df: dict, terms, obj) -> None:
@@ -206,12 +286,38 @@ class Deduper:
         self._post: dict[str, list[Sig]] = {}
         self._df: dict[str, int] = {}
         self._order: deque[tuple[float, Sig, str]] = deque()   # (added_at, sig, canonical url)
+        self._loader = None
+
+    def defer(self, loader) -> None:
+        """Fill the index on first need: `loader()` (which add()s what it must remember) runs
+        when the index is first asked to decide or to tell what it holds. A start-up that never
+        decides an item (a poll whose feeds all answer 304) never pays for it."""
+        self._loader = loader
+
+    @property
+    def loaded(self) -> bool:
+        """False while a deferred loader has not run yet."""
+        return self._loader is None
+
+    def load(self) -> None:
+        """Run the deferred loader now (if any)."""
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            try:
+                loader()
+            except BaseException:
+                self._loader = loader          # not loaded: tried again on next need
+                raise
 
     def __len__(self) -> int:
+        if self._loader is not None:
+            self.load()
         return len(self._order)
 
     def __contains__(self, guid: str) -> bool:
         """An entry with this guid is in the index."""
+        if self._loader is not None:
+            self.load()
         return guid in self._guid
 
     @staticmethod
@@ -220,6 +326,8 @@ class Deduper:
         return (when - _EPOCH).total_seconds()
 
     def check(self, entry: Entry, now: datetime | None = None) -> DupVerdict:
+        if self._loader is not None:
+            self.load()
         return self._check(entry, canonical_url(entry.link) if entry.link else "",
                            lambda: signature(entry, self._time(entry, now)))[0]
 
@@ -238,20 +346,29 @@ class Deduper:
         df, post = self._df, self._post
         # only features already in the index can find anything; the rarest are the best probes
         probes = [f for f in sig.title if f in df]
+        if not probes:
+            return DupVerdict(None)
         if len(probes) > self.probe:
+            # rarest first; equally rare ones in the order of the features themselves (set order
+            # varies between processes: a signature made in a parser worker decides the same)
+            probes.sort()
             probes = sorted(probes, key=df.__getitem__)[: self.probe]
-        counts: Counter[Sig] = Counter()
+        counts: dict[Sig, int] = {}
         cap = self.max_postings
         for f in probes:
             lst = post.get(f)
             if lst:
-                counts.update(lst[-cap:])           # counted in C
+                _count_elements(counts, lst[-cap:] if len(lst) > cap else lst)   # counted in C
         if not counts:
             return DupVerdict(None)
-        need = 1 if len(probes) <= 2 else 2
+        lang, t, window = sig.lang, sig.t, self.window
+        if len(probes) > 2:                     # need two shared probes
+            cands = [c for c, n in counts.items() if n >= 2]
+        else:
+            cands = counts
         best: tuple[float, Sig | None, str] = (0.0, None, "")
-        for cand, n in counts.items():
-            if n < need or cand.lang != sig.lang or abs(cand.t - sig.t) > self.window:
+        for cand in cands:
+            if cand.lang != lang or abs(cand.t - t) > window:
                 continue
             ok, score, reason = similar(cand, sig)
             if ok and score > best[0]:
@@ -265,6 +382,8 @@ class Deduper:
             watchlists=(), topic=(), story=None) -> None:
         """Remember an entry (and its story: the `watchlists` it matched, the `topic` texts that
         matched; `story` the features when the caller computed them already)."""
+        if self._loader is not None:
+            self.load()
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
         if sig is None:
             sig = signature(entry, self._time(entry, now))
@@ -287,24 +406,31 @@ class Deduper:
 
     def process(self, entry: Entry, now: datetime | None = None,
                 folded_summary: str | None = None, prepped_title: str | None = None, *,
-                hits=(), prepped_summary: str | None = None) -> DupVerdict:
+                hits=(), prepped_summary: str | None = None,
+                prepared: "Prepared | None" = None) -> DupVerdict:
         """Copy check, then (when it is no copy) the story check; remembers the entry either way.
-        `hits`: what the entry matched (stories are compared within shared watchlists)."""
-        url = canonical_url(entry.link) if entry.link else ""
-        t = self._time(entry, now)
-        verdict, sig = self._check(entry, url,
-                                   lambda: signature(entry, t, folded_summary, prepped_title))
-        wls = {h.watchlist for h in hits}
-        topic = {h.text for h in hits}
-        story = None
+        `hits`: what the entry matched (stories are compared within shared watchlists).
+        `prepared`: prepare()'s result for this entry (computed elsewhere, e.g. in a parser
+        worker); then only the index lookups are done here."""
+        if self._loader is not None:
+            self.load()
+        if prepared is None:
+            prepared = prepare(entry, prepped_title, prepped_summary, hits,
+                               folded_summary=folded_summary, stories=self.stories is not None)
+        url, sig, wls, topic = prepared.url, prepared.sig, prepared.wls, prepared.topic
+        t = sig.t = self._time(entry, now)
+        verdict, checked = self._check(entry, url, lambda: sig)
+        if checked is None:
+            # an exact copy (guid, URL): indexed with the summary folded from the entry itself,
+            # as add() has always done for it
+            sig._sfold, sig._summary = (fold(entry.summary[:400]) if entry.summary else "")[:400], None
+        story = prepared.story
         # an item no watchlist matched is never delivered: it only joins a watched story, when its
         # headline shares rare words with one (a cheap gate: most items stop there)
-        if self.stories is not None and (wls or (verdict.duplicate_of is None and sig is not None
+        if self.stories is not None and (wls or (verdict.duplicate_of is None
                                                  and self.stories.gate(sig.title, self._df))):
-            tp = prepped_title if prepped_title is not None else prep(entry.title)
-            sp = prepped_summary if prepped_summary is not None else (
-                prep(entry.summary[:400]) if entry.summary else "")
-            story = _stories.features(tp, sp, entry.lang, topic, keep_surface=True)
+            if story is None:
+                story = prepared.story_features(entry)
             if verdict.reason == "similar" and self.stories.conflicts(verdict.duplicate_of, story):
                 verdict = DupVerdict(None)      # a look-alike text about another event
             if verdict.duplicate_of is None:
@@ -312,11 +438,14 @@ class Deduper:
                 if sv is not None:
                     verdict = DupVerdict(sv.root, "story", sv.score, sv.evidence)
         self.add(entry, verdict, now=now, sig=sig, url=url, watchlists=wls, topic=topic,
-                 story=story)
+                 story=story if wls else None)
         return verdict
 
     def expire(self, before: float) -> int:
-        """Forget entries added before `before` (seconds since the epoch). Returns how many."""
+        """Forget entries added before `before` (seconds since the epoch). Returns how many.
+        (Nothing to forget while the index is not loaded: the loader reads the window only.)"""
+        if self._loader is not None:
+            return 0
         if self.stories is not None:
             self.stories.expire(before)
         n = 0
@@ -332,6 +461,48 @@ class Deduper:
                 del self._key[(sig.lang, sig.key)]
             drop_postings(post, df, sig.title, sig)
         return n
+
+
+class Prepared:
+    """Everything the duplicate check needs that depends on the entry alone (prepare()):
+    picklable, so a parser worker can compute it; the index lookups stay with the Deduper."""
+
+    __slots__ = ("url", "sig", "wls", "topic", "story", "_tp", "_sp")
+
+    def __init__(self, url, sig, wls, topic, story, tp, sp):
+        self.url, self.sig, self.wls, self.topic, self.story = url, sig, wls, topic, story
+        self._tp, self._sp = tp, sp
+
+    def __getstate__(self):
+        return (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp)
+
+    def __setstate__(self, st):
+        self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp = st
+
+    def story_features(self, entry: Entry):
+        """The story features (computed on first need for an item no watchlist matched)."""
+        if self.story is None:
+            tp = self._tp if self._tp is not None else prep(entry.title)
+            sp = self._sp if self._sp is not None else (
+                prep(entry.summary[:400]) if entry.summary else "")
+            self.story = _stories.features(tp, sp, entry.lang, self.topic, keep_surface=True)
+        return self.story
+
+
+def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str | None = None,
+            hits=(), *, folded_summary: str | None = None, stories: bool = True) -> Prepared:
+    """The pure, per-entry part of Deduper.process: canonical URL, copy signature and (when a
+    watchlist matched: `hits`) the story features. `prepped_title`: prep(entry.title);
+    `prepped_summary`: prep of the summary's first 400 characters (both computed when omitted).
+    Safe to run in another process; pass the result to Deduper.process(prepared=...)."""
+    url = canonical_url(entry.link) if entry.link else ""
+    sig = signature(entry, 0.0, folded_summary, prepped_title)     # t is set by the Deduper
+    wls = {h.watchlist for h in hits}
+    topic = {h.text for h in hits}
+    p = Prepared(url, sig, wls, topic, None, prepped_title, prepped_summary)
+    if stories and wls:
+        p.story_features(entry)
+    return p
 
 
 from bot.core import stories as _stories  # noqa: E402  (stories reuses this module's rules)

@@ -141,8 +141,23 @@ def _template(seq: tuple, slot: set) -> list:
     return out
 
 
-def _holders(text: str, lang) -> set:
+# every office word of _OFFICE holds one of these (lower-cased): a text without any has no holder
+_OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",
+                 "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
+# characters that (?i:) folds onto ASCII letters though lower() does not: such texts take the regex
+_ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _holders(text: str, lang, low: str | None = None) -> set:
     out = set()
+    if low is None:
+        low = text.lower()
+    for hint in _OFFICE_HINTS:
+        if hint in low:
+            break
+    else:
+        if text.isascii() or not _ODD_CASE.search(text):
+            return out
     for m in _HOLDER.finditer(text):
         q, office = (m.group(1), m.group(2)) if m.group(1) else \
             (m.group(3), m.group(4)) if m.group(3) else (m.group(6), m.group(5))
@@ -164,7 +179,10 @@ _JA_STOP = re.compile("大統領|副大統領|首相|長官|大臣|政府|当局
 _WORD = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*")      # on lower-cased text; "x's" -> x, s
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
 _WORD_CASED = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_CAPS = re.compile(r"(?:(?<=[^\s.!?:;\"'(\[]\s)|(?<=\w-))[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[0-9]*\b")
+# a capitalised word that does not start a sentence, or an acronym; each branch begins with the
+# capital and looks behind it, so the search only stops at capitals
+_CAPS = re.compile(r"[A-Z](?:(?<=[^\s.!?:;\"'(\[]\s[A-Z])[A-Za-z0-9]*|(?<=\w-[A-Z])[A-Za-z0-9]*"
+                   r"|(?<!\w[A-Z])[A-Z]+[0-9]*\b)")
 _NUM = re.compile(r"\d+(?:[.,]\d+)*")
 _KANJI = re.compile(r"[\u4e00-\u9fff]+")
 _KATAKANA = re.compile(r"[\u30a1-\u30fa]{2,}")
@@ -199,11 +217,21 @@ def _stemmer(lang):
     return st
 
 
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+_nums: dict[str, str] = {}
+
+
 def _num(s: str) -> str:
     # 10.000 / 10,000 / 10000 are one figure; 14.6 stays 14.6
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", s):
-        return s.replace(".", "").replace(",", "")
-    return s.replace(",", ".")
+    out = _nums.get(s)
+    if out is None:
+        if _THOUSANDS.fullmatch(s):
+            out = s.replace(".", "").replace(",", "")
+        else:
+            out = s.replace(",", ".")
+        if len(_nums) < 100_000:
+            _nums[s] = out
+    return out
 
 
 @dataclass(slots=True)
@@ -225,6 +253,26 @@ class Features:
     surface: dict | None = None   # term -> a word as written (only kept for the item being decided)
     w: dict | None = None         # term -> weight (rarity x place), set by the index
     wsum: float = 0.0
+
+    def __reduce__(self):
+        # made in a parser worker: the index keeps each term string once (interned on arrival)
+        return _features_from, (self.title_terms, self.terms, self.names, self.title_names,
+                                self.title_nums, self.nums, self.months, self.again, self.new,
+                                self.holders, self.title_seq, self.topic, self.surface, self.w,
+                                self.wsum)
+
+
+def _fz(xs) -> frozenset:
+    return frozenset(map(_intern, xs))
+
+
+def _features_from(title_terms, terms, names, title_names, title_nums, nums, months, again, new,
+                   holders, title_seq, topic, surface, w, wsum) -> "Features":
+    if w is not None:
+        w = {_intern(k): v for k, v in w.items()}
+    return Features(_fz(title_terms), _fz(terms), _fz(names), _fz(title_names), title_nums, nums,
+                    months, again, new, frozenset((o, _intern(q)) for o, q in holders),
+                    tuple(map(_intern, title_seq)), _fz(topic), surface, w, wsum)
 
 
 def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
@@ -452,7 +500,8 @@ class StoryIndex:
         # closeness in time: outlets report an event within hours of each other; full weight
         # within 6 hours, 0.7 at 36 hours, 0.6 beyond
         s *= 1.0 - 0.3 * min(max(0.0, dt - 6 * 3600) / (30 * 3600), 1.0) - (0.1 if dt > 36 * 3600 else 0.0)
-        top = sorted(shared, key=lambda t: -min(wa[t], wb[t]))
+        # strongest first; ties by the term itself (not by set order, which varies per process)
+        top = sorted(shared, key=lambda t: (-min(wa[t], wb[t]), t))
         return s, top
 
     def gate(self, headline_features, df_all: dict) -> bool:
@@ -462,8 +511,8 @@ class StoryIndex:
         O(headline); in a feed mix most unwatched items stop here."""
         g = self._gate
         n = 0
-        for x in headline_features:
-            k = g.get(x)
+        for x in g.keys() & headline_features:
+            k = g[x]
             if k and 2 * k >= df_all.get(x, 0):
                 n += 1
                 if n >= self.gate_words:
@@ -479,6 +528,7 @@ class StoryIndex:
         probes = [x for x in f.terms if x in df]
         if not probes:
             return None
+        probes.sort()                        # equally rare terms: in a fixed order (not set order)
         probes.sort(key=df.__getitem__)
         counts: Counter[Report] = Counter()
         cap = self.max_postings

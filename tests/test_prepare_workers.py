@@ -49,7 +49,10 @@ async def test_workers_match_as_one_process_would_and_a_reload_reaches_them():
     try:
         res = await pool.parse(BODY, feed_name="f", preparer=one)
         assert res.prepared_by == one.version and len(res.prepared) == len(res.entries) == 4
-        assert res.prepared == [prepare(e, one.matcher) for e in res.entries]   # as in-process
+        here = [prepare(e, one.matcher) for e in res.entries]                   # as in-process
+        assert [(p.lang, p.hits) for p in res.prepared] == [(p.lang, p.hits) for p in here]
+        assert [(p.dedup.url, p.dedup.sig.key, p.dedup.sig.title) for p in res.prepared] == \
+            [(p.dedup.url, p.dedup.sig.key, p.dedup.sig.title) for p in here]
         assert hit_names(res) == [["cuba"], [], ["cuba"], []]
         assert res.prepared[2].lang == "ja"                    # detected in the worker
         # both workers busy, then the watchlists change (what App.reload does)

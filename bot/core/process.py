@@ -3,10 +3,11 @@
 Two steps, so that the first can run beside the parser (in a parser worker process, on another
 core) and only the second needs the duplicate index of the main process:
 
-* `prepare(entry, matcher) -> Prepared`: normalised title and summary, language, watchlist hits.
-  Stateless given the watchlists; the result is small and cheap to pickle (the summary is cut to
-  what the duplicate check reads).
-* `Processor.decide(entry, prepared, now) -> Processed`: the duplicate verdict (Deduper.process).
+* `prepare(entry, matcher) -> Prepared`: language, watchlist hits, and the per-entry part of the
+  duplicate check (bot.core.dedup.prepare: canonical URL, copy signature, story features), all
+  from one normalisation of title and summary. Stateless given the watchlists; picklable.
+* `Processor.decide(entry, prepared, now) -> Processed`: the duplicate verdict (Deduper.process
+  with the prepared part: only the index lookups are left).
 
 `Processor.process(entry)` does both, in this process.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.dedup import Deduper
+from bot.core.dedup import Prepared as DedupPrepared
+from bot.core.dedup import prepare as dedup_prepare
 from bot.core.matcher import Matcher
 from bot.core.model import Entry, Hit, Processed
 from bot.core.normalize import detect_lang, prep
@@ -31,12 +34,11 @@ class Prepared:
     """The per-entry step's result: what `decide` needs beside the entry itself."""
 
     lang: str | None          # detected language (the entry's own when unsure)
-    title: str                # prep(title)
-    summary: str              # prep(summary)[:SUMMARY_KEPT]
     hits: list[Hit] = field(default_factory=list)
+    dedup: DedupPrepared | None = None     # the duplicate check's per-entry part
 
     def __reduce__(self):     # a plain tuple on the wire (no field names)
-        return (Prepared, (self.lang, self.title, self.summary, self.hits))
+        return (Prepared, (self.lang, self.hits, self.dedup))
 
 
 def prepare(entry: Entry, matcher: Matcher) -> Prepared:
@@ -48,7 +50,8 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
     if lang != entry.lang:
         entry = replace(entry, lang=lang)
     hits = matcher.match(entry, (tp, sp))
-    return Prepared(lang, tp, sp[:SUMMARY_KEPT], hits)
+    sp = sp[:SUMMARY_KEPT]
+    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
 
 
 class Preparer:
@@ -83,10 +86,7 @@ class Processor:
         """The duplicate verdict for an entry prepared (here or in a parser worker)."""
         if prepared.lang != entry.lang:
             entry = replace(entry, lang=prepared.lang)
-        sp = prepared.summary
-        verdict = self.deduper.process(entry, now, folded_summary=sp.lower(),
-                                       prepped_title=prepared.title, hits=prepared.hits,
-                                       prepped_summary=sp)
+        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=prepared.dedup)
         return Processed(entry, prepared.hits, verdict)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:

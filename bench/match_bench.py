@@ -6,13 +6,14 @@
 
 Uses bot.core.process.Processor (detect_lang + Matcher.match + Deduper.process) with the shipped
 watchlists (watchlists/*.yaml) over synthetic multilingual news items (ja/en/es headlines of
-40-120 characters, summaries of 100-300, ~5% carrying a watchlist alias, ~1% an exclude phrase
+40-120 characters, summaries of 100-300, ~8% carrying a watchlist alias, ~1% an exclude phrase
 such as "Marilyn Monroe", ~3% the same story again from another outlet). Entries are built
 before timing: parsing is bench/parse_pool_bench.py's and bench/pipeline_bench.py's business.
 
-Targets (issue): >= 20,000 items/s on one core; per-item cost growing < 1.5x from a 1,000- to a
+Targets (issue 9): >= 25,000 items/s on one core; per-item cost flat (<= 1.3x) from a 1,000- to a
 100,000-item dedup window. A script that prints figures, not a test: it asserts nothing.
-The item generator (`NewsGen`) is also used by bench/pipeline_bench.py.
+The item generator (`NewsGen`) also makes the feeds of bench/feedbench.py (pipeline_bench,
+scale_bench, poll_bench).
 """
 from __future__ import annotations
 
@@ -372,7 +373,7 @@ class StageClock:
     def __init__(self, proc: Processor):
         self.match = self.dedup = self.story = 0.0
         m, d = proc.matcher.match, proc.deduper.process
-        stories = proc.deduper.stories
+        stories = getattr(proc.deduper, "stories", None)
         if stories is not None:                 # the story step: features + check + add
             from bot.core import stories as story_mod
             for obj, name in ((stories, "check"), (stories, "add"), (story_mod, "features")):
@@ -488,7 +489,7 @@ def main() -> None:
     ap.add_argument("--window-big", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=10, help="alternating rounds in [2b]")
     ap.add_argument("--only-stories", action="store_true", help="run [2b] only")
-    ap.add_argument("--match-rate", type=float, default=0.05)
+    ap.add_argument("--match-rate", type=float, default=0.08, help="share of items naming a topic")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mem-sample", type=int, default=10_000,
                     help="items indexed under tracemalloc for the per-item memory figure")
@@ -533,8 +534,8 @@ def main() -> None:
     dups = sum(1 for p in out if p.dup.duplicate_of)
     rate = len(items) / wall
     print(f"  {wall:6.2f}s  {rate:9,.0f} items/s  {wall / len(items) * 1e6:6.1f} us/item"
-          f"{'  (under cProfile: slower)' if prof else ''}   target >= 20,000 items/s: "
-          f"{'MET' if rate >= 20_000 else 'MISSED'}")
+          f"{'  (under cProfile: slower)' if prof else ''}   target >= 25,000 items/s: "
+          f"{'MET' if rate >= 25_000 else 'MISSED'}")
     print(f"  where: {breakdown(wall, clock, len(items))}")
     clock.close()
     print(f"  matched {matched:,} ({matched / len(items):.1%}), flagged duplicate {dups:,} "
@@ -591,15 +592,18 @@ def main() -> None:
     small, big = results[args.window_small], results[args.window_big]
     ratio = big[0] / small[0]
     print(f"  per-item cost {args.window_big:,} / {args.window_small:,}: {ratio:.2f}x "
-          f"(dedup stage alone {big[1] / small[1]:.2f}x)   target < 1.5x: "
-          f"{'MET' if ratio < 1.5 else 'MISSED'}")
+          f"(dedup stage alone {big[1] / small[1]:.2f}x)   target <= 1.3x: "
+          f"{'MET' if ratio <= 1.3 else 'MISSED'}")
     sr = big[2] / small[2]
     print(f"  story step (features + check + add) {small[2] * 1e6:.0f} us/item at {args.window_small:,}, "
           f"{big[2] * 1e6:.0f} us/item at {args.window_big:,}: {sr:.2f}x   target <= 1.3x: "
           f"{'MET' if sr <= 1.3 else 'MISSED'}")
 
     # ---------------------------------------------------------------- 2b. story index growth
-    story_growth(watchlists, now, args)
+    try:
+        story_growth(watchlists, now, args)
+    except (AttributeError, TypeError, ImportError) as e:   # the story index's API moved on
+        print(f"\n[2b] story step vs story index size: skipped ({type(e).__name__}: {e})")
 
     # ---------------------------------------------------------------- 3. memory
     sample = NewsGen(args.seed + 200, dup_rate=0.0).entries(args.mem_sample, now=now)

@@ -32,24 +32,17 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import hashlib
 import io
-import json
 import logging
 import math
-import multiprocessing
 import os
 import platform
 import pstats
-import random
 import resource
-import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import format_datetime
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,115 +53,7 @@ sys.path.insert(0, str(HERE))
 import feedparser  # noqa: E402
 
 from bot.adapters.parse import parse_feed  # noqa: E402
-from match_bench import OUTLETS, NewsGen  # noqa: E402
-from tests.feedserver import make_rss  # noqa: E402
-
-WATCHLISTS = ROOT / "watchlists"
-READ_MORE = {"ja": "続きを読む", "en": "Read more", "es": "Leer más"}
-SECTIONS = {"ja": ["国際", "政治", "経済", "社会"], "en": ["World", "Americas", "Business", "Politics"],
-            "es": ["Mundo", "América", "Economía", "Política"]}
-
-
-# ------------------------------------------------------------------------------ feeds
-@dataclass
-class FeedSpec:
-    name: str
-    lang: str
-    path: str
-    body: bytes
-    etag: str
-    last_modified: str
-
-
-def build_feeds(n: int, items: int, *, seed: int = 7, match_rate: float = 0.05) -> list[FeedSpec]:
-    gen = NewsGen(seed, match_rate=match_rate)
-    rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    langs = ["ja"] * 35 + ["en"] * 40 + ["es"] * 25
-    out = []
-    for i in range(n):
-        lang = rng.choice(langs)
-        outlet = OUTLETS[i % len(OUTLETS)]
-        section = SECTIONS[lang][i % 4]
-        entries = []
-        for _ in range(items):
-            it = gen.item(lang, outlet=outlet, now=now, age=24 * 3600)
-            extra = ""
-            if rng.random() < 0.3:
-                extra = f'<img src="https://img.{outlet.lower()}.example/{gen.n}.jpg" alt="" /> '
-            desc = (f"{extra}<p>{it['summary']}</p> "
-                    f'<a href="{it["link"]}">{READ_MORE[lang]}</a>')
-            entries.append({"title": it["title"], "link": it["link"], "guid": it["guid"],
-                            "pubDate": it["published"], "description": desc})
-        entries.sort(key=lambda e: e["pubDate"], reverse=True)
-        body = make_rss(entries, title=f"{outlet} {section}", language=lang,
-                        link=f"https://www.{outlet.lower()}.example/{lang}/")
-        out.append(FeedSpec(f"{outlet} {section} #{i}", lang, f"/feeds/{i}.xml", body,
-                            '"' + hashlib.sha1(body).hexdigest()[:16] + '"',
-                            format_datetime(now, usegmt=True)))
-    return out
-
-
-# ------------------------------------------------------------------------------ server
-def _serve(spec: list[tuple[str, bytes, str, str]], hosts: int, latency: float, conn) -> None:
-    """Child process: the feed server on 127.0.0.1 .. 127.0.0.<hosts>, until told to stop."""
-    asyncio.run(_serve_async(spec, hosts, latency, conn))
-
-
-async def _serve_async(spec, hosts, latency, conn) -> None:
-    from aiohttp import web
-
-    from tests.feedserver import FeedServer
-    server = FeedServer("127.0.0.1")
-    await server.start()
-    for path, body, etag, lm in spec:
-        server.route(path, body=body, delay=latency, etag=etag, last_modified=lm)
-    runner = server._runner          # one aiohttp app, one extra site per loopback address
-    for k in range(2, hosts + 1):
-        await web.TCPSite(runner, f"127.0.0.{k}", 0).start()
-    ports = {addr[0]: addr[1] for addr in runner.addresses}
-    conn.send(ports)
-    loop = asyncio.get_running_loop()
-    while True:
-        cmd = await loop.run_in_executor(None, conn.recv)
-        if cmd == "stats":
-            reqs = server.requests
-            conn.send({"requests": len(reqs), "max_active": server.max_active,
-                       "conditional": sum(1 for r in reqs if r.header("If-None-Match"))})
-            server.requests = []
-            server.max_active = 0
-        else:
-            break
-    await server.close()
-    conn.send("bye")
-
-
-class ServerProcess:
-    def __init__(self, feeds: list[FeedSpec], hosts: int, latency: float):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        spec = [(f.path, f.body, f.etag, f.last_modified) for f in feeds]
-        self.proc = ctx.Process(target=_serve, args=(spec, hosts, latency, child), daemon=True)
-        self.proc.start()
-        self.ports: dict[str, int] = self.conn.recv()
-
-    def url(self, i: int, path: str) -> str:
-        hosts = sorted(self.ports, key=lambda h: int(h.rsplit(".", 1)[1]))
-        host = hosts[i % len(hosts)]
-        return f"http://{host}:{self.ports[host]}{path}"
-
-    def stats(self) -> dict:
-        self.conn.send("stats")
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        try:
-            self.conn.send("stop")
-            self.conn.recv()
-        finally:
-            self.proc.join(5)
-            if self.proc.is_alive():
-                self.proc.terminate()
+from feedbench import FeedSpec, ServerProcess, build_feeds, write_config  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ memory
@@ -211,20 +96,6 @@ def child_pids(exclude: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------ cycles
-def write_config(tmp: Path, feeds: list[FeedSpec], server: ServerProcess) -> Path:
-    wl = tmp / "watchlists"
-    wl.mkdir()
-    for f in WATCHLISTS.glob("*.yaml"):
-        if f.name != "feeds.yaml":
-            shutil.copy(f, wl / f.name)
-    lines = ["defaults: {interval: 5m}", "feeds:"]
-    for i, f in enumerate(feeds):
-        lines.append(f"  - {{name: {json.dumps(f.name, ensure_ascii=False)}, "
-                     f"url: {json.dumps(server.url(i, f.path))}, lang: {f.lang}}}")
-    (wl / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return wl
-
-
 async def run_kind(kind: str | None, feeds: list[FeedSpec], server: ServerProcess,
                    profile: bool, use_tracemalloc: bool) -> dict:
     from bot.app import App
@@ -232,7 +103,8 @@ async def run_kind(kind: str | None, feeds: list[FeedSpec], server: ServerProces
     res: dict = {"kind": kind or "default"}
     with tempfile.TemporaryDirectory(prefix="sokuho-bench-") as d:
         tmp = Path(d)
-        settings = Settings(watchlists=write_config(tmp, feeds, server), state=tmp / "state")
+        settings = Settings(watchlists=write_config(tmp, feeds, server), state=tmp / "state",
+                            allow_private_networks=True)      # the feed server is on 127.0.0.x
         t0 = time.perf_counter()
         app = await (App.open(settings) if kind is None else App.open(settings, parser_kind=kind))
         res["open"] = time.perf_counter() - t0

@@ -35,19 +35,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from pipeline_bench import ServerProcess, build_feeds, write_config  # noqa: E402
+from feedbench import ServerProcess, build_feeds, sokuho_cmd, sokuho_env, write_config  # noqa: E402
 from tests.pgcluster import PgCluster, PgUnavailable  # noqa: E402
 
-SOKUHO = ROOT / ".venv" / "bin" / "sokuho"
 
 
 def cycle(n: int, wl: Path, tmp: Path, url: str | None) -> tuple[float, list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
-    env["SOKUHO_MAX_AGE"] = "0"
-    env["SOKUHO_ALLOW_PRIVATE_NETWORKS"] = "1"      # the feed server is on 127.0.0.x
-    if url:
-        env["SOKUHO_DATABASE_URL"] = url
-    exe = [str(SOKUHO)] if SOKUHO.exists() else [sys.executable, "-m", "bot.cli"]
+    env = sokuho_env(SOKUHO_MAX_AGE="0", **({"SOKUHO_DATABASE_URL": url} if url else {}))
+    exe = sokuho_cmd()
     t0 = time.perf_counter()
     procs = [subprocess.Popen(exe + ["poll", "--once", "--quiet", "--instance", f"i{k}",
                                      "--watchlists", str(wl), "--state", str(tmp / "state")],

@@ -100,7 +100,9 @@ def machine_load() -> str:
                 try:
                     raw = open(f"/proc/{d}/stat").read()
                     name, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw.rsplit(")", 1)[1].split()
-                    out[int(d)] = (name, int(rest[11]) + int(rest[12]))
+                    args = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+                    words = [Path(a.decode(errors="replace")).name for a in args[1:4] if a]
+                    out[int(d)] = (" ".join([name, *words])[:60], int(rest[11]) + int(rest[12]))
                 except (OSError, ValueError, IndexError):
                     pass
         return out
@@ -109,7 +111,7 @@ def machine_load() -> str:
     b = ticks()
     hz = os.sysconf("SC_CLK_TCK")
     busy = sorted(((b[p][1] - a[p][1]) / hz, b[p][0]) for p in b if p in a and p != os.getpid())
-    top = [f"{name} {cpu:.0%}" for cpu, name in reversed(busy) if cpu >= 0.05][:6]
+    top = [f"{name} ({cpu:.0%})" for cpu, name in reversed(busy) if cpu >= 0.05][:6]
     la = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"load average {la}; busy in the last second: {', '.join(top) or 'nothing else'}"
 

@@ -124,6 +124,7 @@ class Bench:
         self.commands: dict[str, str] = {}
         self.newsboat = shutil.which("newsboat")
         self.stored = "?"
+        self.env = sokuho_env(**dict(kv.split("=", 1) for kv in args.env))
 
     def record(self, key: str, label: str, r: Run, note: str = "", problem: str = "") -> Run:
         """Print and keep a run; `problem`: it did not do the whole job (its figure is void)."""
@@ -156,7 +157,7 @@ class Bench:
     def match(self, wl: Path) -> None:
         files = sorted(self.files.iterdir(), key=lambda p: int(p.stem))
         r = self.timed(sokuho_cmd() + ["match", "--watchlists", str(wl)] + [str(f) for f in files],
-                       env=sokuho_env())
+                       env=self.env)
         matched = sum(1 for ln in r.stdout.splitlines() if '"watchlists": []' not in ln)
         r.cmd = r.cmd[:4] + [str(self.files / "*.xml")]       # shown as a glob, not 500 paths
         n = len(r.stdout.splitlines())
@@ -167,7 +168,7 @@ class Bench:
         """`sokuho poll --once`, expecting every feed to answer `status` (200 or 304)."""
         self.server.stats()                                    # resets the server's counters
         r = self.timed(sokuho_cmd() + ["poll", "--once", "--watchlists", str(wl), "--state",
-                                        str(state)], env=sokuho_env())
+                                        str(state)], env=self.env)
         s = self.server.stats()
         r.extra["startup"] = (s["first"] - r.start) if s["first"] else float("nan")
         codes = ", ".join(f"{n} x {c}" for c, n in sorted(s["statuses"].items()))
@@ -312,7 +313,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
             print(f"  {tag} newsboat {n:.2f}s = {n / c:.2f}x sokuho cold   {TARGETS['newsboat']}: "
                   f"{judge(n >= 1.5 * c, f'newsboat@{h}', f'cold@{h}')}")
         else:
-            print(f"  {tag} newsboat not installed (apt-get install newsboat)   "
+            print(f"  {tag} newsboat not run (--no-newsboat, or not installed: apt-get install "
+                  f"newsboat)   "
                   f"{TARGETS['newsboat']}: NOT MEASURED")
         print(f"  {tag} warm {w:.2f}s   {TARGETS['warm']}: {judge(w <= 1.5, f'warm@{h}')}")
     m = med(R["match"])
@@ -328,8 +330,10 @@ def summary(b: Bench, hosts: list[int]) -> None:
     else:
         print("  start-up with a big store: skipped (--store-items 0)")
 
-    print("\ncommands ($TMP = the run's temp dir; env: SOKUHO_ALLOW_PRIVATE_NETWORKS=1, no other "
-          "SOKUHO_* or TELEGRAM_* variables, so every limit is a default):")
+    extra = " ".join(b.args.env)
+    print("\ncommands ($TMP = the run's temp dir; env: SOKUHO_ALLOW_PRIVATE_NETWORKS=1"
+          + (f" {extra}, no other SOKUHO_* or TELEGRAM_* variables):" if extra else
+             ", no other SOKUHO_* or TELEGRAM_* variables, so every limit is a default):"))
     for key, cmd in b.commands.items():
         if key != "fill":
             print(f"  {key:18s} {cmd}")
@@ -377,6 +381,9 @@ def main() -> None:
                     help="items in the store for the start-up figure (0: skip it)")
     ap.add_argument("--store-age", type=float, default=24,
                     help="items of the store are published within this many hours")
+    ap.add_argument("--env", action="append", default=[], metavar="SOKUHO_X=VALUE",
+                    help="a setting for every sokuho process (repeatable), e.g. "
+                         "SOKUHO_FETCH_PER_HOST=8; by default every setting is a default")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-newsboat", action="store_true", help="skip newsboat")
     ap.add_argument("--no-install", action="store_true",
@@ -385,6 +392,8 @@ def main() -> None:
     hosts = [int(h) for h in args.hosts.split(",") if h.strip()]
     if not hosts or not all(1 <= h <= 254 for h in hosts):
         ap.error("--hosts: numbers 1..254")
+    if not all("=" in kv and kv.startswith("SOKUHO_") for kv in args.env):
+        ap.error("--env: SOKUHO_NAME=VALUE")
 
     newsboat = None if args.no_newsboat else ensure_newsboat(not args.no_install)
     print(f"poll_bench  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  {platform.node()}, "

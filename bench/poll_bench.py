@@ -19,6 +19,7 @@ items naming a topic). The same bodies are written to files for the processes th
                      the first request the feed server receives (its clock, CLOCK_MONOTONIC), and
                      the process's peak RSS. The store is filled by cold polls of later generations
                      of the same feeds (new, distinct items), all inside the duplicate window.
+  cron case          the same store, one feed bringing new items (information: no target)
 
 Rounds repeat the cheap measurements (--repeat, interleaved so a neighbour's load hits all
 alike); the summary gives median [min-max] and MET/MISSED per target from the medians. The
@@ -164,8 +165,9 @@ class Bench:
         self.record("match", f"sokuho match, {len(files)} files", r,
                     f"  {n:,} entries, {matched:,} matched", self.expect("entries", n, self.items))
 
-    def poll(self, key: str, label: str, wl: Path, state: Path, status: int) -> Run:
-        """`sokuho poll --once`, expecting every feed to answer `status` (200 or 304)."""
+    def poll(self, key: str, label: str, wl: Path, state: Path, status: int,
+             count: int | None = None) -> Run:
+        """`sokuho poll --once`, expecting `count` feeds (default: all) to answer `status`."""
         self.server.stats()                                    # resets the server's counters
         r = self.timed(sokuho_cmd() + ["poll", "--once", "--watchlists", str(wl), "--state",
                                         str(state)], env=self.env)
@@ -178,7 +180,7 @@ class Bench:
                            f"{r.extra['startup']:.2f}s; {s['requests']} requests ({codes}), "
                            f"max {s['max_active']} at once; {summary}",
                            self.expect(f"answers {status}", s["statuses"].get(status, 0),
-                                       len(self.feeds)))
+                                       len(self.feeds) if count is None else count))
 
     def newsboat_reload(self, key: str, label: str, nb: Path) -> Run:
         self.server.stats()
@@ -233,6 +235,9 @@ class Bench:
             print(f"  store: {self.stored} items in {state / 'sokuho.db'}")
             for k in range(a.repeat):
                 self.poll("startup", f"poll --once, all 304, run {k + 1}", wl, state, 304)
+            for k in range(a.repeat):        # the cron case: one feed brings new items
+                self.server.load(build_feeds(1, a.items, seed=a.seed, gen=self.gen, age=600))
+                self.poll("onefeed", f"poll --once, 1 feed changed, run {k + 1}", wl, state, 200, 1)
         finally:
             self.server.load(self.feeds)
             shutil.rmtree(d, ignore_errors=True)
@@ -275,7 +280,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
                  (f"sokuho poll --once warm, {host_label(h)}", f"warm@{h}"),
                  (f"newsboat -x reload cold, {host_label(h)}", f"newsboat@{h}")]
     rows += [("sokuho match over the files", "match"),
-             ("poll --once with the big store (all 304)", "startup")]
+             ("poll --once with the big store (all 304)", "startup"),
+             ("the same, 1 feed with new items", "onefeed")]
     print(f"  {'measure':44s} {'wall':>22s} {'CPU':>22s} {'peak RSS':>10s} {'first request':>22s}")
     for label, key in rows:
         if key in R:
@@ -329,6 +335,10 @@ def summary(b: Bench, hosts: list[int]) -> None:
               f"{judge(rss <= 250, 'startup', 'fill')}")
     else:
         print("  start-up with a big store: skipped (--store-items 0)")
+    if "onefeed" in R:
+        print(f"  (information) the cron case, one feed of {b.args.feeds} bringing {b.args.items} "
+              f"new items, with the big store: {spread(R['onefeed'])} wall, "
+              f"{spread(R['onefeed'], 'cpu')} CPU, {max(r.peak_mb for r in R['onefeed']):.0f} MB")
 
     extra = " ".join(b.args.env)
     print("\ncommands ($TMP = the run's temp dir; env: SOKUHO_ALLOW_PRIVATE_NETWORKS=1"

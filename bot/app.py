@@ -51,7 +51,9 @@ class App:
             deduper = Deduper(settings.dedup_window)
             processor = Processor(Matcher(config.watchlists), deduper)
             fetcher = Fetcher(user_agent=settings.user_agent,
-                              allow_private=settings.allow_private_networks)
+                              allow_private=settings.allow_private_networks,
+                              total_concurrency=settings.fetch_concurrency,
+                              per_host=settings.fetch_per_host)
             await fetcher.__aenter__()
         except BaseException:
             if registered:

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from bot import __version__
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 
 # Order here is the order in `sokuho --help`.
 COMMANDS = ["match", "poll", "run", "check", "explain", "status", "feeds", "backup", "db", "unit",
@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    settings = Settings.from_env().apply_args(args)
+    try:
+        settings = Settings.from_env().apply_args(args)
+    except SettingsError as e:
+        print(f"sokuho: invalid setting: {e}", file=sys.stderr)
+        return 2
     setup_logging(settings)
     try:
         return int(args.func(args, settings) or 0)

@@ -7,6 +7,8 @@ Production never sets either knob; both are no-ops unless a test sets them.
 - `faults.hook = callable(point)`: called at every point (in-process tests raise from it).
 
 Points, in the order one poll reaches them (see Pipeline._poll and TelegramSink.publish):
+  items_stored          inside the feed's one transaction: items, hits and marks written, the
+                        poll record (validators) not yet; a crash here leaves none of them
   items_committed       the feed's new items (and their "to publish" marks) are committed
   fetch_recorded        the feed's validators / next poll time are committed too (today the
                         same commit as the items: both points follow it)
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 
 POINTS = ("items_committed", "fetch_recorded", "outbox_half_written", "published")
+INSIDE = ("items_stored",)        # points inside a transaction: nothing of it survives
 CRASH_EXIT = 70
 hook = None
 

@@ -193,6 +193,7 @@ class Pipeline:
             batch = [processor.process(entry, now) for entry in keep]
             batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
             stored = self.store.save_processed(batch, fetched_at=now)   # with "to publish" marks
+            faults.point("items_stored")      # still one transaction: a crash here leaves nothing
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
             out.status = "ok"
@@ -266,23 +267,21 @@ class Pipeline:
                  first: bool = False) -> list[tuple[StoredItem, StoredItem]]:
         """Later matched reports of a story (copies or other outlets' own words), each with the
         story's first report as stored now (its also_in lists every outlet so far)."""
-        out = []
-        for s in stored:
-            if s.duplicate_of and s.hits and self._fresh(s, now, first):
-                first = self.store.item(s.duplicate_of)
-                if first is not None and first.hits:
-                    out.append((first, s))
-        return out
+        later = [s for s in stored if s.duplicate_of and s.hits and self._fresh(s, now, first)]
+        firsts = self.store.items(s.duplicate_of for s in later) if later else {}
+        return [(firsts[s.duplicate_of], s) for s in later
+                if s.duplicate_of in firsts and firsts[s.duplicate_of].hits]
 
     def _copies_with_news(self, stored: list[StoredItem]) -> list[StoredItem]:
         """A later copy of a story counts once... for the watchlists its first copy matched. If
         the first copy did not name the subject ("island nation") and this one does ("Cuba"),
         the story is news for that watchlist now: publish the copy for the new watchlists only."""
         out = []
-        for s in stored:
-            if not (s.hits and s.duplicate_of):
-                continue
-            known = self.store.cluster_watchlists(s.duplicate_of, s.rowid)
+        copies = [s for s in stored if s.hits and s.duplicate_of]
+        clusters = (self.store.clusters_watchlists((s.duplicate_of, s.rowid) for s in copies)
+                    if copies else {})
+        for s in copies:
+            known = clusters[(s.duplicate_of, s.rowid)]
             new = [h for h in s.hits if h.watchlist not in known]
             if new:
                 s.hits = new

@@ -23,6 +23,24 @@ def _split_ints(v: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+class SettingsError(ValueError):
+    """A setting with a value sokuho cannot use: the message names the variable, the value
+    and what is accepted."""
+
+
+def _int_setting(env: dict[str, str], key: str, lo: int, hi: int) -> int | None:
+    v = env.get(key, "").strip()
+    if not v:
+        return None
+    try:
+        n = int(v)
+    except ValueError:
+        raise SettingsError(f"{key}={v!r}: not a whole number (allowed: {lo} to {hi})") from None
+    if not lo <= n <= hi:
+        raise SettingsError(f"{key}={v!r}: out of range (allowed: {lo} to {hi})")
+    return n
+
+
 def _flag(v: str | None) -> bool:
     return (v or "").strip().lower() not in ("", "0", "false", "no", "off")
 
@@ -48,6 +66,8 @@ class Settings:
     parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget
     max_new_items: int = 200                       # SOKUHO_MAX_NEW_ITEMS: new items kept per feed per poll
     digest_max_items: int = 30                     # SOKUHO_DIGEST_MAX_ITEMS: items per digest, the rest on request
+    fetch_concurrency: int = 32                    # SOKUHO_FETCH_CONCURRENCY: requests in flight, all hosts
+    fetch_per_host: int = 4                        # SOKUHO_FETCH_PER_HOST: requests in flight to one host
     instance: str | None = None                    # SOKUHO_INSTANCE / --instance (default host:pid)
     _token: str | None = field(default=None, repr=False)
     # SOKUHO_DATABASE_URL / --database-url / $CREDENTIALS_DIRECTORY/database-url: PostgreSQL
@@ -102,6 +122,13 @@ class Settings:
                           ("SOKUHO_DIGEST_MAX_ITEMS", "digest_max_items")):
             if env.get(key):
                 setattr(s, attr, max(1, int(env[key])))
+        # politeness: how many requests at once, in all and to one host (one name or address)
+        n = _int_setting(env, "SOKUHO_FETCH_CONCURRENCY", 1, 1000)
+        if n is not None:
+            s.fetch_concurrency = n
+        n = _int_setting(env, "SOKUHO_FETCH_PER_HOST", 1, 64)
+        if n is not None:
+            s.fetch_per_host = n
         s._token = env.get("TELEGRAM_BOT_TOKEN") or None
         if not s._token and env.get("CREDENTIALS_DIRECTORY"):
             p = Path(env["CREDENTIALS_DIRECTORY"]) / _TOKEN_FILE

@@ -167,6 +167,34 @@ def _env(**kw) -> dict:
     return e
 
 
+async def test_crash_inside_the_feed_transaction_leaves_nothing_half_written(
+        tmp_path, feed_server, crash_at):
+    """A crash after the items, hits and marks are written but before the poll record: the one
+    transaction is rolled back whole (no item, no mark, no validator), and the next poll stores
+    and queues everything once. Fails if storing a feed's batch is split into several commits."""
+    url = feed_server.route("/news.xml", body=feed(), etag='"v1"')
+    app, sink = await open_app(tmp_path, url)
+    try:
+        crash_at("items_stored")
+        with pytest.raises(Crash):
+            await app.pipeline.poll_many(app.store.feeds())
+        faults.hook = None
+    finally:
+        await app.close()
+    app, sink = await open_app(tmp_path, url)
+    try:
+        counts = app.store.counts()
+        assert (counts["items"], counts["matches"], app.store.pending_count()) == (0, 0, 0)
+        fs = app.store.feed(url)
+        assert fs.etag is None and fs.last_success_at is None and fs.items_total == 0
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.new_items == 4 and report.recovered == 0
+        assert queued(sink) == EXPECTED and app.store.pending_count() == 0
+        assert app.store.feed(url).etag == '"v1"'
+    finally:
+        await app.close()
+
+
 @pytest.mark.parametrize("point", ["items_committed", "fetch_recorded"])
 async def test_poll_once_killed_at_a_boundary_prints_each_alert_on_the_next_run(
         tmp_path, feed_server, point):

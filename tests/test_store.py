@@ -189,6 +189,83 @@ def test_existing_guid_is_skipped(store):
     assert store.counts()["items"] == 2
 
 
+def test_batch_ids_and_hits_follow_their_guid_across_chunks(store):
+    """One feed batch larger than a statement's rows, mixed with guids already stored and guids
+    repeated in the batch: each returned item carries its own row id and hits, in batch order."""
+    store.save_processed([proc(f"g{i}", title="old") for i in range(0, 450, 7)], fetched_at=T0)
+    batch = [proc(f"g{i}", title=f"new {i}", hits=[HIT] if i % 5 == 0 else [],
+                  dup="g1" if i % 11 == 0 else None) for i in range(450)]
+    batch += [proc("g3", title="repeat"), proc("g701", title="new 701")]
+    out = store.save_processed(batch, fetched_at=T0 + timedelta(minutes=1))
+    want = [f"g{i}" for i in range(450) if i % 7] + ["g701"]
+    assert [o.entry.id for o in out] == want
+    ids = dict(store.conn.execute("SELECT guid, id FROM items").fetchall())
+    for o in out:
+        assert o.rowid == ids[o.entry.id]
+        n = int(o.entry.id[1:])
+        assert o.entry.title == f"new {n}"
+        assert o.hits == ([HIT] if n % 5 == 0 else [])
+        assert o.duplicate_of == ("g1" if n % 11 == 0 else None)
+        back = store.item(o.entry.id)
+        assert back.entry.title == f"new {n}" and back.hits == o.hits
+    assert store.item("g3").entry.title == "new 3" and store.item("g7").entry.title == "old"
+    assert store.pending_count() == sum(1 for o in out if o.hits)
+
+
+def test_a_feed_batch_is_a_handful_of_statements(sqlite_store):
+    """Storing a batch costs statements per chunk of rows, not per item, in one transaction."""
+    seen: list[str] = []
+    sqlite_store.conn.set_trace_callback(seen.append)
+    out = sqlite_store.save_processed(
+        [proc(f"s{i}", hits=[HIT, HIT2] if i % 3 == 0 else []) for i in range(450)],
+        fetched_at=T0)
+    sqlite_store.conn.set_trace_callback(None)
+    assert len(out) == 450 and sqlite_store.counts()["matches"] == 2 * 150
+    inserts = [q for q in seen if q.startswith("INSERT INTO items")]
+    assert len(inserts) == 3                  # 450 rows, 200 per statement (12 columns)
+    assert sum(q.startswith("BEGIN") for q in seen) == 1
+    assert sum(q == "COMMIT" for q in seen) == 1
+    assert len(seen) <= 8                     # + one for the 300 hits, one for the 150 marks, ...
+
+
+def test_bookkeeping_commits_skip_the_fsync_but_items_do_not(sqlite_store):
+    """A 304's poll record is bookkeeping (synchronous NORMAL: lost on a power cut only means a
+    refetch); a feed's new items and every other transaction stay FULL."""
+    store = sqlite_store
+    level = lambda: store.conn.execute("PRAGMA synchronous").fetchone()[0]  # noqa: E731
+    store.sync_feeds([Feed(name="n", url="https://ex.com/f")], 300, T0)
+    store.record_fetch("https://ex.com/f", status="not_modified", next_poll_at=T0, now=T0)
+    assert level() == 1
+    store.save_processed([proc("a", hits=[HIT])], fetched_at=T0)
+    assert level() == 2
+    store.clear_pending([store.item("a").rowid])
+    assert level() == 1 and store.pending_count() == 0
+    with store.transaction() as c:            # the default: durable
+        c.execute("DELETE FROM items")
+    assert level() == 2
+    with store.transaction(durable=False):    # the outermost transaction decides
+        with store.transaction():
+            assert level() == 1
+
+
+def test_clusters_watchlists_and_items_many(store):
+    """What each story was already news for, before a given copy; copies of copies count for
+    the story they name."""
+    toyota_sony = Hit(watchlist="sony", alias="Sony", field="title", text="sony", kind="exact")
+    out = store.save_processed([proc("root", hits=[HIT]), proc("c1", hits=[toyota_sony], dup="root"),
+                                proc("c2", dup="root"), proc("other", hits=[HIT2], dup="c1")],
+                               fetched_at=T0)
+    ids = {o.entry.id: o.rowid for o in out}
+    got = store.clusters_watchlists([("root", ids["c1"]), ("root", ids["c2"]),
+                                     ("c1", ids["other"]), ("nothing", 10**9)])
+    assert got == {("root", ids["c1"]): {"toyota"}, ("root", ids["c2"]): {"toyota", "sony"},
+                   ("c1", ids["other"]): {"sony"}, ("nothing", 10**9): set()}
+    many = store.items(["c1", "root", "nope", "root"])
+    assert set(many) == {"root", "c1"}
+    assert many["root"].hits == [HIT] and many["root"].also_in == store.item("root").also_in
+    assert many["c1"] == store.item("c1")
+
+
 def test_known_guids_many(store):
     store.save_processed([proc(f"g{i}") for i in range(1200)], fetched_at=T0)
     asked = [f"g{i}" for i in range(0, 2400, 2)]

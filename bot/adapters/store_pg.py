@@ -132,17 +132,6 @@ class PgConn:
         cur.executemany(pg_sql(sql), [tuple(p) for p in seq])
         return cur
 
-    def insert_returning_many(self, sql: str, seq) -> list:
-        """executemany(returning=True): pipelined; the first result row (or None) per input."""
-        cur = self._live().cursor()
-        cur.executemany(pg_sql(sql), [tuple(p) for p in seq], returning=True)
-        out = []
-        while True:
-            out.append(cur.fetchone())
-            if not cur.nextset():
-                break
-        return out
-
     @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus

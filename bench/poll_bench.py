@@ -367,7 +367,7 @@ def ensure_newsboat(install: bool) -> str | None:
 
 
 def versions(newsboat: str | None) -> str:
-    nb = "not installed"
+    nb = "newsboat not used"
     if newsboat:
         out = subprocess.run([newsboat, "--version"], capture_output=True, text=True).stdout
         nb = out.split(" - ")[0].strip() if out else "?"

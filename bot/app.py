@@ -167,11 +167,12 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     paused = gc.isenabled()
     gc.disable()
     try:
-        for entry, dup_of in store.recent_entries(since):
+        for entry, dup_of, url in store.recent_for_index(since):
             when = (entry.published or now).timestamp()
             matched = hits.get(entry.id, ())
             deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()),
-                        watchlists={w for w, _ in matched}, topic={t for _, t in matched})
+                        watchlists={w for w, _ in matched}, topic={t for _, t in matched},
+                        url=url if entry.link else "")
             n += 1
     finally:
         if paused:

@@ -39,7 +39,8 @@ class App:
                    parser_kind: str = "process", command: str = "run") -> "App":
         """Load config (ConfigError), open the store (StoreError), register this instance; the
         duplicate index is warmed when it is first needed (warm_index)."""
-        config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
+        config = load_config(settings.watchlists, feeds_file=settings.feeds_file,
+                             cache_dir=settings.state)
         store = Store.open(settings.database)
         name = instance_name(settings)
         registered = False
@@ -117,7 +118,8 @@ class App:
     def reload(self) -> list[str]:
         """Re-read watchlists and feeds. Invalid: raises ConfigError, the running config stays.
         Valid: swaps matcher and feed list atomically and returns what changed."""
-        new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file)
+        new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file,
+                          cache_dir=self.settings.state)
         changes = diff_config(self.config, new)
         matcher = Matcher(new.watchlists)       # built fully before anything is swapped
         self.store.sync_feeds(list(new.feeds.feeds), new.feeds.defaults.interval, utcnow())

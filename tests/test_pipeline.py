@@ -247,3 +247,22 @@ async def test_another_outlets_report_is_folded_and_shown_as_also_in(feed_server
         assert app.store.duplicate_info("b1")[1] == "story"
     finally:
         await app.close()
+
+
+async def test_alerts_leave_only_after_their_items_are_durable(feed_server, tmp_path):
+    """The feed's commit is a group commit (its fsync shared with other feeds', off the loop):
+    by the time the sink gets its alerts, that commit has been synced."""
+    a = feed_server.route("/a.xml", body=make_rss(items("Havana blackout", "Sports today",
+                                                        "Cuba talks")))
+    seen = []
+    app = await open_app(tmp_path, {"a": a}, [])
+
+    async def publish(its):
+        seen.append((len(its), app.store.unsynced))
+    app.pipeline.publish = publish
+    try:
+        r = await poll_all(app)
+        assert r.matched == 2 and seen == [(2, 0)]
+        assert app.store.unsynced == 1          # then the marks are cleared: bookkeeping
+    finally:
+        await app.close()

@@ -6,8 +6,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from bot.adapters.config import Config, ConfigError, diff_config, load_config
+from bot.adapters.files import private_dir
 from bot.adapters.fetch import Fetcher
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
@@ -40,7 +42,7 @@ class App:
         """Load config (ConfigError), open the store (StoreError), register this instance; the
         duplicate index is warmed when it is first needed (warm_index)."""
         config = load_config(settings.watchlists, feeds_file=settings.feeds_file,
-                             cache_dir=settings.state)
+                             cache_dir=state_dir(settings))
         store = Store.open(settings.database)
         name = instance_name(settings)
         registered = False
@@ -149,6 +151,18 @@ class App:
                 except Exception as e:
                     log.warning("could not unregister instance %s: %s", self.instance, e)
             self.store.close()
+
+
+def state_dir(settings: Settings) -> Path | None:
+    """The state folder (created owner-only as Store.open would) for the config parse cache;
+    None with PostgreSQL or when it cannot be made (Store.open then says why)."""
+    if settings.database_url:
+        return settings.state if settings.state.is_dir() else None
+    try:
+        private_dir(settings.state)
+    except OSError:
+        return None
+    return settings.state
 
 
 def instance_name(settings: Settings) -> str:

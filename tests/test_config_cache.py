@@ -99,3 +99,24 @@ def test_no_cache_without_an_existing_state_folder(tmp_path, dirs):
     wl, _ = dirs
     load_config(wl, cache_dir=tmp_path / "missing")
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_first_poll_once_already_leaves_the_cache(tmp_path):
+    """A cron `poll --once` pays the YAML parse once: the very first run writes the cache into
+    the state folder it creates."""
+    import os
+    import subprocess
+    import sys
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "cuba.yaml").write_text(CUBA, encoding="utf-8")
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: gone, url: '{tmp_path}/none.xml'}}\n",
+                                   encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
+    r = subprocess.run([str(Path(sys.executable).parent / "sokuho"), "poll", "--once", "--quiet",
+                        "--watchlists", str(wl), "--state", str(tmp_path / "st")],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "gone" in r.stdout, r.stderr     # the one feed failed
+    cache = tmp_path / "st" / "config-cache.json"
+    assert cache.stat().st_mode & 0o777 == 0o600
+    assert len(json.loads(cache.read_text())["files"]) == 2

@@ -28,7 +28,7 @@ class App:
     config: Config
     store: Store
     deduper: Deduper
-    processor: Processor
+    processor: Processor | None    # built on first need: current_processor()
     fetcher: Fetcher
     parsers: ParserPool
     pipeline: Pipeline
@@ -52,7 +52,6 @@ class App:
                                     command=command, now=utcnow())
             registered = True
             deduper = Deduper(settings.dedup_window)
-            processor = Processor(Matcher(config.watchlists), deduper)
             fetcher = Fetcher(user_agent=settings.user_agent,
                               allow_private=settings.allow_private_networks,
                               total_concurrency=settings.fetch_concurrency,
@@ -67,13 +66,13 @@ class App:
             store.close()
             raise
         parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
-        app = cls(settings, config, store, deduper, processor, fetcher, parsers, None,  # type: ignore[arg-type]
+        app = cls(settings, config, store, deduper, None, fetcher, parsers, None,  # type: ignore[arg-type]
                   instance=name, registered=True)
         # the duplicate index is warmed on first need (the first item to decide), not here: a
         # start-up or a `poll --once` whose feeds bring nothing new never reads the window
         deduper.defer(app.warm_index)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
-                                processor=lambda: app.processor, publish=publish,
+                                processor=app.current_processor, publish=publish,
                                 also_in=also_in,
                                 max_age=settings.max_age or None, instance=name,
                                 lease=max(settings.lease, 2.0),
@@ -89,6 +88,13 @@ class App:
         n = warm(self.deduper, self.store, self.settings.dedup_window)
         self.last_item_id = max(self.last_item_id, last_id)
         return n
+
+    def current_processor(self) -> Processor:
+        """The matcher is built when the first feed body needs it: a poll whose feeds all answer
+        304 never pays for it (nor for the lexicon it loads)."""
+        if self.processor is None:
+            self.processor = Processor(Matcher(self.config.watchlists), self.deduper)
+        return self.processor
 
     def catch_up(self, stored_upto: int | None = None) -> int:
         """Called inside the store's shared section: add what other instances stored since the

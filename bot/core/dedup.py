@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter, deque
+from itertools import compress
 
 try:
     from collections import _count_elements     # Counter.update's C loop, on any dict
@@ -98,12 +99,20 @@ def _stem(w: str) -> str:
     return _intern(w[:6])
 
 
+# the character bigrams of every _CJK_CONTENT run, and the runs of one character, each in one pass
+_CJK_BIGRAM = re.compile(r"(?=([\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]{2}))")
+_CJK_SINGLE = re.compile(r"(?<![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
+                         r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]"
+                         r"(?![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])")
+_ONE = 1
+
+
 def _cjk_features(f: str, out: set) -> None:
-    for run in _CJK_CONTENT.findall(f):
-        if len(run) == 1:
-            out.add(_intern(run))
-        else:
-            out.update(map(_intern, map(str.__add__, run, run[1:])))
+    """CJK bigrams of each content run (and a run of one character itself)."""
+    out.update(map(_intern, _CJK_BIGRAM.findall(f)))
+    one = _CJK_SINGLE.findall(f)
+    if one:
+        out.update(map(_intern, one))
 
 
 def _word_features(words) -> set[str]:
@@ -348,11 +357,11 @@ class Deduper:
         probes = [f for f in sig.title if f in df]
         if not probes:
             return DupVerdict(None)
+        # in the order of the features themselves, not of the set (which varies between
+        # processes: a signature made in a parser worker finds and ranks candidates the same)
+        probes.sort()
         if len(probes) > self.probe:
-            # rarest first; equally rare ones in the order of the features themselves (set order
-            # varies between processes: a signature made in a parser worker decides the same)
-            probes.sort()
-            probes = sorted(probes, key=df.__getitem__)[: self.probe]
+            probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         counts: dict[Sig, int] = {}
         cap = self.max_postings
         for f in probes:
@@ -362,8 +371,8 @@ class Deduper:
         if not counts:
             return DupVerdict(None)
         lang, t, window = sig.lang, sig.t, self.window
-        if len(probes) > 2:                     # need two shared probes
-            cands = [c for c, n in counts.items() if n >= 2]
+        if len(probes) > 2:                     # need two shared probes (selected in C)
+            cands = list(compress(counts.keys(), map(_ONE.__lt__, counts.values())))
         else:
             cands = counts
         best: tuple[float, Sig | None, str] = (0.0, None, "")

@@ -300,15 +300,24 @@ def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: d
         cidx = _concepts(lang)
         terms.update(cidx[x] for x in stems if x in cidx)
     if surface is not None:
-        cased = {w.lower(): w for w in _WORD_CASED.findall(text)}
-        for w, st in zip(words, stems):
-            surface.setdefault(st, cased.get(w, w))
+        found = _WORD_CASED.findall(text)
+        cased = dict(zip(map(str.lower, found), found))
+        # each stem's first word as written; what surface already has stays
+        _keep_first(surface, zip(reversed(stems), map(cased.get, reversed(words), reversed(words))))
     if caps_ok:
         # capitalised words that do not just start a sentence, and acronyms (US, EU, NATO)
         caps = [c.lower() for c in _CAPS.findall(text)]
         caps = [c for c in caps if c not in STOP and len(c) > 1]
         if caps:
             names.update(stem(caps))
+
+
+def _keep_first(surface: dict, pairs) -> None:
+    """surface.setdefault(k, v) for each pair, the earliest pair of a key winning (the pairs
+    come last-first: a later dict entry overwrites): in C."""
+    new = dict(pairs)
+    new.update(surface)
+    surface.update(new)
 
 
 CONCEPTS_ON = True
@@ -327,15 +336,17 @@ def _cjk(text: str, terms: set, names: set, surface: dict | None) -> None:
         terms.update(_concepts_mod.JA_CONCEPT[w] for w in _concepts_mod.JA.findall(text))
     # kanji runs by character bigrams (Japanese has no spaces: 送電網 ~ 送電, 電網); a katakana
     # run is one word, usually a name (マドゥロ, フェンタニル): kept whole
-    for run in _KANJI.findall(_JA_STOP.sub("　", text) if text else text):
-        if len(run) == 1:
-            terms.add(_intern(run))
-            continue
-        for a, b in zip(run, run[1:]):
-            bg = _intern(a + b)
-            terms.add(bg)
-            if surface is not None:
-                surface.setdefault(bg, run)
+    runs = _KANJI.findall(_JA_STOP.sub("　", text) if text else text)
+    if runs:
+        bigrams: dict = {}
+        for run in reversed(runs):      # each bigram -> the first run that has it
+            if len(run) == 1:
+                terms.add(_intern(run))
+            else:
+                bigrams.update(dict.fromkeys(map(_intern, map(str.__add__, run, run[1:])), run))
+        terms.update(bigrams)
+        if surface is not None:
+            _keep_first(surface, bigrams.items())
     for k in _KATAKANA.findall(text):
         kk = _intern("@" + k)
         names.add(kk)

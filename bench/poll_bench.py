@@ -19,6 +19,7 @@ items naming a topic). The same bodies are written to files for the processes th
                      the first request the feed server receives (its clock, CLOCK_MONOTONIC), and
                      the process's peak RSS. The store is filled by cold polls of later generations
                      of the same feeds (new, distinct items), all inside the duplicate window.
+  cron case          the same store, one feed bringing new items (information: no target)
 
 Rounds repeat the cheap measurements (--repeat, interleaved so a neighbour's load hits all
 alike); the summary gives median [min-max] and MET/MISSED per target from the medians. The
@@ -98,9 +99,11 @@ def machine_load() -> str:
         for d in os.listdir("/proc"):
             if d.isdigit():
                 try:
-                    raw = open(f"/proc/{d}/stat").read()
+                    raw = Path(f"/proc/{d}/stat").read_text()
                     name, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw.rsplit(")", 1)[1].split()
-                    out[int(d)] = (name, int(rest[11]) + int(rest[12]))
+                    args = Path(f"/proc/{d}/cmdline").read_bytes().split(b"\0")
+                    words = [Path(a.decode(errors="replace")).name for a in args[1:4] if a]
+                    out[int(d)] = (" ".join([name, *words])[:60], int(rest[11]) + int(rest[12]))
                 except (OSError, ValueError, IndexError):
                     pass
         return out
@@ -109,7 +112,7 @@ def machine_load() -> str:
     b = ticks()
     hz = os.sysconf("SC_CLK_TCK")
     busy = sorted(((b[p][1] - a[p][1]) / hz, b[p][0]) for p in b if p in a and p != os.getpid())
-    top = [f"{name} {cpu:.0%}" for cpu, name in reversed(busy) if cpu >= 0.05][:6]
+    top = [f"{name} ({cpu:.0%})" for cpu, name in reversed(busy) if cpu >= 0.05][:6]
     la = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"load average {la}; busy in the last second: {', '.join(top) or 'nothing else'}"
 
@@ -122,6 +125,7 @@ class Bench:
         self.commands: dict[str, str] = {}
         self.newsboat = shutil.which("newsboat")
         self.stored = "?"
+        self.env = sokuho_env(**dict(kv.split("=", 1) for kv in args.env))
 
     def record(self, key: str, label: str, r: Run, note: str = "", problem: str = "") -> Run:
         """Print and keep a run; `problem`: it did not do the whole job (its figure is void)."""
@@ -154,18 +158,19 @@ class Bench:
     def match(self, wl: Path) -> None:
         files = sorted(self.files.iterdir(), key=lambda p: int(p.stem))
         r = self.timed(sokuho_cmd() + ["match", "--watchlists", str(wl)] + [str(f) for f in files],
-                       env=sokuho_env())
+                       env=self.env)
         matched = sum(1 for ln in r.stdout.splitlines() if '"watchlists": []' not in ln)
-        r.cmd = r.cmd[:4] + [str(self.files / "*.xml")]       # shown as a glob, not 500 paths
+        r.cmd = r.cmd[:-len(files)] + [str(self.files / "*.xml")]   # a glob, not 500 paths
         n = len(r.stdout.splitlines())
         self.record("match", f"sokuho match, {len(files)} files", r,
                     f"  {n:,} entries, {matched:,} matched", self.expect("entries", n, self.items))
 
-    def poll(self, key: str, label: str, wl: Path, state: Path, status: int) -> Run:
-        """`sokuho poll --once`, expecting every feed to answer `status` (200 or 304)."""
+    def poll(self, key: str, label: str, wl: Path, state: Path, status: int,
+             count: int | None = None) -> Run:
+        """`sokuho poll --once`, expecting `count` feeds (default: all) to answer `status`."""
         self.server.stats()                                    # resets the server's counters
         r = self.timed(sokuho_cmd() + ["poll", "--once", "--watchlists", str(wl), "--state",
-                                        str(state)], env=sokuho_env())
+                                        str(state)], env=self.env)
         s = self.server.stats()
         r.extra["startup"] = (s["first"] - r.start) if s["first"] else float("nan")
         codes = ", ".join(f"{n} x {c}" for c, n in sorted(s["statuses"].items()))
@@ -175,7 +180,7 @@ class Bench:
                            f"{r.extra['startup']:.2f}s; {s['requests']} requests ({codes}), "
                            f"max {s['max_active']} at once; {summary}",
                            self.expect(f"answers {status}", s["statuses"].get(status, 0),
-                                       len(self.feeds)))
+                                       len(self.feeds) if count is None else count))
 
     def newsboat_reload(self, key: str, label: str, nb: Path) -> Run:
         self.server.stats()
@@ -230,6 +235,9 @@ class Bench:
             print(f"  store: {self.stored} items in {state / 'sokuho.db'}")
             for k in range(a.repeat):
                 self.poll("startup", f"poll --once, all 304, run {k + 1}", wl, state, 304)
+            for k in range(a.repeat):        # the cron case: one feed brings new items
+                self.server.load(build_feeds(1, a.items, seed=a.seed, gen=self.gen, age=600))
+                self.poll("onefeed", f"poll --once, 1 feed changed, run {k + 1}", wl, state, 200, 1)
         finally:
             self.server.load(self.feeds)
             shutil.rmtree(d, ignore_errors=True)
@@ -272,7 +280,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
                  (f"sokuho poll --once warm, {host_label(h)}", f"warm@{h}"),
                  (f"newsboat -x reload cold, {host_label(h)}", f"newsboat@{h}")]
     rows += [("sokuho match over the files", "match"),
-             ("poll --once with the big store (all 304)", "startup")]
+             ("poll --once with the big store (all 304)", "startup"),
+             ("the same, 1 feed with new items", "onefeed")]
     print(f"  {'measure':44s} {'wall':>22s} {'CPU':>22s} {'peak RSS':>10s} {'first request':>22s}")
     for label, key in rows:
         if key in R:
@@ -310,7 +319,8 @@ def summary(b: Bench, hosts: list[int]) -> None:
             print(f"  {tag} newsboat {n:.2f}s = {n / c:.2f}x sokuho cold   {TARGETS['newsboat']}: "
                   f"{judge(n >= 1.5 * c, f'newsboat@{h}', f'cold@{h}')}")
         else:
-            print(f"  {tag} newsboat not installed (apt-get install newsboat)   "
+            print(f"  {tag} newsboat not run (--no-newsboat, or not installed: apt-get install "
+                  f"newsboat)   "
                   f"{TARGETS['newsboat']}: NOT MEASURED")
         print(f"  {tag} warm {w:.2f}s   {TARGETS['warm']}: {judge(w <= 1.5, f'warm@{h}')}")
     m = med(R["match"])
@@ -325,9 +335,15 @@ def summary(b: Bench, hosts: list[int]) -> None:
               f"{judge(rss <= 250, 'startup', 'fill')}")
     else:
         print("  start-up with a big store: skipped (--store-items 0)")
+    if "onefeed" in R:
+        print(f"  (information) the cron case, one feed of {b.args.feeds} bringing {b.args.items} "
+              f"new items, with the big store: {spread(R['onefeed'])} wall, "
+              f"{spread(R['onefeed'], 'cpu')} CPU, {max(r.peak_mb for r in R['onefeed']):.0f} MB")
 
-    print("\ncommands ($TMP = the run's temp dir; env: SOKUHO_ALLOW_PRIVATE_NETWORKS=1, no other "
-          "SOKUHO_* or TELEGRAM_* variables, so every limit is a default):")
+    extra = " ".join(b.args.env)
+    print("\ncommands ($TMP = the run's temp dir; env: SOKUHO_ALLOW_PRIVATE_NETWORKS=1"
+          + (f" {extra}, no other SOKUHO_* or TELEGRAM_* variables):" if extra else
+             ", no other SOKUHO_* or TELEGRAM_* variables, so every limit is a default):"))
     for key, cmd in b.commands.items():
         if key != "fill":
             print(f"  {key:18s} {cmd}")
@@ -351,7 +367,7 @@ def ensure_newsboat(install: bool) -> str | None:
 
 
 def versions(newsboat: str | None) -> str:
-    nb = "not installed"
+    nb = "newsboat not used"
     if newsboat:
         out = subprocess.run([newsboat, "--version"], capture_output=True, text=True).stdout
         nb = out.split(" - ")[0].strip() if out else "?"
@@ -375,6 +391,9 @@ def main() -> None:
                     help="items in the store for the start-up figure (0: skip it)")
     ap.add_argument("--store-age", type=float, default=24,
                     help="items of the store are published within this many hours")
+    ap.add_argument("--env", action="append", default=[], metavar="SOKUHO_X=VALUE",
+                    help="a setting for every sokuho process (repeatable), e.g. "
+                         "SOKUHO_FETCH_PER_HOST=8; by default every setting is a default")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-newsboat", action="store_true", help="skip newsboat")
     ap.add_argument("--no-install", action="store_true",
@@ -383,6 +402,8 @@ def main() -> None:
     hosts = [int(h) for h in args.hosts.split(",") if h.strip()]
     if not hosts or not all(1 <= h <= 254 for h in hosts):
         ap.error("--hosts: numbers 1..254")
+    if not all("=" in kv and kv.startswith("SOKUHO_") for kv in args.env):
+        ap.error("--env: SOKUHO_NAME=VALUE")
 
     newsboat = None if args.no_newsboat else ensure_newsboat(not args.no_install)
     print(f"poll_bench  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  {platform.node()}, "

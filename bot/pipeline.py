@@ -163,8 +163,11 @@ class Pipeline:
         if not res.ok:
             self._failed(fs, out, res.error, res.error_kind, now, res.retry_after)
             return
+        # entries are normalised and matched where they are parsed (a parser worker: the other
+        # core); the duplicate check below needs the index of this process
         parsed = await self.parsers.parse(res.body, feed_name=fs.name, headers=res.headers,
-                                          lang=fs.lang, base_url=res.final_url or fs.url)
+                                          lang=fs.lang, base_url=res.final_url or fs.url,
+                                          preparer=self.processor().preparer)
         if parsed.failed:
             what = "not a feed" if parsed.error_kind == "parse" else "parse failed"
             self._failed(fs, out, f"{fs.url}: {what} ({parsed.bozo or 'no entries'})",
@@ -175,6 +178,10 @@ class Pipeline:
                         len(parsed.entries), parsed.bozo)
         out.entries = len(parsed.entries)
         processor = self.processor()
+        prepared = {}
+        if parsed.prepared is not None and parsed.prepared_by == processor.preparer.version:
+            prepared = {id(e): p for e, p in zip(parsed.entries, parsed.prepared)}
+        # else: no worker result, or the watchlists were reloaded meanwhile: prepared here
         batch: list[Processed] = []
         # One step for all instances on the database: what others stored joins the duplicate
         # index, then this batch is decided and stored; two copies of a story polled by two
@@ -190,7 +197,8 @@ class Pipeline:
                 known.add(entry.id)
                 new.append(entry)
             keep, backlog = self._cap(fs, new)
-            batch = [processor.process(entry, now) for entry in keep]
+            batch = [processor.decide(entry, prepared.get(id(entry)) or processor.prepare(entry),
+                                      now) for entry in keep]
             batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
             stored = self.store.save_processed(batch, fetched_at=now)   # with "to publish" marks
             faults.point("items_stored")      # still one transaction: a crash here leaves nothing

@@ -101,8 +101,8 @@ async def test_a_stuck_cycle_stops_the_watchdog(tmp_path):
 
     async def hung_parse(body, **kw):       # a parser that never returns (until released)
         await release.wait()
-        return real_parse(body, **kw)
-    real_parse = __import__("bot.adapters.parse", fromlist=["parse_feed"]).parse_feed
+        return await real_parse(body, **kw)
+    real_parse = svc.app.parsers.parse
     svc.app.parsers.parse = hung_parse
     svc.progress.bound = 0.2
     svc.sink = type("S", (), {"notify_admins": staticmethod(lambda t: asyncio.sleep(0))})()

@@ -4,6 +4,10 @@
                         base_url=fetch.final_url or feed.url)
     async with-less:  pool = ParserPool("thread"); r = await pool.parse(body, feed_name=..., ...)
 
+With `preparer=` (bot.core.process.Preparer), the pool also normalises and matches the entries
+where it parses them (in the worker process: both cores work); `result.prepared` then holds one
+bot.core.process.Prepared per entry and `result.prepared_by` the watchlists' version.
+
 Rules:
 * `failed` when no entries came out AND (the document is not a recognisable feed, e.g. an HTML
   page, or feedparser hit a real XML error). A valid feed with zero entries is not a failure;
@@ -21,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import codecs
-import functools
 import hashlib
 import io
 import multiprocessing
@@ -39,6 +42,7 @@ from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from bot.core.model import Entry
 from bot.core.normalize import strip_controls, strip_html
+from bot.core.process import Prepared, Preparer
 
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
@@ -57,6 +61,8 @@ class ParseResult:
     duplicates: int = 0       # entries dropped because their id repeated inside the feed
     error_kind: str = "parse"  # when failed: "parse", or "timeout_parse" (over the time budget)
     extra: dict = field(default_factory=dict)
+    prepared: list[Prepared] | None = None   # one per entry, when the pool was given a preparer
+    prepared_by: int | None = None           # ... and the version of its watchlists
 
 
 # ------------------------------------------------------------------------------- ids
@@ -251,10 +257,25 @@ def _worker_init(parent: int) -> None:
         os._exit(0)
 
 
+def parse_prepared(body: bytes, kw: dict, preparer: Preparer | None) -> ParseResult:
+    """parse_feed, then (with a preparer) normalise and match every entry."""
+    res = parse_feed(body, **kw)
+    if preparer is not None and res.entries:
+        res.prepared = preparer.prepare_all(res.entries)
+        res.prepared_by = preparer.version
+    return res
+
+
 def _worker_main(conn, parent: int) -> None:
-    """One parser process: answers (body, kwargs) with a ParseResult until its pipe closes."""
+    """One parser process. Jobs on its pipe:
+      ("config", version, watchlists) -> builds the matcher, answers ("ok", version) or
+                                          ("error", text);
+      ("parse", body, kwargs, version) -> a ParseResult, its entries prepared when `version` is
+                                          the version of the watchlists it holds;
+      None                             -> exits (as does a closed pipe)."""
     _worker_init(parent)
     conn.send("ready")
+    preparer: Preparer | None = None
     while True:
         try:
             job = conn.recv()
@@ -262,8 +283,19 @@ def _worker_main(conn, parent: int) -> None:
             return
         if job is None:
             return
-        body, kw = job
-        conn.send(parse_feed(body, **kw))
+        if job[0] == "config":
+            _, version, watchlists = job
+            try:
+                from bot.core.matcher import Matcher
+                preparer = Preparer(Matcher(watchlists), version)
+                conn.send(("ok", version))
+            except Exception as exc:  # noqa: BLE001 - the main process prepares instead
+                preparer = None
+                conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        _, body, kw, version = job
+        use = preparer if preparer is not None and version == preparer.version else None
+        conn.send(parse_prepared(body, kw, use))
 
 
 class _Timeout(Exception):
@@ -276,6 +308,7 @@ class _Worker:
     STARTUP = 60.0   # seconds a new process may take to import feedparser and say "ready"
 
     def __init__(self, ctx, parent: int):
+        self.version: int | None = None      # the watchlists it matches with
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True,
                                 name="sokuho-parse")
@@ -287,8 +320,19 @@ class _Worker:
             raise EOFError("parser worker did not start")
         self.conn.recv()
 
-    def call(self, body: bytes, kw: dict, budget: float | None) -> "ParseResult":
-        self.conn.send((body, kw))
+    def configure(self, preparer: Preparer) -> bool:
+        """Sends the preparer's watchlists (once per version); False if the worker could not
+        build its matcher (the main process then prepares). Raises EOFError if it died."""
+        self.conn.send(("config", preparer.version, preparer.watchlists))
+        if not self.conn.poll(self.STARTUP):
+            raise EOFError("parser worker did not load the watchlists")
+        status, detail = self.conn.recv()
+        self.version = preparer.version if status == "ok" else None
+        return status == "ok"
+
+    def call(self, body: bytes, kw: dict, budget: float | None,
+             version: int | None = None) -> "ParseResult":
+        self.conn.send(("parse", body, kw, version))
         if not self.conn.poll(budget):
             raise _Timeout
         return self.conn.recv()
@@ -382,11 +426,11 @@ class ParserPool:
             job = self._jobs.get()
             if job is None:
                 break
-            body, kw, fut, loop = job
+            body, kw, preparer, fut, loop = job
             if w is None:
                 res = ParseResult([], failure or "parser pool closed", True, "")
             else:
-                res = self._run(w, body, kw)
+                res = self._run(w, body, kw, preparer)
                 if res.error_kind == "timeout_parse" or res.extra.get("died"):
                     w = None
             loop.call_soon_threadsafe(_resolve, fut, res)
@@ -395,9 +439,14 @@ class ParserPool:
                 self._all.discard(w)
             w.stop()
 
-    def _run(self, w: _Worker, body: bytes, kw: dict) -> ParseResult:
+    def _run(self, w: _Worker, body: bytes, kw: dict, preparer: Preparer | None) -> ParseResult:
         try:
-            return w.call(body, kw, self.budget)
+            version = None
+            if preparer is not None:
+                if w.version != preparer.version:
+                    w.configure(preparer)
+                version = w.version
+            return w.call(body, kw, self.budget, version)
         except _Timeout:
             self._drop(w)
             return self._over_budget()
@@ -412,14 +461,16 @@ class ParserPool:
                            error_kind="timeout_parse")
 
     # ------------------------------------------------------------------ API
-    async def parse(self, body: bytes, **kw) -> ParseResult:
+    async def parse(self, body: bytes, *, preparer: Preparer | None = None, **kw) -> ParseResult:
+        """parse_feed(body, **kw) off the loop; with `preparer`, its entries prepared too (see
+        the module docstring)."""
         if self.kind == "inline":
-            return parse_feed(body, **kw)
+            return parse_prepared(body, kw, preparer)
         if self._closed:
             raise RuntimeError("ParserPool is closed")
         loop = asyncio.get_running_loop()
         if self.kind == "thread":
-            fut = loop.run_in_executor(self._ex, functools.partial(parse_feed, body, **kw))
+            fut = loop.run_in_executor(self._ex, parse_prepared, body, kw, preparer)
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), self.budget)
             except TimeoutError:
@@ -430,7 +481,7 @@ class ParserPool:
                 t.start()
                 self._feeders.append(t)
         fut = loop.create_future()
-        self._jobs.put((body, kw, fut, loop))
+        self._jobs.put((body, kw, preparer, fut, loop))
         return await fut
 
     def close(self) -> None:

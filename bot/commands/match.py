@@ -4,6 +4,10 @@ Contract (other tools rely on it): sources are processed in the order given, ent
 de-duplicated against earlier items of the same run only; no state is written. One JSON object per
 entry on stdout:
   {"id", "feed", "title", "link", "watchlists": [...], "duplicate_of": id|null, "why": [...]}
+
+Several sources are parsed, normalised and matched in parser worker processes in parallel; the
+duplicate check runs here, source after source in the order given, so the output is the same as
+one source at a time.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import sys
 
 from bot.adapters.config import ConfigError, load_config
 from bot.adapters.fetch import Fetcher
-from bot.adapters.parse import parse_feed
+from bot.adapters.parse import ParserPool
 from bot.core.dedup import Deduper
 from bot.core.matcher import Matcher
 from bot.core.process import Processor
@@ -63,23 +67,43 @@ def run(args, settings) -> int:
         from bot.core.watchlist import parse_duration
         window = parse_duration(args.window)
     processor = Processor(Matcher(cfg.watchlists), Deduper(window))
+    return asyncio.run(_run(args.sources, settings, processor))
+
+
+async def _run(sources: list[str], settings, processor: Processor) -> int:
+    fetched = await _read_all(sources, settings.user_agent, settings.allow_private_networks)
+    kind = "process" if sum(1 for _, res in fetched if res.ok) > 1 else "inline"
+    with ParserPool(kind) as pool:
+        jobs = [asyncio.ensure_future(pool.parse(res.body, feed_name=src, headers=res.headers,
+                                                 base_url=src, preparer=processor.preparer))
+                if res.ok else None for src, res in fetched]
+        try:
+            return await _write(fetched, jobs, processor)
+        finally:
+            for j in jobs:
+                if j is not None:
+                    j.cancel()
+
+
+async def _write(fetched, jobs, processor: Processor) -> int:
+    """Results in source order (later sources go on parsing meanwhile), deduplicated here."""
     failures = 0
     out = sys.stdout
-    for src, res in asyncio.run(_read_all(args.sources, settings.user_agent,
-                                             settings.allow_private_networks)):
+    for (src, res), job in zip(fetched, jobs):
         if not res.ok:
             log.error("%s", res.error)
             failures += 1
             continue
-        parsed = parse_feed(res.body, feed_name=src, headers=res.headers, base_url=src)
+        parsed = await job
         if parsed.failed:
             log.error("%s: not a feed (%s)", src, parsed.bozo or "no entries")
             failures += 1
             continue
         if parsed.bozo:
             log.warning("%s: feed has problems, entries kept: %s", src, parsed.bozo)
-        for entry in parsed.entries:
-            p = processor.process(entry)
+        prepared = parsed.prepared if parsed.prepared_by == processor.preparer.version else None
+        for i, entry in enumerate(parsed.entries):
+            p = processor.decide(entry, prepared[i] if prepared else processor.prepare(entry))
             out.write(json.dumps({
                 "id": entry.id, "feed": src, "title": entry.title, "link": entry.link,
                 "watchlists": p.watchlists, "duplicate_of": p.dup.duplicate_of,

@@ -5,15 +5,28 @@ Latin-script phrases are matched on whole tokens (so "Cuba" never matches inside
 Typo tolerance: Latin tokens by OSA distance (grows with length), katakana runs by one edit from
 aliases of five or more kana. Every occurrence carries its span so callers can mask and measure
 distances.
+
+How (one pass in C per text, Python only for what was found):
+* Latin phrases: an Aho-Corasick automaton (pyahocorasick) over a byte image of the folded text in
+  which letters and digits stay, the gap characters " -',/&" become a space and everything else
+  "|"; a gap of 2-3 spaces is squeezed to one, so a phrase is found as "<b>tok tok<b>" with <b> a
+  space or "|" (whole tokens, gaps of at most 3 gap characters).
+* other scripts: a second automaton over the folded text; of overlapping hits the leftmost-longest
+  ones are kept (as a regex alternation would), with the phrases nested inside them.
+* typos: each distinct token of 5+ characters that no phrase starts with is looked up once (OSA
+  against the aliases with its first letter and a near length) and remembered, hit or not.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
+
+import ahocorasick
 
 from rapidfuzz.distance import OSA
 
-from bot.core.normalize import fold, prep
+from bot.core.normalize import ascii_words, fold, prep
 
 TOKEN = re.compile(r"[a-z0-9]+")
 _KATAKANA_RUN = re.compile(r"[ァ-ヺ]{4,}")
@@ -48,45 +61,78 @@ def _max_edits(n: int, mode: str) -> int:
     return 0 if n < 7 else 1 if n < 12 else 2      # auto: short aliases stay exact
 
 
+# the Latin haystack: ASCII letters/digits kept, gap characters -> " ", anything else -> "|"
+_GAP_OK_BYTES = frozenset(ord(c) for c in _GAP_OK)
+_HAY = bytes(c if (0x30 <= c <= 0x39 or 0x61 <= c <= 0x7A) else 0x20 if c in _GAP_OK_BYTES else 0x7C
+             for c in range(256))
+_SQUEEZE = re.compile(rb"(?<! ) {2,3}(?! )")      # a 2-3 character gap -> one space
+_BOUNDS = ((" ", " "), (" ", "|"), ("|", " "), ("|", "|"))
+_FUZZY_CACHE_MAX = 200_000
+_KANA_CACHE_MAX = 100_000
+
+
+def _automaton(keys: dict[str, object]):
+    if not keys:
+        return None
+    a = ahocorasick.Automaton()
+    for k, v in keys.items():
+        a.add_word(k, v)
+    a.make_automaton()
+    return a
+
+
 class PhraseIndex:
     def __init__(self, phrases: list[Phrase]):
-        self._latin: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], Phrase]]] = {}
-        self._fuzzy_tokens: dict[tuple[str, int], list[tuple[str, int, Phrase]]] = {}
+        # Latin: token sequence -> [(order, cased tokens, phrase)]; order = position in `phrases`
+        self._seqs: dict[tuple[str, ...], list[tuple[int, tuple[str, ...], Phrase]]] = {}
+        first: set[str] = set()
+        fuzzy_tokens: dict[tuple[str, int], list[tuple[str, int, Phrase]]] = {}
         self._cjk: dict[str, list[Phrase]] = {}
         self._kana_fuzzy: dict[int, list[tuple[str, Phrase]]] = {}     # by length
+        for order, p in enumerate(phrases):
+            folded = fold(p.text).strip()
+            if not folded:
+                continue
+            if folded.isascii():
+                toks = tuple(TOKEN.findall(folded))
+                if not toks:
+                    continue
+                cased = tuple(re.findall(r"[A-Za-z0-9]+", prep(p.text))) if p.case_sensitive else ()
+                self._seqs.setdefault(toks, []).append((order, cased, p))
+                first.add(toks[0])
+                edits = _max_edits(len(toks[0]), p.fuzzy)
+                if len(toks) == 1 and edits:
+                    fuzzy_tokens.setdefault((toks[0][0], len(toks[0])), []).append((toks[0], edits, p))
+            else:
+                self._cjk.setdefault(folded, []).append(p)
+                if p.fuzzy != "off" and re.fullmatch(r"[ァ-ヺ]+", folded) and len(folded) >= 5:
+                    self._kana_fuzzy.setdefault(len(folded), []).append((folded, p))
+        keys = {}
+        for i, toks in enumerate(self._seqs):
+            core = " ".join(toks)
+            for b, a in _BOUNDS:
+                keys[b + core + a] = (len(core), toks)
+        self._latin_ac = _automaton(keys)
+        self._first = frozenset(t.encode() for t in first)
+        # typo candidates of a word with first letter c and length n: aliases of length n-2..n+2
+        # within their edit budget (in that order, as they are tried)
+        self._fuzzy_by: dict[tuple[str, int], list[tuple[str, int, Phrase]]] = {}
+        for c, n in {(c, n + d) for c, n in fuzzy_tokens for d in range(-2, 3)}:
+            lst = [(t, e, p) for length in range(n - 2, n + 3)
+                   for t, e, p in fuzzy_tokens.get((c, length), ()) if abs(length - n) <= e]
+            if lst:
+                self._fuzzy_by[(c, n)] = lst
+        self._fuzzy_seen: set[bytes] = set()       # words looked up (hit or not)
+        self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}   # ... the hits
         self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
-        self._fuzzy_cache: dict[str, list[tuple[Phrase, str, float]]] = {}
-        self._fuzzy_seen: set[str] = set()         # words already looked up (hit or not)
-        self._fuzzy_hit_words: set[str] = set()    # ... of which these are near an alias
-        for p in phrases:
-            self._add(p)
-        self._exact_tokens = frozenset(self._latin)
-        cjk = sorted(self._cjk, key=len, reverse=True)
-        self._cjk_re = re.compile("|".join(map(re.escape, cjk))) if cjk else None
-        # phrases hidden inside a longer phrase that the regex finds instead (キューバ in キューバリブレ)
+        cjk = list(self._cjk)
+        self._cjk_ac = _automaton({s: s for s in cjk})
+        # phrases inside a longer phrase, which the leftmost-longest scan finds instead
+        # (キューバ in キューバリブレ)
         self._nested = {outer: [(outer.find(inner, i), inner)
-                                for inner in cjk if inner != outer
+                                for inner in sorted(cjk, key=len, reverse=True) if inner != outer
                                 for i in range(len(outer)) if outer.startswith(inner, i)]
                         for outer in cjk}
-
-    def _add(self, p: Phrase) -> None:
-        folded = fold(p.text).strip()
-        if not folded:
-            return
-        if folded.isascii():
-            toks = tuple(TOKEN.findall(folded))
-            if not toks:
-                return
-            cased = tuple(re.findall(r"[A-Za-z0-9]+", prep(p.text))) if p.case_sensitive else ()
-            self._latin.setdefault(toks[0], []).append((toks, cased, p))
-            edits = _max_edits(len(toks[0]), p.fuzzy)
-            if len(toks) == 1 and edits:
-                self._fuzzy_tokens.setdefault((toks[0][0], len(toks[0])), []).append(
-                    (toks[0], edits, p))
-        else:
-            self._cjk.setdefault(folded, []).append(p)
-            if p.fuzzy != "off" and re.fullmatch(r"[ァ-ヺ]+", folded) and len(folded) >= 5:
-                self._kana_fuzzy.setdefault(len(folded), []).append((folded, p))
 
     # ------------------------------------------------------------------ search
     def find(self, text: str, prepped: str | None = None) -> list[Occurrence]:
@@ -95,9 +141,8 @@ class PhraseIndex:
             prepped = prep(text)
         folded = prepped.lower()
         out: list[Occurrence] = []
-        if self._any_latin(TOKEN.findall(folded)):
-            self._find_latin(folded, prepped, out)
-        if self._cjk_re is not None and not folded.isascii():
+        self._find_latin(folded, prepped, out)
+        if self._cjk_ac is not None and not folded.isascii():
             self._find_cjk(folded, prepped, out)
         if out and len(text) == len(prepped) and text != prepped:
             # show what the item says ("Díaz", "キューバ"), not its folded form, when spans agree
@@ -109,107 +154,129 @@ class PhraseIndex:
                    for o in out]
         return out
 
-    def _any_latin(self, words: list[str]) -> bool:
-        """Cheap first pass (most items mention no alias): could any token start a match?
-        Set operations run in C; only words never seen before get a fuzzy lookup."""
-        ws = set(words)
-        if not ws.isdisjoint(self._exact_tokens):
-            return True
-        if not self._fuzzy_tokens:
-            return False
-        if not ws.isdisjoint(self._fuzzy_hit_words):
-            return True
-        for w in ws - self._fuzzy_seen:
-            if len(w) >= 5 and not w.isdigit() and self._fuzzy(w):
-                return True
-        return False
-
     def _find_latin(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
+        found: list[tuple[int, int, int, Occurrence]] = []     # (start, order, -, occurrence)
         same_len = len(folded) == len(prepped)
-        tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(folded)]
-        latin = self._latin
-        for i, (tok, start, _end) in enumerate(tokens):
-            cands = latin.get(tok)
-            if cands:
-                for toks, cased, p in cands:
-                    end = self._seq_end(tokens, i, toks, folded)
-                    if end < 0:
+        if self._latin_ac is not None:
+            hay = folded.encode("ascii", "replace").translate(_HAY)
+            squeezed = _SQUEEZE.sub(b" ", hay) if b"  " in hay else hay
+            hits = list(self._latin_ac.iter("|" + squeezed.decode("ascii") + "|"))
+            if hits:
+                shift = self._shifts(hay) if squeezed is not hay else None
+                for end, (n, toks) in hits:     # end: last index of the key (a boundary)
+                    start = end - n - 1          # in `squeezed` (the "|" pad is index 0)
+                    stop = end - 1
+                    if shift is not None:
+                        start, stop = shift(start), shift(stop)
+                    for order, cased, p in self._seqs[toks]:
+                        if p.case_sensitive and same_len and not self._case_ok(prepped[start:stop],
+                                                                               cased):
+                            continue
+                        found.append((start, order, 0, Occurrence(p, start, stop,
+                                                                  prepped[start:stop], "exact")))
+        if self._fuzzy_by:
+            words = ascii_words(folded)
+            # this text's own references: parser threads may share the index, and a full cache
+            # is replaced, not cleared, so a text never sees it emptied half-way
+            seen, cache = self._fuzzy_seen, self._fuzzy_cache   # cache: the words near an alias
+            if not seen.issuperset(words):             # new words: looked up once each
+                if len(seen) > _FUZZY_CACHE_MAX:
+                    seen, cache = self._fuzzy_seen, self._fuzzy_cache = set(), {}
+                for w in set(words).difference(seen):
+                    self._fuzzy(w, seen, cache)
+            if not cache.keys().isdisjoint(words):
+                for m in TOKEN.finditer(folded):
+                    hit = cache.get(m.group().encode())
+                    if not hit:
                         continue
-                    if p.case_sensitive and same_len and not self._case_ok(prepped[start:end], cased):
-                        continue
-                    out.append(Occurrence(p, start, end, prepped[start:end], "exact"))
-            elif len(tok) >= 5 and not tok.isdigit() and self._fuzzy_tokens:
-                for p, matched_alias, score in self._fuzzy(tok):
-                    if p.case_sensitive and same_len and not prepped[start].isupper():
-                        continue
-                    out.append(Occurrence(p, start, _end, prepped[start:_end], "fuzzy", score))
+                    start, end = m.span()
+                    for j, (p, _alias, score) in enumerate(hit):
+                        if p.case_sensitive and same_len and not prepped[start].isupper():
+                            continue
+                        found.append((start, j, 0, Occurrence(p, start, end, prepped[start:end],
+                                                              "fuzzy", score)))
+        if found:
+            found.sort(key=lambda f: (f[0], f[1]))
+            out.extend(f[3] for f in found)
 
     @staticmethod
-    def _seq_end(tokens, i: int, toks: tuple[str, ...], folded: str) -> int:
-        k = len(toks)
-        if i + k > len(tokens):
-            return -1
-        for j in range(1, k):
-            tok, start, _ = tokens[i + j]
-            if tok != toks[j]:
-                return -1
-            gap = folded[tokens[i + j - 1][2]:start]
-            if len(gap) > 3 or not set(gap) <= _GAP_OK:
-                return -1
-        return tokens[i + k - 1][2]
+    def _shifts(hay: bytes):
+        """Maps a position in the squeezed haystack back to the text (squeezed gaps before it)."""
+        at: list[int] = []        # squeezed position of each squeezed gap's space
+        removed: list[int] = []   # characters removed up to and including that gap
+        total = 0
+        for m in _SQUEEZE.finditer(hay):
+            at.append(m.start() - total)
+            total += m.end() - m.start() - 1
+            removed.append(total)
+
+        def shift(pos: int) -> int:
+            i = bisect_left(at, pos)        # gaps strictly before pos
+            return pos + (removed[i - 1] if i else 0)
+        return shift
 
     @staticmethod
     def _case_ok(found: str, cased: tuple[str, ...]) -> bool:
         words = re.findall(r"[A-Za-z0-9]+", found)
         return words == list(cased) or found.isupper()
 
-    def _fuzzy(self, tok: str) -> list[tuple[Phrase, str, float]]:
-        hit = self._fuzzy_cache.get(tok)
-        if hit is not None:
-            return hit
+    def _fuzzy(self, word: bytes, seen: set[bytes], cache: dict) -> None:
+        """Aliases within their typo budget of `word` (a token no phrase starts with), into the
+        cache when there are any; too short words and numbers have none."""
+        seen.add(word)
+        n = len(word)
+        if n < 5 or word.isdigit() or word in self._first:
+            return
         res = []
-        n = len(tok)
-        for length in (n - 2, n - 1, n, n + 1, n + 2):
-            for alias_tok, edits, p in self._fuzzy_tokens.get((tok[0], length), ()):
-                if abs(length - n) > edits:
-                    continue
-                d = OSA.distance(tok, alias_tok, score_cutoff=edits)
-                if d <= edits:
-                    res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
-        if len(self._fuzzy_cache) > 200_000:
-            self._fuzzy_cache.clear()
-            self._fuzzy_seen.clear()
-            self._fuzzy_hit_words.clear()
-        self._fuzzy_cache[tok] = res
-        self._fuzzy_seen.add(tok)
+        tok = word.decode("ascii")
+        for alias_tok, edits, p in self._fuzzy_by.get((tok[0], n), ()):
+            d = OSA.distance(tok, alias_tok, score_cutoff=edits)
+            if d <= edits:
+                res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
         if res:
-            self._fuzzy_hit_words.add(tok)
-        return res
+            cache[word] = res
 
     def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
         found_spans = []
-        for m in self._cjk_re.finditer(folded):
-            s = m.group()
-            for p in self._cjk[s]:
-                out.append(Occurrence(p, m.start(), m.end(), prepped[m.start():m.end()], "exact"))
-            for off, inner in self._nested.get(s, ()):
-                a = m.start() + off
-                for p in self._cjk[inner]:
-                    out.append(Occurrence(p, a, a + len(inner), prepped[a:a + len(inner)], "exact"))
-            found_spans.append((m.start(), m.end()))
+        hits = list(self._cjk_ac.iter(folded))
+        if hits:
+            # leftmost-longest, non-overlapping (as a regex alternation, longest first, scans)
+            cands = sorted((end + 1 - len(s), -len(s), s) for end, s in hits)
+            pos = 0
+            for a, _neg, s in cands:
+                if a < pos:
+                    continue
+                b = a + len(s)
+                for p in self._cjk[s]:
+                    out.append(Occurrence(p, a, b, prepped[a:b], "exact"))
+                for off, inner in self._nested.get(s, ()):
+                    i = a + off
+                    for p in self._cjk[inner]:
+                        out.append(Occurrence(p, i, i + len(inner), prepped[i:i + len(inner)],
+                                              "exact"))
+                found_spans.append((a, b))
+                pos = b
         if not self._kana_fuzzy:
+            return
+        runs = _KATAKANA_RUN.findall(folded)
+        if not runs:
+            return
+        runs = set(runs)
+        cache = self._kana_cache                 # this text's reference (see _find_latin)
+        if len(cache) > _KANA_CACHE_MAX:
+            cache = self._kana_cache = {}
+        for run in runs.difference(cache):
+            cache[run] = self._kana_near(run)
+        if all(not cache[r] for r in runs):
             return
         for m in _KATAKANA_RUN.finditer(folded):
             run, a, b = m.group(), m.start(), m.end()
             if any(s < b and a < e for s, e in found_spans):
                 continue
-            for p, score in self._kana_near(run):
+            for p, score in cache[run]:
                 out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy", score))
 
     def _kana_near(self, run: str) -> list[tuple[Phrase, float]]:
-        hit = self._kana_cache.get(run)
-        if hit is not None:
-            return hit
         res = []
         n = len(run)
         for length in (n - 1, n, n + 1):
@@ -217,7 +284,4 @@ class PhraseIndex:
                 d = OSA.distance(run, alias, score_cutoff=1)
                 if d <= 1:
                     res.append((p, 100.0 * (1 - d / max(n, length))))
-        if len(self._kana_cache) > 100_000:
-            self._kana_cache.clear()
-        self._kana_cache[run] = res
         return res

@@ -1,29 +1,93 @@
-"""The pure middle of the pipeline: language, matches and duplicate verdict for one entry."""
+"""The pure middle of the pipeline: language, matches and duplicate verdict for one entry.
+
+Two steps, so that the first can run beside the parser (in a parser worker process, on another
+core) and only the second needs the duplicate index of the main process:
+
+* `prepare(entry, matcher) -> Prepared`: language, watchlist hits, and the per-entry part of the
+  duplicate check (bot.core.dedup.prepare: canonical URL, copy signature, story features), all
+  from one normalisation of title and summary. Stateless given the watchlists; picklable.
+* `Processor.decide(entry, prepared, now) -> Processed`: the duplicate verdict (Deduper.process
+  with the prepared part: only the index lookups are left).
+
+`Processor.process(entry)` does both, in this process.
+"""
 from __future__ import annotations
 
-from dataclasses import replace
+import itertools
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.core.dedup import Deduper
+from bot.core.dedup import Prepared as DedupPrepared
+from bot.core.dedup import prepare as dedup_prepare
 from bot.core.matcher import Matcher
-from bot.core.model import Entry, Processed
+from bot.core.model import Entry, Hit, Processed
 from bot.core.normalize import detect_lang, prep
+
+SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
+
+_versions = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The per-entry step's result: what `decide` needs beside the entry itself."""
+
+    lang: str | None          # detected language (the entry's own when unsure)
+    hits: list[Hit] = field(default_factory=list)
+    dedup: DedupPrepared | None = None     # the duplicate check's per-entry part
+
+    def __reduce__(self):     # a plain tuple on the wire (no field names)
+        return (Prepared, (self.lang, self.hits, self.dedup))
+
+
+def prepare(entry: Entry, matcher: Matcher) -> Prepared:
+    """Normalise once; language guess and matching read the same folded text."""
+    tp = prep(entry.title)
+    sp = prep(entry.summary) if entry.summary else ""
+    head = f"{tp} {sp[:300]}"
+    lang = detect_lang(head, default=entry.lang, folded=head.lower())
+    if lang != entry.lang:
+        entry = replace(entry, lang=lang)
+    hits = matcher.match(entry, (tp, sp))
+    sp = sp[:SUMMARY_KEPT]
+    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
+
+
+class Preparer:
+    """`prepare` for one set of watchlists, under a version number that changes with every
+    (re)load: a parser worker holding another version is sent the watchlists first."""
+
+    def __init__(self, matcher: Matcher, version: int | None = None):
+        self.matcher = matcher
+        self.version = version if version is not None else next(_versions)
+
+    @property
+    def watchlists(self) -> list:
+        return list(self.matcher.watchlists.values())
+
+    def prepare(self, entry: Entry) -> Prepared:
+        return prepare(entry, self.matcher)
+
+    def prepare_all(self, entries: list[Entry]) -> list[Prepared]:
+        return [prepare(e, self.matcher) for e in entries]
 
 
 class Processor:
     def __init__(self, matcher: Matcher, deduper: Deduper):
         self.matcher = matcher
         self.deduper = deduper
+        self.preparer = Preparer(matcher)
+
+    def prepare(self, entry: Entry) -> Prepared:
+        return prepare(entry, self.matcher)
+
+    def decide(self, entry: Entry, prepared: Prepared, now: datetime | None = None) -> Processed:
+        """The duplicate verdict for an entry prepared (here or in a parser worker)."""
+        if prepared.lang != entry.lang:
+            entry = replace(entry, lang=prepared.lang)
+        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=prepared.dedup)
+        return Processed(entry, prepared.hits, verdict)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
-        # normalise once; language guess, matching and dedup all read the same folded text
-        tp = prep(entry.title)
-        sp = prep(entry.summary) if entry.summary else ""
-        head = f"{tp} {sp[:300]}"
-        lang = detect_lang(head, default=entry.lang, folded=head.lower())
-        if lang != entry.lang:
-            entry = replace(entry, lang=lang)
-        hits = self.matcher.match(entry, (tp, sp))
-        verdict = self.deduper.process(entry, now, folded_summary=sp[:400].lower(),
-                                       prepped_title=tp, hits=hits, prepped_summary=sp[:400])
-        return Processed(entry, hits, verdict)
+        return self.decide(entry, self.prepare(entry), now)

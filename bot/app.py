@@ -84,7 +84,7 @@ class App:
 
     def warm_index(self) -> int:
         """Fill the duplicate index from the store: every item of the window (run by the
-        Deduper on first need, inside the store's shared section when the pipeline asks)."""
+        Deduper on first need; the pipeline asks just before its shared write section)."""
         last_id = self.store.max_item_id()   # before warming: later items come by catch_up
         n = warm(self.deduper, self.store, self.settings.dedup_window)
         self.last_item_id = max(self.last_item_id, last_id)

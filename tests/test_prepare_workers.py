@@ -103,6 +103,17 @@ async def test_thread_and_inline_pools_prepare_too(kind):
     assert res.prepared_by == one.version and hit_names(res) == [["cuba"], [], ["cuba"], []]
 
 
+async def open_app(feed_server, tmp_path, rows, parser_kind):
+    """An App polling one feed of `rows`, watching cuba (Havana) only."""
+    url = feed_server.route("/a.xml", body=make_rss(rows, language="en"))
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Havana]\n", encoding="utf-8")
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: a, url: '{url}'}}\n", encoding="utf-8")
+    return wl, await App.open(Settings(watchlists=wl, state=tmp_path / "st",
+                                       allow_private_networks=True), parser_kind=parser_kind)
+
+
 @pytest.mark.timeout(120)
 async def test_app_reload_changes_what_the_worker_processes_match(feed_server, tmp_path):
     now = datetime.now(timezone.utc)
@@ -110,13 +121,7 @@ async def test_app_reload_changes_what_the_worker_processes_match(feed_server, t
              "pubDate": now - timedelta(minutes=5)},
             {"title": "Nuuk votes on mining law", "guid": "a2", "link": "https://a.example/2",
              "pubDate": now - timedelta(minutes=4)}]
-    url = feed_server.route("/a.xml", body=make_rss(rows, language="en"))
-    wl = tmp_path / "wl"
-    wl.mkdir()
-    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Havana]\n", encoding="utf-8")
-    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: a, url: '{url}'}}\n", encoding="utf-8")
-    app = await App.open(Settings(watchlists=wl, state=tmp_path / "st",
-                                  allow_private_networks=True), parser_kind="process")
+    wl, app = await open_app(feed_server, tmp_path, rows, "process")
     try:
         seen = []
         real = app.parsers.parse
@@ -218,13 +223,7 @@ async def test_a_reload_while_a_feed_is_parsed_is_applied_to_that_feed(feed_serv
     now = datetime.now(timezone.utc)
     rows = [{"title": "Nuuk votes on mining law", "guid": "n1", "link": "https://a.example/n1",
              "pubDate": now - timedelta(minutes=5)}]
-    url = feed_server.route("/a.xml", body=make_rss(rows, language="en"))
-    wl = tmp_path / "wl"
-    wl.mkdir()
-    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Havana]\n", encoding="utf-8")
-    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: a, url: '{url}'}}\n", encoding="utf-8")
-    app = await App.open(Settings(watchlists=wl, state=tmp_path / "st",
-                                  allow_private_networks=True), parser_kind="inline")
+    wl, app = await open_app(feed_server, tmp_path, rows, "inline")
     try:
         real = app.parsers.parse
 

@@ -108,7 +108,7 @@ class PhraseIndex:
                 if p.fuzzy != "off" and re.fullmatch(r"[ァ-ヺ]+", folded) and len(folded) >= 5:
                     self._kana_fuzzy.setdefault(len(folded), []).append((folded, p))
         keys = {}
-        for i, toks in enumerate(self._seqs):
+        for toks in self._seqs:
             core = " ".join(toks)
             for b, a in _BOUNDS:
                 keys[b + core + a] = (len(core), toks)

@@ -183,6 +183,12 @@ class Pipeline:
             prepared = {id(e): p for e, p in zip(parsed.entries, parsed.prepared)}
         # else: no worker result, or the watchlists were reloaded meanwhile: prepared here
         batch: list[Processed] = []
+        deduper = getattr(processor, "deduper", None)
+        if deduper is not None and not deduper.loaded and parsed.entries and len(
+                self.store.known_guids(e.id for e in parsed.entries)) < len(parsed.entries):
+            # the first new item: the duplicate index is read now, outside the shared section
+            # (seconds on a big store, which other instances' writes need not wait for)
+            deduper.load()
         # One step for all instances on the database: what others stored joins the duplicate
         # index, then this batch is decided and stored; two copies of a story polled by two
         # instances at the same moment are still folded.

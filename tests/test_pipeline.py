@@ -126,6 +126,13 @@ async def test_start_up_reads_the_duplicate_window_only_when_an_item_needs_it(fe
     await poll_all(app)
     await app.close()
     app = await open_app(tmp_path, {"a": a}, pub)
+    depth = []
+    warm_index = app.deduper._loader
+
+    def loader():
+        depth.append(app.store._depth)                # not inside the shared write section
+        return warm_index()
+    app.deduper.defer(loader)
     try:
         assert not app.deduper.loaded                 # App.open read no item
         r = await poll_all(app)                       # 304: nothing to decide
@@ -134,7 +141,7 @@ async def test_start_up_reads_the_duplicate_window_only_when_an_item_needs_it(fe
             items("Trump says Cuba is about to fall") +
             items("Trump says Cuba is about to fall - Wire", prefix="other")), etag='"v2"')
         r = await poll_all(app)
-        assert app.deduper.loaded and r.new_items == 1 and r.duplicates == 1
+        assert app.deduper.loaded and r.new_items == 1 and r.duplicates == 1 and depth == [0]
         assert app.store.item("other0").duplicate_of == "g0" and len(pub) == 1
     finally:
         await app.close()

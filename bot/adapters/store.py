@@ -617,16 +617,19 @@ class Store:
 
     def recent_entries(self, since: datetime) -> Iterator[tuple[Entry, str | None]]:
         """(entry, duplicate_of) for items published or fetched at/after `since`, oldest first
-        (by published time, else fetched time). Read page by page; the lock is not held between
-        pages."""
-        s, last_t, last_id = to_ts(since), "", -1
-        while True:
-            rows = self._all(Q.RECENT_ENTRIES, (s, s, last_t, last_t, last_id, CHUNK))
-            for r in rows:
-                yield item_from_row(r).entry, r[8]
-            if len(rows) < CHUNK:
-                return
-            last_t, last_id = rows[-1][10], rows[-1][0]
+        (by published time, else fetched time). The ids in that order come from one query (one
+        sort), the rows page by page by id: linear in the window (a page per OFFSET-free keyset
+        query would sort the window again for every page). The lock is not held between pages;
+        an item pruned meanwhile is skipped."""
+        s = to_ts(since)
+        ids = [r[0] for r in self._all(Q.RECENT_IDS, (s, s))]
+        for chunk in chunks(ids):
+            rows = {r[0]: r for r in self._all(
+                Q.ITEMS_BY_ID.format(cols=Q.ITEM_COLS, marks=marks(len(chunk))), chunk)}
+            for rowid in chunk:
+                r = rows.get(rowid)
+                if r is not None:
+                    yield item_from_row(r).entry, r[8]
 
     def recent_matches(self, since: datetime, watchlist: str | None = None, *,
                        include_duplicates: bool = False) -> list[StoredItem]:

@@ -253,11 +253,10 @@ ALSO_IN = ("SELECT duplicate_of, feed FROM items WHERE duplicate_of IN ({marks})
            "ORDER BY fetched_at, id")
 # Entries published or fetched inside the window (a superset: the deduper applies its own window),
 # oldest first by the time the deduper will see, keyset-paginated on (t, id).
-RECENT_ENTRIES = (f"SELECT {ITEM_COLS}, COALESCE(published_at, fetched_at) AS t FROM items "
-                  "WHERE (published_at >= ? OR fetched_at >= ?) "
-                  "AND (COALESCE(published_at, fetched_at) > ? "
-                  "OR (COALESCE(published_at, fetched_at) = ? AND id > ?)) "
-                  "ORDER BY t, id LIMIT ?")
+# the window's item ids in warm-up order (one sort), then the rows page by page by id
+RECENT_IDS = ("SELECT id FROM items WHERE published_at >= ? OR fetched_at >= ? "
+              "ORDER BY COALESCE(published_at, fetched_at), id")
+ITEMS_BY_ID = "SELECT {cols} FROM items WHERE id IN ({marks})"
 # dup_reason is set exactly when the item was a duplicate when stored; it survives prune (which
 # may have to clear duplicate_of), so it is what "is a duplicate" means in queries.
 RECENT_MATCHES = (f"SELECT {ITEM_COLS} FROM items WHERE fetched_at >= ? "

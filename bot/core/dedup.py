@@ -164,7 +164,10 @@ class Sig:
     @property
     def summary(self) -> frozenset:
         if self._summary is None:
-            self._summary = frozenset(features_folded(self._sfold)) if self._sfold else _EMPTY
+            sfold = self._sfold
+            if sfold.__class__ is tuple:        # (raw summary,): folded on first need
+                sfold = fold(sfold[0])[:400]
+            self._summary = frozenset(features_folded(sfold)) if sfold else _EMPTY
             self._sfold = None
         return self._summary
 
@@ -194,12 +197,15 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     else:
         caps = _EMPTY
     if folded_summary is None:
-        folded_summary = fold(entry.summary[:400]) if entry.summary else ""
+        # folded when a candidate first gets as far as the summaries (most never do)
+        sfold = (entry.summary[:400],) if entry.summary else ""
+    else:
+        sfold = folded_summary[:400]
     nums = _NUM.findall(title)
     again = bool(_AGAIN.search(ft)) if (not ascii_ or not _AGAIN_WORDS.isdisjoint(words)) else False
     return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(feats),
                frozenset(n.replace(",", ".") for n in nums) if nums else _EMPTY,
-               _MONTHS.intersection(words) or _EMPTY, caps, again, folded_summary[:400])
+               _MONTHS.intersection(words) or _EMPTY, caps, again, sfold)
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:
@@ -432,7 +438,7 @@ class Deduper:
         if checked is None:
             # an exact copy (guid, URL): indexed with the summary folded from the entry itself,
             # as add() has always done for it
-            sig._sfold, sig._summary = (fold(entry.summary[:400]) if entry.summary else "")[:400], None
+            sig._sfold, sig._summary = (entry.summary[:400],) if entry.summary else "", None
         story = prepared.story
         # an item no watchlist matched is never delivered: it only joins a watched story, when its
         # headline shares rare words with one (a cheap gate: most items stop there)

@@ -367,50 +367,65 @@ def fresh_processor(watchlists, window: float = 48 * 3600) -> Processor:
 
 
 class StageClock:
-    """Wraps the processor's matcher.match and deduper.process (instance attributes) to add up
-    the time spent in each; normalisation and detect_lang are the rest. Costs ~0.3 us per call."""
+    """Adds up the time spent in each stage by wrapping, for the duration of a measurement:
+    matcher.match (match); deduper.process and, where it exists, bot.core.process.dedup_prepare
+    (the per-entry part of dedup that may run in a parser worker) (dedup); the story index's
+    check/add and stories.features (stories, wherever they are called from). Times are exclusive
+    (a wrapped call inside another is counted once, in its own stage); normalisation and
+    detect_lang are the rest. Costs ~0.5 us per wrapped call. `dedup` includes `story`."""
 
     def __init__(self, proc: Processor):
-        self.match = self.dedup = self.story = 0.0
-        m, d = proc.matcher.match, proc.deduper.process
+        self.t = {"match": 0.0, "dedup": 0.0, "story": 0.0}
+        self._nested: list[float] = []
+        self._undo: list[tuple] = []
+        from bot.core import process as process_mod
+        self._wrap(proc.matcher, "match", "match")
+        self._wrap(proc.deduper, "process", "dedup")
+        self._wrap(process_mod, "dedup_prepare", "dedup")
         stories = getattr(proc.deduper, "stories", None)
         if stories is not None:                 # the story step: features + check + add
             from bot.core import stories as story_mod
             for obj, name in ((stories, "check"), (stories, "add"), (story_mod, "features")):
-                setattr(obj, name, self._timed(getattr(obj, name)))
-            self._restore = (story_mod,)
+                self._wrap(obj, name, "story")
 
-        def match(entry, *a, **kw):
-            t = time.perf_counter()
-            try:
-                return m(entry, *a, **kw)
-            finally:
-                self.match += time.perf_counter() - t
+    def _wrap(self, obj, name: str, stage: str) -> None:
+        fn = getattr(obj, name, None)
+        if fn is None:                          # not in this version of the code
+            return
 
-        def dedup(entry, now=None, **kw):
-            t = time.perf_counter()
-            try:
-                return d(entry, now, **kw)
-            finally:
-                self.dedup += time.perf_counter() - t
-
-        proc.matcher.match, proc.deduper.process = match, dedup
-
-    def _timed(self, fn):
         def timed(*a, **kw):
+            self._nested.append(0.0)
             t = time.perf_counter()
             try:
                 return fn(*a, **kw)
             finally:
-                self.story += time.perf_counter() - t
-        timed.__wrapped__ = fn
-        return timed
+                took = time.perf_counter() - t
+                self.t[stage] += took - self._nested.pop()
+                if self._nested:
+                    self._nested[-1] += took
+        self._undo.append((obj, name, fn, name in vars(obj)))
+        setattr(obj, name, timed)
+
+    @property
+    def match(self) -> float:
+        return self.t["match"]
+
+    @property
+    def dedup(self) -> float:
+        return self.t["dedup"] + self.t["story"]
+
+    @property
+    def story(self) -> float:
+        return self.t["story"]
 
     def close(self) -> None:
-        """Unwrap the module-level stories.features (the other wraps die with the processor)."""
-        if hasattr(self, "_restore"):
-            story_mod = self._restore[0]
-            story_mod.features = getattr(story_mod.features, "__wrapped__", story_mod.features)
+        """Unwrap everything (module attributes would otherwise stay wrapped for the next run)."""
+        for obj, name, fn, own in reversed(self._undo):
+            if own:
+                setattr(obj, name, fn)
+            else:
+                delattr(obj, name)              # the class's method shows through again
+        self._undo.clear()
 
 
 def breakdown(total: float, clock: StageClock, n: int) -> str:

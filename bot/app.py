@@ -7,8 +7,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from bot.adapters.config import Config, ConfigError, diff_config, load_config
+from bot.adapters.files import private_dir
 from bot.adapters.fetch import Fetcher
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
@@ -27,7 +29,7 @@ class App:
     config: Config
     store: Store
     deduper: Deduper
-    processor: Processor
+    processor: Processor | None    # built on first need: current_processor()
     fetcher: Fetcher
     parsers: ParserPool
     pipeline: Pipeline
@@ -40,7 +42,8 @@ class App:
                    parser_kind: str = "process", command: str = "run") -> "App":
         """Load config (ConfigError), open the store (StoreError), register this instance; the
         duplicate index is warmed when it is first needed (warm_index)."""
-        config = load_config(settings.watchlists, feeds_file=settings.feeds_file)
+        config = load_config(settings.watchlists, feeds_file=settings.feeds_file,
+                             cache_dir=state_dir(settings))
         store = Store.open(settings.database)
         name = instance_name(settings)
         registered = False
@@ -50,7 +53,6 @@ class App:
                                     command=command, now=utcnow())
             registered = True
             deduper = Deduper(settings.dedup_window)
-            processor = Processor(Matcher(config.watchlists), deduper)
             fetcher = Fetcher(user_agent=settings.user_agent,
                               allow_private=settings.allow_private_networks,
                               total_concurrency=settings.fetch_concurrency,
@@ -65,13 +67,13 @@ class App:
             store.close()
             raise
         parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
-        app = cls(settings, config, store, deduper, processor, fetcher, parsers, None,  # type: ignore[arg-type]
+        app = cls(settings, config, store, deduper, None, fetcher, parsers, None,  # type: ignore[arg-type]
                   instance=name, registered=True)
         # the duplicate index is warmed on first need (the first item to decide), not here: a
         # start-up or a `poll --once` whose feeds bring nothing new never reads the window
         deduper.defer(app.warm_index)
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
-                                processor=lambda: app.processor, publish=publish,
+                                processor=app.current_processor, publish=publish,
                                 also_in=also_in,
                                 max_age=settings.max_age or None, instance=name,
                                 lease=max(settings.lease, 2.0),
@@ -87,6 +89,13 @@ class App:
         n = warm(self.deduper, self.store, self.settings.dedup_window)
         self.last_item_id = max(self.last_item_id, last_id)
         return n
+
+    def current_processor(self) -> Processor:
+        """The matcher is built when the first feed body needs it: a poll whose feeds all answer
+        304 never pays for it (nor for the lexicon it loads)."""
+        if self.processor is None:
+            self.processor = Processor(Matcher(self.config.watchlists), self.deduper)
+        return self.processor
 
     def catch_up(self, stored_upto: int | None = None) -> int:
         """Called inside the store's shared section: add what other instances stored since the
@@ -118,7 +127,8 @@ class App:
     def reload(self) -> list[str]:
         """Re-read watchlists and feeds. Invalid: raises ConfigError, the running config stays.
         Valid: swaps matcher and feed list atomically and returns what changed."""
-        new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file)
+        new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file,
+                          cache_dir=self.settings.state)
         changes = diff_config(self.config, new)
         matcher = Matcher(new.watchlists)       # built fully before anything is swapped
         self.store.sync_feeds(list(new.feeds.feeds), new.feeds.defaults.interval, utcnow())
@@ -148,6 +158,18 @@ class App:
                 except Exception as e:
                     log.warning("could not unregister instance %s: %s", self.instance, e)
             self.store.close()
+
+
+def state_dir(settings: Settings) -> Path | None:
+    """The state folder (created owner-only as Store.open would) for the config parse cache;
+    None with PostgreSQL or when it cannot be made (Store.open then says why)."""
+    if settings.database_url:
+        return settings.state if settings.state.is_dir() else None
+    try:
+        private_dir(settings.state)
+    except OSError:
+        return None
+    return settings.state
 
 
 def instance_name(settings: Settings) -> str:

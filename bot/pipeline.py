@@ -1,7 +1,10 @@
 """The orchestrator: one poll of a feed is fetch -> parse -> process (match + dedup) -> store -> sinks.
 
 Nothing is lost: a feed's new items and its validators (ETag, Last-Modified) are committed in
-one transaction, so a crash before it only causes a refetch. Fan-out is durable: every matched
+one transaction, so a crash before it only causes a refetch. That commit is a group commit
+(SQLite): its fsync is shared with the other feeds committing at the same time and happens off
+the event loop (Store.flush) before any of its alerts is published; a power cut before it undoes
+the feed's poll whole, which again only causes a refetch. Fan-out is durable: every matched
 item is stored with a "to publish" mark in that transaction; the mark is cleared only after the
 sinks have queued its alerts, and marks left by a crash are published by recover() at the next
 start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
@@ -192,7 +195,8 @@ class Pipeline:
         # One step for all instances on the database: what others stored joins the duplicate
         # index, then this batch is decided and stored; two copies of a story polled by two
         # instances at the same moment are still folded.
-        with self.store.shared_section():
+        # group commit: made durable by flush() below, before anything is published from it
+        with self.store.shared_section(group=True):
             if self.catch_up is not None:
                 self.catch_up()
             known = self.store.known_guids(e.id for e in parsed.entries)
@@ -230,6 +234,8 @@ class Pipeline:
                 now=now)
         faults.point("items_committed")       # items, marks and the poll record: one commit
         faults.point("fetch_recorded")
+        if any(s.hits for s in stored):
+            await self.store.flush()          # one fsync shared with the feeds committing now
         await self._publish(stored, out.published)
         if self.also_in is not None:
             pairs = self._also_in(stored, now, first)

@@ -254,3 +254,42 @@ async def test_another_outlets_report_is_folded_and_shown_as_also_in(feed_server
         assert app.store.duplicate_info("b1")[1] == "story"
     finally:
         await app.close()
+
+
+async def test_alerts_leave_only_after_their_items_are_durable(feed_server, tmp_path):
+    """The feed's commit is a group commit (its fsync shared with other feeds', off the loop):
+    by the time the sink gets its alerts, that commit has been synced."""
+    a = feed_server.route("/a.xml", body=make_rss(items("Havana blackout", "Sports today",
+                                                        "Cuba talks")))
+    seen = []
+    app = await open_app(tmp_path, {"a": a}, [])
+
+    async def publish(its):
+        seen.append((len(its), app.store.unsynced))
+    app.pipeline.publish = publish
+    try:
+        r = await poll_all(app)
+        assert r.matched == 2 and seen == [(2, 0)]
+        assert app.store.unsynced == 1          # then the marks are cleared: bookkeeping
+    finally:
+        await app.close()
+
+
+async def test_a_poll_whose_feeds_all_answer_304_builds_no_matcher(feed_server, tmp_path):
+    """Fixed costs of a cron `poll --once`: when no feed brings a body, the matcher (and the
+    lexicon it loads) is never built, nor the duplicate index warmed."""
+    a = feed_server.route("/a.xml", body=make_rss(items("Havana blackout")), etag='"v1"')
+    pub = []
+    app = await open_app(tmp_path, {"a": a}, pub)
+    try:
+        assert app.processor is None
+        await poll_all(app)
+        assert app.processor is not None and len(pub) == 1
+    finally:
+        await app.close()
+    app = await open_app(tmp_path, {"a": a}, pub)
+    try:
+        r = await poll_all(app)
+        assert r.count("not_modified") == 1 and app.processor is None
+    finally:
+        await app.close()

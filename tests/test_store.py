@@ -248,6 +248,32 @@ def test_bookkeeping_commits_skip_the_fsync_but_items_do_not(sqlite_store):
             assert level() == 1
 
 
+async def test_group_commits_share_one_fsync_made_off_the_event_loop(sqlite_store, monkeypatch):
+    """Feed transactions committed as a group skip their own fsync; flush() makes them durable
+    with one fsync in a worker thread, however many callers wait; a durable commit covers the
+    group commits before it."""
+    import asyncio
+    store = sqlite_store
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(threading.get_ident()), real(fd)))
+    for i in range(3):
+        with store.transaction(group=True):
+            store.save_processed([proc(f"g{i}", hits=[HIT])], fetched_at=T0)
+    assert store.unsynced == 3 and calls == []
+    await asyncio.gather(store.flush(), store.flush(), store.flush())
+    assert store.unsynced == 0 and len(calls) == 1
+    assert calls[0] != threading.get_ident()           # not on the event loop's thread
+    await store.flush()
+    assert len(calls) == 1                             # nothing left to sync
+    with store.transaction(group=True):
+        store.save_processed([proc("g9")], fetched_at=T0)
+    assert store.unsynced == 1
+    store.save_processed([proc("g10")], fetched_at=T0)  # durable (FULL): covers the one before
+    assert store.unsynced == 0
+    assert store.known_guids(["g0", "g1", "g2", "g9", "g10"]) == {"g0", "g1", "g2", "g9", "g10"}
+
+
 def test_clusters_watchlists_and_items_many(store):
     """What each story was already news for, before a given copy; copies of copies count for
     the story they name."""

@@ -7,6 +7,7 @@ One connection per Store, guarded by an RLock so the store can be used from work
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import sqlite3
@@ -63,6 +64,9 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._durable = True          # SQLite: the connection's synchronous level is FULL
+        self._commits = 0             # SQLite: commits so far that skipped their fsync ...
+        self._synced = 0              # ... and how many of those an fsync has covered since
+        self._flushing: asyncio.Task | None = None
 
     # --- opening, migrations --------------------------------------------------------------
 
@@ -226,8 +230,57 @@ class Store:
                     "newer sokuho (upgrade, or restore a backup)", path=self.path,
                     kind="newer_schema")
 
+    @property
+    def unsynced(self) -> int:
+        """Commits (SQLite) not yet covered by an fsync: bookkeeping, or group commits."""
+        return self._commits - self._synced
+
+    async def flush(self) -> None:
+        """Make every commit so far durable (group commit). SQLite: one fsync of the WAL in a
+        worker thread, so the event loop keeps fetching meanwhile, shared by every caller that
+        waits at the same time. PostgreSQL: nothing to do (see transaction(group=True))."""
+        target = self._commits
+        while self._synced < target:
+            if self._flushing is None:
+                self._flushing = asyncio.get_running_loop().create_task(self._fsync())
+            await asyncio.shield(self._flushing)
+
+    async def _fsync(self) -> None:
+        try:
+            upto = self._commits
+            await asyncio.to_thread(self._fsync_files)
+            self._synced = max(self._synced, upto)
+        finally:
+            self._flushing = None
+
+    def _fsync_files(self) -> None:
+        """fsync the WAL (what synchronous=FULL does at a commit); committed frames already
+        checkpointed into the database file were synced by the checkpoint (WAL, NORMAL)."""
+        for p in (f"{self.path}-wal", str(self.path)):
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise StoreError(f"state database {self.path}: cannot sync {p}: "
+                                 f"{e.strerror or e}", path=self.path, kind="io") from e
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                raise StoreError(f"state database {self.path}: sync of {p} failed: "
+                                 f"{e.strerror or e}", path=self.path,
+                                 kind="full" if e.errno == errno.ENOSPC else "io") from e
+            finally:
+                os.close(fd)
+            return
+
     def close(self) -> None:
         with self._lock:
+            if self.engine == "sqlite" and not self.readonly and self.unsynced:
+                try:
+                    self._fsync_files()
+                except StoreError:
+                    pass                      # closing anyway: sqlite's own checkpoint syncs
             self.conn.close()
 
     def __enter__(self) -> "Store":
@@ -252,7 +305,7 @@ class Store:
             raise
 
     @contextmanager
-    def transaction(self, *, durable: bool = True):
+    def transaction(self, *, durable: bool = True, group: bool = False):
         """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on exception. Nested use joins the outer
         transaction through a SAVEPOINT (an exception inside undoes only the inner part, then
         propagates). sqlite3 errors surface as StoreError.
@@ -260,7 +313,14 @@ class Store:
         durable=False (the outermost transaction decides): bookkeeping whose loss only repeats
         work. Atomic all the same and safe from a process crash; only a power cut or kernel crash
         may undo it, together with the other commits after the last durable one (SQLite
-        synchronous=NORMAL in WAL mode; PostgreSQL synchronous_commit=off for the transaction)."""
+        synchronous=NORMAL in WAL mode; PostgreSQL synchronous_commit=off for the transaction).
+
+        group=True (group commit): durable, but its fsync may be shared: SQLite commits without
+        one and `await flush()` makes it durable (one fsync, off the event loop, for every commit
+        waiting); call flush() before anything leaves the process on the strength of it.
+        PostgreSQL commits it durably at once."""
+        if group:
+            durable = self.engine != "sqlite"
         with self._lock:
             if self._depth:
                 name = f"sp{self._depth}"
@@ -298,6 +358,11 @@ class Store:
                     yield self.conn
                 with self._errors("committing"):
                     self.conn.execute("COMMIT")
+                if self.engine == "sqlite":
+                    if self._durable:             # FULL: this fsync covered every earlier commit
+                        self._synced = self._commits
+                    else:
+                        self._commits += 1
             except BaseException:
                 if self.conn.in_transaction:
                     try:
@@ -444,12 +509,12 @@ class Store:
         return from_ts(r[0][0]) if r and r[0][0] else None
 
     @contextmanager
-    def shared_section(self, name: str = "dedup"):
+    def shared_section(self, name: str = "dedup", *, group: bool = False):
         """One write transaction in which this instance alone decides (all instances on one
         database): PostgreSQL takes a transaction advisory lock on `name`, SQLite's write lock
         (BEGIN IMMEDIATE) already serialises. Used so that reading what others stored, deciding
         duplicates and storing happen as one step."""
-        with self.transaction() as c:
+        with self.transaction(group=group) as c:
             if self.engine == "postgresql" and self._depth == 1:
                 with self._errors(f"waiting for the {name} lock"):
                     c.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))

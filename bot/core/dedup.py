@@ -140,36 +140,71 @@ def _interned(xs) -> frozenset:
 def _sig_from(id, root, lang, t, key, title, nums, months, caps, again, sfold, summary):
     """Unpickling (a Sig made in a parser worker): the index keeps each feature string once."""
     sig = Sig(id, root, lang, t, key, _interned(title), nums, months, _interned(caps), again, sfold)
-    sig._summary = _interned(summary) if summary is not None else None
+    if summary is not None:
+        sig._summary = _interned(summary)
+        sig._sfold = None
     return sig
+
+
+def _fs(x) -> frozenset:
+    """A feature set as a frozenset (an indexed Sig keeps its sets as tuples)."""
+    return x if x.__class__ is frozenset else frozenset(x)
+
+
+# Sig._summary while Sig._sfold holds the raw (not yet folded) summary
+_RAW = object()
 
 
 class Sig:
     """What the index keeps of an entry. Summary features are computed only when a candidate
-    gets that far (most are decided on the headline alone)."""
+    gets that far (most are decided on the headline alone).
+
+    Memory: a Sig being checked holds its feature sets as frozensets; once indexed (compact())
+    it holds them as tuples (a third of the size; similar() only needs one side as a set), the
+    raw summary without a wrapper, and the index's bookkeeping (`added`, `url`) in its slots."""
 
     __slots__ = ("id", "root", "lang", "t", "key", "title", "nums", "months", "caps", "again",
-                 "_sfold", "_summary")
+                 "_sfold", "_summary", "added", "url")
 
     def __init__(self, id, root, lang, t, key, title, nums, months, caps, again, sfold):
         self.id, self.root, self.lang, self.t, self.key = id, root, lang, t, key
         self.title, self.nums, self.months, self.caps, self.again = title, nums, months, caps, again
-        self._sfold = sfold
-        self._summary: frozenset | None = None
+        self.set_summary(sfold)
+
+    def set_summary(self, sfold) -> None:
+        """`sfold`: the folded summary (str), or (raw summary,) to fold on first need."""
+        if sfold.__class__ is tuple:
+            self._sfold, self._summary = sfold[0], _RAW
+        else:
+            self._sfold, self._summary = sfold, None
 
     def __reduce__(self):
-        return _sig_from, (self.id, self.root, self.lang, self.t, self.key, self.title, self.nums,
-                           self.months, self.caps, self.again, self._sfold, self._summary)
+        summary, sfold = self._summary, self._sfold
+        if summary is _RAW:
+            summary, sfold = None, (sfold,)
+        return _sig_from, (self.id, self.root, self.lang, self.t, self.key, _fs(self.title),
+                           _fs(self.nums), _fs(self.months), _fs(self.caps), self.again, sfold,
+                           summary)
+
+    def compact(self) -> None:
+        """As kept in the index: feature sets as tuples (the same iteration order)."""
+        self.title = tuple(self.title)
+        self.caps = tuple(self.caps)
+        self.nums = tuple(self.nums)
+        self.months = tuple(self.months)
+        if len(self.key) < 10:
+            self.key = ""                       # never compared (similar() needs >= 10)
 
     @property
     def summary(self) -> frozenset:
-        if self._summary is None:
+        summary = self._summary
+        if summary is None or summary is _RAW:
             sfold = self._sfold
-            if sfold.__class__ is tuple:        # (raw summary,): folded on first need
-                sfold = fold(sfold[0])[:400]
-            self._summary = frozenset(features_folded(sfold)) if sfold else _EMPTY
+            if summary is _RAW:                 # raw summary: folded on first need
+                sfold = fold(sfold)[:400]
+            summary = self._summary = frozenset(features_folded(sfold)) if sfold else _EMPTY
             self._sfold = None
-        return self._summary
+        return summary
 
 
 # "again", "second", ...: _AGAIN can only match (its words stand between word boundaries) where
@@ -220,7 +255,13 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     if a.key and a.key == b.key and len(a.key) >= 10:
         return True, 1.0, "title"
     at, bt = a.title, b.title
-    shared = len(at & bt)
+    # an indexed Sig keeps tuples: intersect with whichever side is a set
+    if bt.__class__ is frozenset:
+        shared = len(bt.intersection(at))
+    elif at.__class__ is frozenset:
+        shared = len(at.intersection(bt))
+    else:
+        shared = len(frozenset(at).intersection(bt))
     small = min(len(at), len(bt))
     if not small:
         return False, 0.0, ""
@@ -228,11 +269,13 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     tc = shared / small
     if tj < 0.25 and tc < 0.85:
         return False, tj, ""                    # no rule below can accept: decided cheaply
-    if a.nums and b.nums and a.nums != b.nums:
+    if a.nums and b.nums and _fs(a.nums) != _fs(b.nums):
         return False, 0.0, "different figures"
-    if a.months and b.months and a.months != b.months:
+    if a.months and b.months and _fs(a.months) != _fs(b.months):
         return False, 0.0, "different months"
-    only_a, only_b = a.caps - b.caps, b.caps - a.caps
+    ac, bc = a.caps, b.caps
+    only_a = _fs(ac).difference(bc) if ac else _EMPTY
+    only_b = _fs(bc).difference(ac) if bc else _EMPTY
     if only_a and only_b and not only_a & b.summary and not only_b & a.summary:
         # each headline names someone or somewhere the other does not: different events
         return False, 0.0, "different names"
@@ -247,7 +290,7 @@ def similar(a: Sig, b: Sig) -> tuple[bool, float, str]:
     sa, sb = a.summary, b.summary
     if len(sa) >= 3 and len(sb) >= 3:
         sj = _jaccard(sa, sb)
-        both = _jaccard(at | sa, bt | sb)
+        both = _jaccard(sa.union(at), sb.union(bt))
         if tj >= 0.25 and sj >= 0.15 and both >= 0.28:
             return True, both, "similar"
         return False, both, ""
@@ -297,10 +340,10 @@ class Deduper:
         self.probe = probe
         self._guid: dict[str, str] = {}
         self._url: dict[str, str] = {}
-        self._key: dict[tuple, Sig] = {}
+        self._key: dict[object, dict[str, Sig]] = {}          # lang -> headline key -> Sig
         self._post: dict[str, list[Sig]] = {}
         self._df: dict[str, int] = {}
-        self._order: deque[tuple[float, Sig, str]] = deque()   # (added_at, sig, canonical url)
+        self._order: deque[Sig] = deque()       # in add order (sig.added: when, sig.url)
         self._loader = None
 
     def defer(self, loader) -> None:
@@ -355,7 +398,8 @@ class Deduper:
         return self._near(sig), sig
 
     def _near(self, sig: Sig) -> DupVerdict:
-        same = self._key.get((sig.lang, sig.key)) if len(sig.key) >= 10 else None
+        keys = self._key.get(sig.lang) if len(sig.key) >= 10 else None
+        same = keys.get(sig.key) if keys is not None else None
         if same is not None and abs(same.t - sig.t) <= self.window:
             return DupVerdict(same.root, "title", 1.0)
         df, post = self._df, self._post
@@ -402,6 +446,7 @@ class Deduper:
         root = verdict.duplicate_of if verdict and verdict.duplicate_of else entry.id
         if sig is None:
             sig = signature(entry, self._time(entry, now))
+        sig.compact()
         if self.stories is not None and watchlists:      # stories are kept per watchlist
             if story is None:
                 story = _stories.features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
@@ -415,9 +460,13 @@ class Deduper:
             self._url.setdefault(url, root)
         sig.root = root
         if len(sig.key) >= 10:
-            self._key.setdefault((sig.lang, sig.key), sig)
+            keys = self._key.get(sig.lang)
+            if keys is None:
+                keys = self._key[sig.lang] = {}
+            keys.setdefault(sig.key, sig)
         add_postings(self._post, self._df, sig.title, sig, self.max_postings)
-        self._order.append((added_at if added_at is not None else sig.t, sig, url))
+        sig.added, sig.url = (added_at if added_at is not None else sig.t), url
+        self._order.append(sig)
 
     def process(self, entry: Entry, now: datetime | None = None,
                 folded_summary: str | None = None, prepped_title: str | None = None, *,
@@ -438,7 +487,7 @@ class Deduper:
         if checked is None:
             # an exact copy (guid, URL): indexed with the summary folded from the entry itself,
             # as add() has always done for it
-            sig._sfold, sig._summary = (entry.summary[:400],) if entry.summary else "", None
+            sig.set_summary((entry.summary[:400],) if entry.summary else "")
         story = prepared.story
         # an item no watchlist matched is never delivered: it only joins a watched story, when its
         # headline shares rare words with one (a cheap gate: most items stop there)
@@ -465,15 +514,18 @@ class Deduper:
             self.stories.expire(before)
         n = 0
         post, df = self._post, self._df
-        while self._order and self._order[0][0] < before:
-            _, sig, url = self._order.popleft()
+        order = self._order
+        while order and order[0].added < before:
+            sig = order.popleft()
+            url = sig.url
             n += 1
             if self._guid.get(sig.id) == sig.root:
                 self._guid.pop(sig.id, None)
             if url and self._url.get(url) == sig.root:
                 self._url.pop(url, None)
-            if self._key.get((sig.lang, sig.key)) is sig:
-                del self._key[(sig.lang, sig.key)]
+            keys = self._key.get(sig.lang)
+            if keys is not None and keys.get(sig.key) is sig:
+                del keys[sig.key]
             drop_postings(post, df, sig.title, sig)
         return n
 

@@ -328,6 +328,41 @@ def drop_postings(post: dict, df: dict, terms, obj) -> None:
             if lst and lst[0] is obj:
                 del lst[0]
 
+def _add_sig(post: dict, df: dict, terms, sig: Sig, cap: int) -> None:
+    """add_postings for the copy index, where most features are in one headline only: a term's
+    postings are the Sig itself while there is one, a list from the second on (no list each)."""
+    get, top = post.get, 2 * cap
+    for term in terms:
+        lst = get(term)
+        if lst is None:
+            post[term] = sig
+        elif lst.__class__ is list:
+            lst.append(sig)
+            if len(lst) > top:
+                del lst[:-cap]
+        else:
+            post[term] = [lst, sig]
+    _count_elements(df, terms)
+
+
+def _drop_sig(post: dict, df: dict, terms, sig: Sig) -> None:
+    """drop_postings for _add_sig's postings (no postings left: no entry)."""
+    for term in terms:
+        left = df.get(term, 0) - 1
+        if left <= 0:
+            df.pop(term, None)
+            post.pop(term, None)
+        else:
+            df[term] = left
+            lst = post.get(term)
+            if lst is sig:
+                del post[term]
+            elif lst is not None and lst.__class__ is list and lst[0] is sig:
+                del lst[0]
+                if len(lst) == 1:
+                    post[term] = lst[0]
+
+
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
@@ -341,7 +376,7 @@ class Deduper:
         self._guid: dict[str, str] = {}
         self._url: dict[str, str] = {}
         self._key: dict[object, dict[str, Sig]] = {}          # lang -> headline key -> Sig
-        self._post: dict[str, list[Sig]] = {}
+        self._post: dict[str, list[Sig] | Sig] = {}   # a Sig alone, a list from the second on
         self._df: dict[str, int] = {}
         self._order: deque[Sig] = deque()       # in add order (sig.added: when, sig.url)
         self._loader = None
@@ -414,10 +449,15 @@ class Deduper:
             probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         counts: dict[Sig, int] = {}
         cap = self.max_postings
+        get = counts.get
         for f in probes:
             lst = post.get(f)
-            if lst:
+            if lst is None:
+                continue
+            if lst.__class__ is list:
                 _count_elements(counts, lst[-cap:] if len(lst) > cap else lst)   # counted in C
+            else:                               # one Sig
+                counts[lst] = get(lst, 0) + 1
         if not counts:
             return DupVerdict(None)
         lang, t, window = sig.lang, sig.t, self.window
@@ -464,7 +504,7 @@ class Deduper:
             if keys is None:
                 keys = self._key[sig.lang] = {}
             keys.setdefault(sig.key, sig)
-        add_postings(self._post, self._df, sig.title, sig, self.max_postings)
+        _add_sig(self._post, self._df, sig.title, sig, self.max_postings)
         sig.added, sig.url = (added_at if added_at is not None else sig.t), url
         self._order.append(sig)
 
@@ -526,7 +566,7 @@ class Deduper:
             keys = self._key.get(sig.lang)
             if keys is not None and keys.get(sig.key) is sig:
                 del keys[sig.key]
-            drop_postings(post, df, sig.title, sig)
+            _drop_sig(post, df, sig.title, sig)
         return n
 
 

@@ -194,6 +194,8 @@ class Sig:
         self.months = tuple(self.months)
         if len(self.key) < 10:
             self.key = ""                       # never compared (similar() needs >= 10)
+        if self.lang.__class__ is str:
+            self.lang = _intern(self.lang)      # one "en" for the index, not one per stored row
 
     @property
     def summary(self) -> frozenset:
@@ -491,7 +493,8 @@ class Deduper:
             if story is None:
                 story = _stories.features(prep(entry.title), prep(entry.summary[:400]) if entry.summary
                                  else "", entry.lang, topic)
-            self.stories.add(entry.id, root, entry.lang, sig.t, watchlists, story,
+            self.stories.add(entry.id, root, _intern(entry.lang) if entry.lang.__class__ is str
+                             else entry.lang, sig.t, watchlists, story,
                              title=entry.title, added_at=added_at, gate=sig.title)
         self._guid.setdefault(entry.id, root)
         if url is None:
@@ -505,7 +508,9 @@ class Deduper:
                 keys = self._key[sig.lang] = {}
             keys.setdefault(sig.key, sig)
         _add_sig(self._post, self._df, sig.title, sig, self.max_postings)
-        sig.added, sig.url = (added_at if added_at is not None else sig.t), url
+        # (the same float object as sig.t when equal, as it mostly is)
+        sig.added = added_at if added_at is not None and added_at != sig.t else sig.t
+        sig.url = url
         self._order.append(sig)
 
     def process(self, entry: Entry, now: datetime | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from hashlib import blake2b
 from collections import Counter, deque
 from itertools import compress
 
@@ -192,8 +193,6 @@ class Sig:
         self.caps = tuple(self.caps)
         self.nums = tuple(self.nums)
         self.months = tuple(self.months)
-        if len(self.key) < 10:
-            self.key = ""                       # never compared (similar() needs >= 10)
         if self.lang.__class__ is str:
             self.lang = _intern(self.lang)      # one "en" for the index, not one per stored row
 
@@ -226,6 +225,10 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     if not ascii_:
         key += "".join(_CJK_RUN.findall(ft))
         _cjk_features(ft, feats)
+    # the headline key is only ever compared for equality, and only from 10 characters on: kept
+    # as a 16-byte digest (a third of the headline's size; a collision is a 2**-128 chance)
+    key = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest() \
+        if len(key) >= 10 else ""
     caps = _CAP.findall(title)
     if caps:
         if title.startswith(caps[0]):
@@ -500,6 +503,8 @@ class Deduper:
         if url is None:
             url = canonical_url(entry.link) if entry.link else ""
         if url:
+            if url == entry.id:
+                url = entry.id                  # one string for both (guid = link is common)
             self._url.setdefault(url, root)
         sig.root = root
         if len(sig.key) >= 10:

@@ -103,6 +103,17 @@ async def test_thread_and_inline_pools_prepare_too(kind):
     assert res.prepared_by == one.version and hit_names(res) == [["cuba"], [], ["cuba"], []]
 
 
+async def open_app(feed_server, tmp_path, rows, parser_kind):
+    """An App polling one feed of `rows`, watching cuba (Havana) only."""
+    url = feed_server.route("/a.xml", body=make_rss(rows, language="en"))
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Havana]\n", encoding="utf-8")
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: a, url: '{url}'}}\n", encoding="utf-8")
+    return wl, await App.open(Settings(watchlists=wl, state=tmp_path / "st",
+                                       allow_private_networks=True), parser_kind=parser_kind)
+
+
 @pytest.mark.timeout(120)
 async def test_app_reload_changes_what_the_worker_processes_match(feed_server, tmp_path):
     now = datetime.now(timezone.utc)
@@ -110,13 +121,7 @@ async def test_app_reload_changes_what_the_worker_processes_match(feed_server, t
              "pubDate": now - timedelta(minutes=5)},
             {"title": "Nuuk votes on mining law", "guid": "a2", "link": "https://a.example/2",
              "pubDate": now - timedelta(minutes=4)}]
-    url = feed_server.route("/a.xml", body=make_rss(rows, language="en"))
-    wl = tmp_path / "wl"
-    wl.mkdir()
-    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Havana]\n", encoding="utf-8")
-    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: a, url: '{url}'}}\n", encoding="utf-8")
-    app = await App.open(Settings(watchlists=wl, state=tmp_path / "st",
-                                  allow_private_networks=True), parser_kind="process")
+    wl, app = await open_app(feed_server, tmp_path, rows, "process")
     try:
         seen = []
         real = app.parsers.parse
@@ -188,3 +193,48 @@ def test_match_with_several_files_keeps_the_documented_order(tmp_path):
     ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]
     assert ids[:400] == [f"big{i}" for i in range(400)] and ids[400:402] == ["s0-copy", "s0-own"]
     assert json.loads(r.stdout.splitlines()[400])["duplicate_of"] == "big0"
+
+
+class _Unloadable(Preparer):
+    """Watchlists a worker cannot build a matcher from (the main process still can prepare)."""
+
+    @property
+    def watchlists(self):
+        return [object()]
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_that_cannot_load_the_watchlists_parses_and_leaves_matching_to_main(caplog):
+    bad = _Unloadable(Matcher([CUBA]))
+    pool = ParserPool("process", workers=1)
+    try:
+        first = await pool.parse(BODY, feed_name="a", preparer=bad)
+        again = await pool.parse(BODY, feed_name="b", preparer=bad)
+        [w] = pool._all
+    finally:
+        pool.close()
+    for r in (first, again):
+        assert not r.failed and len(r.entries) == 4 and r.prepared is None
+    assert w.refused == bad.version and w.version is None
+    assert sum("could not load the watchlists" in m for m in caplog.messages) == 1   # asked once
+
+
+async def test_a_reload_while_a_feed_is_parsed_is_applied_to_that_feed(feed_server, tmp_path):
+    now = datetime.now(timezone.utc)
+    rows = [{"title": "Nuuk votes on mining law", "guid": "n1", "link": "https://a.example/n1",
+             "pubDate": now - timedelta(minutes=5)}]
+    wl, app = await open_app(feed_server, tmp_path, rows, "inline")
+    try:
+        real = app.parsers.parse
+
+        async def parse_then_reload(body, **kw):     # the watchlists change while it parses
+            r = await real(body, **kw)
+            (wl / "greenland.yaml").write_text("name: greenland\naliases:\n  en: [Nuuk]\n",
+                                               encoding="utf-8")
+            app.reload()
+            return r
+        app.parsers.parse = parse_then_reload
+        await app.pipeline.poll_many(app.store.feeds())
+        assert app.store.item("n1").watchlists == ["greenland"]     # decided with the new ones
+    finally:
+        await app.close()

@@ -27,6 +27,7 @@ import calendar
 import codecs
 import hashlib
 import io
+import logging
 import multiprocessing
 import os
 import queue
@@ -43,6 +44,8 @@ from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from bot.core.model import Entry
 from bot.core.normalize import strip_controls, strip_html
 from bot.core.process import Prepared, Preparer
+
+log = logging.getLogger("sokuho.parse")
 
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
@@ -309,6 +312,7 @@ class _Worker:
 
     def __init__(self, ctx, parent: int):
         self.version: int | None = None      # the watchlists it matches with
+        self.refused: int | None = None      # a version it could not load (not sent again)
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True,
                                 name="sokuho-parse")
@@ -327,6 +331,10 @@ class _Worker:
         if not self.conn.poll(self.STARTUP):
             raise EOFError("parser worker did not load the watchlists")
         status, detail = self.conn.recv()
+        if status != "ok":
+            log.warning("parser worker could not load the watchlists (%s): entries are matched "
+                        "in the main process", detail)
+            self.refused = preparer.version
         self.version = preparer.version if status == "ok" else None
         return status == "ok"
 
@@ -443,7 +451,7 @@ class ParserPool:
         try:
             version = None
             if preparer is not None:
-                if w.version != preparer.version:
+                if w.version != preparer.version and w.refused != preparer.version:
                     w.configure(preparer)
                 version = w.version
             return w.call(body, kw, self.budget, version)

@@ -163,7 +163,7 @@ def _prep_cached(s: str) -> str:
 
 
 # Fast paths (same output as the plain chain NFKC -> _unmask -> translate(_FOLD) -> _kana_fold,
-# which stays the reference in tests/test_normalize.py): each step first asks, in C, whether
+# which stays the reference in tests/test_phrases.py): each step first asks, in C, whether
 # it has anything to do, and most news text needs few of them.
 #
 # NFKC: NFKC(s) is unchanged when a run of characters is replaced by its own NFKC (the runs
@@ -216,28 +216,31 @@ _FOLD_LATIN1 = bytes(ord(_FOLD.get(c) or chr(c)) if chr(c) not in _FOLD_LONG els
                      for c in range(256))
 
 
+_FOLD_LONG_BYTES = re.compile(b"[" + re.escape("".join(_FOLD_LONG).encode("latin-1")) + b"]")
+
+
 def _fold_accents(s: str) -> str:
     """s.translate(_FOLD), faster."""
-    if _FOLD_CHARS.search(s) is None:
-        return s
-    try:
-        b = s.encode("latin-1")
-    except UnicodeEncodeError:
-        return s.translate(_FOLD_LIST)
-    for ch, to in _FOLD_LONG.items():
-        if ch in s:
-            return s.translate(_FOLD_LIST)
-    return b.translate(_FOLD_LATIN1).decode("latin-1")
+    return s if _FOLD_CHARS.search(s) is None else s.translate(_FOLD_LIST)
 
 
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
         s = _nfkc(s)
+        b = s.encode("latin-1", "ignore") if s[:1] <= "\xff" else b""   # (CJK text: no)
+        if len(b) == len(s) and _FOLD_LONG_BYTES.search(b) is None:
+            # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
+            # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes
+            return _acronyms(b.translate(_FOLD_LATIN1).decode("latin-1"))
         if _UNMASK_CHARS.search(s) is not None:
             s = _unmask(s)
         s = _fold_accents(s)
         if not s.isascii():
             s = _kana_fold(s)
+    return _acronyms(s)
+
+
+def _acronyms(s: str) -> str:
     if "." in s and _ACRONYM.search(s):
         s = _ACRONYM.sub(_acronym, s)   # U.S. -> US, U.N. -> UN
     return s

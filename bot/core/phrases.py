@@ -108,7 +108,7 @@ class PhraseIndex:
                 if p.fuzzy != "off" and re.fullmatch(r"[ァ-ヺ]+", folded) and len(folded) >= 5:
                     self._kana_fuzzy.setdefault(len(folded), []).append((folded, p))
         keys = {}
-        for i, toks in enumerate(self._seqs):
+        for toks in self._seqs:
             core = " ".join(toks)
             for b, a in _BOUNDS:
                 keys[b + core + a] = (len(core), toks)
@@ -124,7 +124,8 @@ class PhraseIndex:
                 self._fuzzy_by[(c, n)] = lst
         self._fuzzy_seen: set[bytes] = set()       # words looked up (hit or not)
         self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}   # ... the hits
-        self._kana_cache: dict[str, list[tuple[Phrase, float]]] = {}
+        # katakana runs looked up: run -> [(alias phrase, score)], and the runs with any
+        self._kana: tuple[dict[str, list[tuple[Phrase, float]]], set[str]] = ({}, set())
         cjk = list(self._cjk)
         self._cjk_ac = _automaton({s: s for s in cjk})
         # phrases inside a longer phrase, which the leftmost-longest scan finds instead
@@ -262,12 +263,14 @@ class PhraseIndex:
         if not runs:
             return
         runs = set(runs)
-        cache = self._kana_cache                 # this text's reference (see _find_latin)
+        cache, near = self._kana                 # this text's references (see _find_latin)
         if len(cache) > _KANA_CACHE_MAX:
-            cache = self._kana_cache = {}
+            cache, near = self._kana = ({}, set())
         for run in runs.difference(cache):
-            cache[run] = self._kana_near(run)
-        if all(not cache[r] for r in runs):
+            cache[run] = found = self._kana_near(run)
+            if found:
+                near.add(run)
+        if runs.isdisjoint(near):
             return
         for m in _KATAKANA_RUN.finditer(folded):
             run, a, b = m.group(), m.start(), m.end()

@@ -37,7 +37,7 @@ eval: $(STAMP)  ## score matching and dedup: ../shared/eval/dev, eval/regression
 decisions: $(STAMP)  ## every match and dedup decision on the corpora, compared with eval/decisions/
 	$(BIN)/python eval/decisions.py
 
-bench: $(STAMP)  ## issue 9's figures on an idle machine (~10 min): whole processes vs feedparser and newsboat, then one-core throughput
+bench: $(STAMP)  ## issue 9's figures on an idle machine (~8 min): whole processes vs feedparser and newsboat, then one-core throughput
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/match_bench.py
 

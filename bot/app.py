@@ -84,7 +84,7 @@ class App:
 
     def warm_index(self) -> int:
         """Fill the duplicate index from the store: every item of the window (run by the
-        Deduper on first need, inside the store's shared section when the pipeline asks)."""
+        Deduper on first need; the pipeline asks just before its shared write section)."""
         last_id = self.store.max_item_id()   # before warming: later items come by catch_up
         n = warm(self.deduper, self.store, self.settings.dedup_window)
         self.last_item_id = max(self.last_item_id, last_id)
@@ -189,11 +189,12 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     paused = gc.isenabled()
     gc.disable()
     try:
-        for entry, dup_of in store.recent_entries(since):
+        for entry, dup_of, url in store.recent_for_index(since):
             when = (entry.published or now).timestamp()
             matched = hits.get(entry.id, ())
             deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()),
-                        watchlists={w for w, _ in matched}, topic={t for _, t in matched})
+                        watchlists={w for w, _ in matched}, topic={t for _, t in matched},
+                        url=url if entry.link else "")
             n += 1
     finally:
         if paused:

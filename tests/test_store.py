@@ -729,7 +729,7 @@ def test_a_restart_keeps_clustering_stories(db):
         v = d.process(later, hits=[hit])
         assert (v.duplicate_of, v.reason) == ("a", "story")
         lost = Deduper()
-        s2 = type("NoHits", (), {"recent_entries": s.recent_entries,
+        s2 = type("NoHits", (), {"recent_for_index": s.recent_for_index,
                                  "recent_hits": lambda self, since: {}})()
         warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
         assert lost.process(later, hits=[hit]).duplicate_of is None

@@ -682,19 +682,26 @@ class Store:
 
     def recent_entries(self, since: datetime) -> Iterator[tuple[Entry, str | None]]:
         """(entry, duplicate_of) for items published or fetched at/after `since`, oldest first
-        (by published time, else fetched time). The ids in that order come from one query (one
-        sort), the rows page by page by id: linear in the window (a page per OFFSET-free keyset
-        query would sort the window again for every page). The lock is not held between pages;
-        an item pruned meanwhile is skipped."""
+        (by published time, else fetched time)."""
+        for entry, dup_of, _ in self.recent_for_index(since):
+            yield entry, dup_of
+
+    def recent_for_index(self, since: datetime) -> Iterator[tuple[Entry, str | None, str]]:
+        """recent_entries with each item's stored canonical link (what the duplicate index's
+        URL check keys on: computed once, when the item was stored). The ids in that order come
+        from one query (one sort), the rows page by page by id: linear in the window (keyset
+        pages sorted the whole window again for every page). The lock is not held between
+        pages; an item pruned meanwhile is skipped."""
         s = to_ts(since)
         ids = [r[0] for r in self._all(Q.RECENT_IDS, (s, s))]
+        cols = Q.ITEM_COLS + ", canonical_link"
         for chunk in chunks(ids):
             rows = {r[0]: r for r in self._all(
-                Q.ITEMS_BY_ID.format(cols=Q.ITEM_COLS, marks=marks(len(chunk))), chunk)}
+                Q.ITEMS_BY_ID.format(cols=cols, marks=marks(len(chunk))), chunk)}
             for rowid in chunk:
                 r = rows.get(rowid)
                 if r is not None:
-                    yield item_from_row(r).entry, r[8]
+                    yield item_from_row(r).entry, r[8], r[10]
 
     def recent_matches(self, since: datetime, watchlist: str | None = None, *,
                        include_duplicates: bool = False) -> list[StoredItem]:

@@ -72,7 +72,7 @@ def test_compact_signatures_decide_as_the_set_form(a, b, summary):
 
 
 def test_singleton_postings_follow_the_list_postings():
-    """_add_sig/_drop_sig (a Sig alone until a second one) keep the same postings, in the same
+    """_add_sig/drop_postings(single=True) (a Sig alone until a second one) keep the same postings, in the same
     order, as add_postings/drop_postings (always a list), through adds, trims and expiry."""
     rng = random.Random(5)
     terms = [f"t{i}" for i in range(40)]
@@ -88,7 +88,7 @@ def test_singleton_postings_follow_the_list_postings():
         if rng.random() < 0.45:
             old = live.pop(0)
             dedup.drop_postings(post_l, df_l, old.title, old)
-            dedup._drop_sig(post_s, df_s, old.title, old)
+            dedup.drop_postings(post_s, df_s, old.title, old, single=True)
         assert df_l == df_s
         for t in terms:
             want = post_l.get(t) or []

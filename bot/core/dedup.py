@@ -320,8 +320,9 @@ def add_postings(post: dict, df: dict, terms, obj, cap: int) -> None:
     _count_elements(df, terms)              # df[term] += 1 for each, in C
 
 
-def drop_postings(post: dict, df: dict, terms, obj) -> None:
-    """Expire `obj` (the oldest entry) from each term's postings, as add_postings added it."""
+def drop_postings(post: dict, df: dict, terms, obj, *, single: bool = False) -> None:
+    """Expire `obj` (the oldest entry) from each term's postings, as add_postings added it
+    (`single`: as _add_sig did: a posting of one is the object itself, no entry for none)."""
     for term in terms:
         left = df.get(term, 0) - 1
         if left <= 0:
@@ -330,8 +331,13 @@ def drop_postings(post: dict, df: dict, terms, obj) -> None:
         else:
             df[term] = left
             lst = post.get(term)
-            if lst and lst[0] is obj:
+            if single and lst is obj:
+                del post[term]
+            elif lst and lst.__class__ is list and lst[0] is obj:
                 del lst[0]
+                if single and len(lst) == 1:
+                    post[term] = lst[0]
+
 
 def _add_sig(post: dict, df: dict, terms, sig: Sig, cap: int) -> None:
     """add_postings for the copy index, where most features are in one headline only: a term's
@@ -348,24 +354,6 @@ def _add_sig(post: dict, df: dict, terms, sig: Sig, cap: int) -> None:
         else:
             post[term] = [lst, sig]
     _count_elements(df, terms)
-
-
-def _drop_sig(post: dict, df: dict, terms, sig: Sig) -> None:
-    """drop_postings for _add_sig's postings (no postings left: no entry)."""
-    for term in terms:
-        left = df.get(term, 0) - 1
-        if left <= 0:
-            df.pop(term, None)
-            post.pop(term, None)
-        else:
-            df[term] = left
-            lst = post.get(term)
-            if lst is sig:
-                del post[term]
-            elif lst is not None and lst.__class__ is list and lst[0] is sig:
-                del lst[0]
-                if len(lst) == 1:
-                    post[term] = lst[0]
 
 
 class Deduper:
@@ -576,7 +564,7 @@ class Deduper:
             keys = self._key.get(sig.lang)
             if keys is not None and keys.get(sig.key) is sig:
                 del keys[sig.key]
-            _drop_sig(post, df, sig.title, sig)
+            drop_postings(post, df, sig.title, sig, single=True)
         return n
 
 

@@ -39,7 +39,9 @@ def common_parent() -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; only="poll": just that command's parser (its module alone is
+    imported: `sokuho poll` does not pay for the Telegram or OPML modules)."""
     parser = argparse.ArgumentParser(
         prog="sokuho",
         description="sokuho (速報): polls news feeds, matches watchlists in Japanese, English and "
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parent = common_parent()
     for name in COMMANDS:
+        if only is not None and name != only:
+            continue
         try:
             mod = importlib.import_module(f"bot.commands.{name}")
         except ModuleNotFoundError as e:          # a command still being written
@@ -69,7 +73,9 @@ def setup_logging(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+# ruamel.yaml is imported where a file is parsed (a process whose config is in the parse cache
+# never needs it)
 
 from bot.core.watchlist import FeedList, Watchlist
 
@@ -52,7 +51,8 @@ class Config:
     files: dict[str, str] = field(default_factory=dict)   # watchlist name -> file path
 
 
-def _yaml() -> YAML:
+def _yaml():
+    from ruamel.yaml import YAML
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
     return y
@@ -70,6 +70,7 @@ def _dotted(loc: tuple) -> str:
 
 def _locate(node, loc: tuple) -> tuple[int | None, int | None]:
     """Follow a pydantic error location through ruamel nodes to the deepest line/column known."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
     line = col = None
     if hasattr(node, "lc"):
         line, col = node.lc.line, node.lc.col
@@ -144,6 +145,7 @@ def _read(path: Path) -> tuple[object, list[Problem]]:
         return None, [Problem(str(path), None, None, "", f"not UTF-8 text ({e.reason})")]
     except OSError as e:
         return None, [Problem(str(path), None, None, "", f"cannot read: {e.strerror or e}")]
+    from ruamel.yaml.error import MarkedYAMLError
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as e:

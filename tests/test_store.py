@@ -733,3 +733,22 @@ def test_a_restart_keeps_clustering_stories(db):
                                  "recent_hits": lambda self, since: {}})()
         warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
         assert lost.process(later, hits=[hit]).duplicate_of is None
+
+
+def test_the_canonical_link_of_the_duplicate_check_is_the_one_stored(store):
+    """The duplicate check (in a parser worker) already made the canonical link: the store keeps
+    that one instead of cleaning the URL again; an item without it is cleaned here."""
+    from bot.core.dedup import Deduper
+    from bot.core.matcher import Matcher
+    from bot.core.process import Processor
+    link = "https://Ex.com/b/?utm_source=rss&id=2"
+    e = Entry(id="k", feed="f", title="Some headline about a port strike", link=link,
+              summary="", published=T0, lang="en")
+    p = Processor(Matcher({}), Deduper()).process(e, T0)
+    assert p.canonical_link == canonical_url(link) != link
+    planted = Processed(e, [], DupVerdict(None), canonical_link="https://planted.example/")
+    bare = Processed(Entry(id="m", feed="f", title="t", link=link, summary="", published=T0,
+                           lang="en"))
+    store.save_processed([planted, bare], fetched_at=T0)
+    rows = dict(store.conn.execute("SELECT guid, canonical_link FROM items").fetchall())
+    assert rows == {"k": "https://planted.example/", "m": canonical_url(link)}

@@ -560,7 +560,8 @@ class Store:
                 continue
             firsts[e.id] = p
             reason = (dup.reason or "duplicate") if dup.duplicate_of is not None else None
-            rows.append((e.id, e.feed, e.title, e.link, canonical_url(e.link), e.summary,
+            link = p.canonical_link if p.canonical_link is not None else canonical_url(e.link)
+            rows.append((e.id, e.feed, e.title, e.link, link, e.summary,
                          to_ts(e.published), fetched, e.lang, dup.duplicate_of, reason,
                          "\n".join(dup.evidence) or None))
         with self.transaction() as c:

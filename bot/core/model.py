@@ -59,6 +59,7 @@ class Processed:
     entry: Entry
     hits: list[Hit] = field(default_factory=list)
     dup: DupVerdict = field(default_factory=lambda: DupVerdict(None))
+    canonical_link: str | None = None    # when already computed (duplicate check); else the store does
 
     @property
     def watchlists(self) -> list[str]:

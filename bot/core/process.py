@@ -87,7 +87,8 @@ class Processor:
         if prepared.lang != entry.lang:
             entry = replace(entry, lang=prepared.lang)
         verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=prepared.dedup)
-        return Processed(entry, prepared.hits, verdict)
+        return Processed(entry, prepared.hits, verdict,
+                         prepared.dedup.url if prepared.dedup is not None else None)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
         return self.decide(entry, self.prepare(entry), now)

@@ -25,6 +25,10 @@ from bot.core.process import Processor
 
 log = logging.getLogger("sokuho.match")
 
+# json.dumps(obj, ensure_ascii=False) builds a new encoder for every call: one, built once, writes
+# the same text
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def register(sub, parent):
     p = sub.add_parser("match", parents=[parent], help="match feed files or URLs (JSON Lines)",
@@ -86,7 +90,9 @@ async def _run(sources: list[str], settings, processor: Processor) -> int:
 
 
 async def _write(fetched, jobs, processor: Processor) -> int:
-    """Results in source order (later sources go on parsing meanwhile), deduplicated here."""
+    """Results in source order (later sources go on parsing meanwhile), deduplicated here. Each
+    source's lines are written with one call and flushed when the source is done (25,000 writes
+    of one line each cost more than the duplicate check of those lines)."""
     failures = 0
     out = sys.stdout
     for (src, res), job in zip(fetched, jobs):
@@ -102,12 +108,17 @@ async def _write(fetched, jobs, processor: Processor) -> int:
         if parsed.bozo:
             log.warning("%s: feed has problems, entries kept: %s", src, parsed.bozo)
         prepared = parsed.prepared if parsed.prepared_by == processor.preparer.version else None
+        lines = []
         for i, entry in enumerate(parsed.entries):
             p = processor.decide(entry, prepared[i] if prepared else processor.prepare(entry))
-            out.write(json.dumps({
+            lines.append(_encode({
                 "id": entry.id, "feed": src, "title": entry.title, "link": entry.link,
                 "watchlists": p.watchlists, "duplicate_of": p.dup.duplicate_of,
                 "why": [h.as_dict() for h in p.hits] + dup_why(p.dup),
-            }, ensure_ascii=False) + "\n")
+            }))
+        if lines:
+            lines.append("")
+            out.write("\n".join(lines))
+            out.flush()
     out.flush()
     return 1 if failures else 0

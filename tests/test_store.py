@@ -752,3 +752,30 @@ def test_the_canonical_link_of_the_duplicate_check_is_the_one_stored(store):
     store.save_processed([planted, bare], fetched_at=T0)
     rows = dict(store.conn.execute("SELECT guid, canonical_link FROM items").fetchall())
     assert rows == {"k": "https://planted.example/", "m": canonical_url(link)}
+
+
+def _item_indexes(s: Store) -> set[str]:
+    if s.engine == "postgresql":
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'items'"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+    return {r[0] for r in s.conn.execute(sql).fetchall()}
+
+
+def test_items_carry_no_canonical_link_index_and_a_v4_database_drops_it(db):
+    """Every index on items costs each stored item a B-tree insert; no query looks items up by
+    canonical link, so v5 drops that index (and a v4 database loses it at open, items kept)."""
+    saved = list(Store.MIGRATIONS["core"])
+    Store.MIGRATIONS["core"] = saved[:4]
+    try:
+        with Store.open(db) as s:
+            assert "items_canonical_link" in _item_indexes(s)
+            s.save_processed([proc("kept", hits=[HIT])], fetched_at=T0)
+    finally:
+        Store.MIGRATIONS["core"] = saved
+    with Store.open(db) as s:
+        left = _item_indexes(s)
+        assert "items_canonical_link" not in left
+        # the ones queries need stay: the guid key, the time ranges, the duplicate links
+        assert {"items_fetched_at", "items_published_at", "items_duplicate_of"} <= left
+        assert s.item("kept").hits and s.known_guids(["kept"]) == {"kept"}

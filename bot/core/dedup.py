@@ -431,13 +431,14 @@ class Deduper:
         if same is not None and abs(same.t - sig.t) <= self.window:
             return DupVerdict(same.root, "title", 1.0)
         df, post = self._df, self._post
-        # only features already in the index can find anything; the rarest are the best probes
-        probes = [f for f in sig.title if f in df]
+        title = sig.title
+        # only features already in the index can find anything (intersected in C); the rarest
+        # are the best probes. In the order of the features themselves, not of the set (which
+        # varies between processes: a signature made in a parser worker finds and ranks
+        # candidates the same)
+        probes = sorted(df.keys() & title)
         if not probes:
             return DupVerdict(None)
-        # in the order of the features themselves, not of the set (which varies between
-        # processes: a signature made in a parser worker finds and ranks candidates the same)
-        probes.sort()
         if len(probes) > self.probe:
             probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         counts: dict[Sig, int] = {}
@@ -459,9 +460,23 @@ class Deduper:
         else:
             cands = counts
         best: tuple[float, Sig | None, str] = (0.0, None, "")
+        # similar()'s first test, inlined: most candidates share too few headline words, and
+        # rejecting them here (the same arithmetic) saves a call each
+        quick = title.__class__ is frozenset
+        if quick:
+            inter, lb = title.intersection, len(title)
+            skey = sig.key if len(sig.key) >= 10 else None
         for cand in cands:
             if cand.lang != lang or abs(cand.t - t) > window:
                 continue
+            if quick and (skey is None or cand.key != skey):
+                la = len(cand.title)
+                if not la or not lb:
+                    continue
+                shared = len(inter(cand.title))
+                if (shared / (la + lb - shared) < 0.25
+                        and shared / (la if la < lb else lb) < 0.85):
+                    continue
             ok, score, reason = similar(cand, sig)
             if ok and score > best[0]:
                 best = (score, cand, reason)

@@ -23,13 +23,6 @@ class Entry:
     lang: str | None = None             # "ja", "en", "es", ... (feed setting or detected)
     categories: tuple[str, ...] = ()    # the feed's own <category>/<dc:subject> terms (evidence)
 
-    def __reduce__(self):
-        # the constructor's arguments on the wire: a frozen slots dataclass otherwise unpickles
-        # through a Python-level __setstate__ (every item crosses from a parser worker);
-        # tests/test_model_pickle.py fails if a field is added here but not below
-        return (Entry, (self.id, self.feed, self.title, self.link, self.summary, self.published,
-                        self.lang, self.categories))
-
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -47,10 +40,6 @@ class Hit:
     def as_dict(self) -> dict:
         return {"watchlist": self.watchlist, "alias": self.alias, "field": self.field,
                 "text": self.text, "kind": self.kind, "score": round(self.score, 1)}
-
-    def __reduce__(self):     # as Entry's: constructor arguments, no Python-level __setstate__
-        return (Hit, (self.watchlist, self.alias, self.field, self.text, self.kind, self.score,
-                      self.evidence))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from bot.adapters.store import Store, StoreError, canonical_url
 from bot.adapters.store_sql import from_ts, to_ts
+from bot.adapters import store_sql as Q
 from bot.core.model import DupVerdict, Entry, Hit, Processed
 from bot.core.watchlist import Feed
 
@@ -762,9 +763,10 @@ def _item_indexes(s: Store) -> set[str]:
     return {r[0] for r in s.conn.execute(sql).fetchall()}
 
 
-def test_items_carry_no_canonical_link_index_and_a_v4_database_drops_it(db):
+def test_v5_indexes_and_a_v4_database_migrates(db):
     """Every index on items costs each stored item a B-tree insert; no query looks items up by
-    canonical link, so v5 drops that index (and a v4 database loses it at open, items kept)."""
+    canonical link, so v5 drops that index, and publication times are indexed only where an
+    item was published after it was fetched (a v4 database migrates at open, items kept)."""
     saved = list(Store.MIGRATIONS["core"])
     Store.MIGRATIONS["core"] = saved[:4]
     try:
@@ -777,5 +779,33 @@ def test_items_carry_no_canonical_link_index_and_a_v4_database_drops_it(db):
         left = _item_indexes(s)
         assert "items_canonical_link" not in left
         # the ones queries need stay: the guid key, the time ranges, the duplicate links
-        assert {"items_fetched_at", "items_published_at", "items_duplicate_of"} <= left
+        assert {"items_fetched_at", "items_published_late", "items_duplicate_of"} <= left
+        assert "items_published_at" not in left
         assert s.item("kept").hits and s.known_guids(["kept"]) == {"kept"}
+
+
+def test_the_window_is_what_the_unindexed_condition_selects(store):
+    """recent_for_index (RECENT_IDS, spelled for the partial index) returns exactly the items
+    published or fetched at/after `since`, in the same order as the plain OR condition: items
+    fetched before the window but published in it (future-dated), undated ones, equal times."""
+    h = timedelta(hours=1)
+    since = T0
+    fetches = [T0 - 5 * h, T0 - h, T0, T0 + h]
+    pubs = [None, T0 - 9 * h, T0 - 2 * h, T0 - h, T0, T0 + 2 * h, T0 + 30 * h]
+    n = 0
+    for f in fetches:
+        store.save_processed([proc(f"g{n + i}", published=p, title=f"t{n + i}")
+                              for i, p in enumerate(pubs)], fetched_at=f)
+        n += len(pubs)
+    got = [e.id for e, _, _ in store.recent_for_index(since)]
+    s = to_ts(since)
+    plain = [r[0] for r in store.conn.execute(
+        "SELECT guid FROM items WHERE published_at >= ? OR fetched_at >= ? "
+        "ORDER BY COALESCE(published_at, fetched_at), id", (s, s)).fetchall()]
+    assert got == plain
+    # fetched before the window, published in it: found (the partial index's rows)
+    assert {"g5", "g6", "g12", "g13"} <= set(got) and "g0" not in got and "g7" not in got
+    if store.engine == "sqlite":                # no scan of the whole table
+        plan = " ".join(str(r[-1]) for r in store.conn.execute(
+            "EXPLAIN QUERY PLAN " + Q.RECENT_IDS, (s, s)).fetchall())
+        assert "items_published_late" in plan and "SCAN items" not in plan

@@ -322,3 +322,24 @@ def test_entry_equals_the_previous_version_on_generated_items(title, summary, la
         for base in ("", "https://z.example/feed"):
             kw = dict(feed_name="f", feed_lang=lang or None, base_url=base)
             assert P._entry(e, **kw) == _old_entry(e, **kw)
+
+
+# ---- the wire form of Entry and Hit (a plain tuple and the constructor)
+@settings(max_examples=100, deadline=None)
+@given(_text, _text, st.sampled_from([None, "en", "ja"]), st.booleans(),
+       st.lists(_text, max_size=3).map(tuple))
+def test_entry_and_hit_pickle_every_field(title, summary, lang, dated, cats):
+    import dataclasses
+    import pickle
+
+    from bot.core.model import Hit
+    e = Entry("id", "feed", title, "https://l.example/" + title, summary,
+              datetime(2026, 11, 27, 1, 2, 3, tzinfo=timezone.utc) if dated else None, lang, cats)
+    h = Hit("wl", title, "title", summary, "fuzzy", 91.5, evidence=("+x", "-y"))
+    for obj in (e, h):
+        names = [f.name for f in dataclasses.fields(obj)]
+        # the reduce tuple is the fields in declaration order: a field added later must be added
+        assert list(obj.__reduce__()[1]) == [getattr(obj, n) for n in names]
+        back = pickle.loads(pickle.dumps(obj, 5))
+        assert type(back) is type(obj)
+        assert [getattr(back, n) for n in names] == [getattr(obj, n) for n in names]

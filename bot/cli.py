@@ -4,6 +4,7 @@ and provides `register(subparsers)`, which adds its parser and sets `func=run(ar
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -72,7 +73,16 @@ def setup_logging(settings: Settings) -> None:
     setup(settings)
 
 
+# The cyclic GC's young generation is collected every 700 new container objects by default: a
+# cold `poll --once` of 500 feeds x 50 items allocates a few per item in this process (entries
+# and signatures from the parser workers, the duplicate index), so ~500 young and several full
+# collections (~15 us per item, 0.4 s). Nothing here relies on prompt cycle collection (reference
+# counting frees the rest at once); collecting every 10,000 removes the full collections.
+GC_THRESHOLD = (10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
+    gc.set_threshold(*GC_THRESHOLD)
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS else None)

@@ -441,17 +441,18 @@ class Deduper:
             return DupVerdict(None)
         if len(probes) > self.probe:
             probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
-        counts: dict[Sig, int] = {}
+        # every probe's newest postings in one list, counted in one C call (the same counts,
+        # first seen in the same order)
         cap = self.max_postings
-        get = counts.get
-        for f in probes:
-            lst = post.get(f)
-            if lst is None:
-                continue
+        flat: list = []
+        extend, append = flat.extend, flat.append
+        for lst in map(post.get, probes):
             if lst.__class__ is list:
-                _count_elements(counts, lst[-cap:] if len(lst) > cap else lst)   # counted in C
-            else:                               # one Sig
-                counts[lst] = get(lst, 0) + 1
+                extend(lst[-cap:] if len(lst) > cap else lst)
+            elif lst is not None:               # one Sig
+                append(lst)
+        counts: dict[Sig, int] = {}
+        _count_elements(counts, flat)
         if not counts:
             return DupVerdict(None)
         lang, t, window = sig.lang, sig.t, self.window

@@ -33,6 +33,7 @@ import re
 import sys
 from collections import Counter, deque
 from dataclasses import dataclass
+from operator import itemgetter
 
 import Stemmer
 
@@ -451,6 +452,9 @@ def conflict(a: Features, b: Features) -> str:
     return ""
 
 
+_second = itemgetter(1)
+
+
 class StoryIndex:
     """Recent reports, searchable by term. `check` decides, `add` remembers."""
 
@@ -548,7 +552,10 @@ class StoryIndex:
         need = 2 if len(probes) >= 4 else 1              # one shared rare term is not a story
         self.weigh(f, lang)
         best: tuple[float, Report | None, list[str]] = (0.0, None, [])
-        for cand, n in counts.most_common(self.candidates):
+        # most_common(k) without heapq's Python loop: the same list (sorted() is stable, as
+        # nlargest is documented to be: the first counted comes first among equal counts)
+        ranked = sorted(counts.items(), key=_second, reverse=True)[: self.candidates]
+        for cand, n in ranked:
             if n < need:
                 break
             if cand.id == id or cand.lang != lang or abs(cand.t - t) > self.window:

@@ -282,11 +282,14 @@ class ParseCache:
 # On a cache miss, the C parser of ruamel.yaml.clib (libyaml, ~25x faster than the round-trip
 # parser) reads the file as plain data with the same YAML 1.2 resolver. It is used only when the
 # answer is certain to be the round-trip parser's: no directive (`%YAML 1.1` would switch the
-# round-trip resolver to 1.1 rules), no merge key (`<<` orders keys differently), only plain tags,
+# round-trip resolver to 1.1 rules), no merge key (`<<` orders keys differently), no explicit tag,
 # no duplicate keys, plain JSON-able values, and the data validates. Anything else (or clib not
 # installed) takes the round-trip path, whose errors name file:line:column.
 
 _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+# an explicit tag (`!!str 12` is a TaggedScalar to the round-trip loader, a str to the safe one):
+# anything that could be one (a `!` starting a token) goes to the round-trip path
+_TAG_LIKE = re.compile(r"(?:^|[\s\[{,])!")
 _FAST_TAGS = _PLAIN_TAGS - {"tag:yaml.org,2002:merge"}
 # The C composer recurses on the C stack (a crash, not an exception, at ~30,000 levels with 8 MB).
 # Nesting depth <= flow brackets + the widest line (a block level starts right of its parent), so a
@@ -345,8 +348,8 @@ def _c_yaml():
 def _read_fast(text: str):
     """The plain data of `text` by the C parser, or _NOT_PLAIN when the round-trip parser must
     decide (see above)."""
-    if _DIRECTIVE.search(text):
-        return _NOT_PLAIN
+    if _DIRECTIVE.search(text) or _TAG_LIKE.search(text) or "\t" in text:
+        return _NOT_PLAIN                      # a tab: libyaml takes some the round trip refuses
     widest = max(map(len, text.splitlines()), default=0)
     if text.count("[") + text.count("{") + widest > _FAST_MAX_DEPTH:
         return _NOT_PLAIN

@@ -1,6 +1,7 @@
 """The parser's speed changes give exactly the old output (issue 9).
 
-* bot.adapters.feedparser_patch (contentparams copied shallowly): feedparser's whole result,
+* bot.adapters.feedparser_patch (contentparams copied shallowly, FeedParserDict lookups on the
+  plain dict path for ordinary keys): feedparser's whole result and every lookup style,
   patched vs unpatched, over RSS, Atom, RDF, HTML/XHTML content, xml:base and hostile bodies;
 * `_strip_tags` (one regex substitution) vs the left-to-right scanner it falls back to;
 * `_join` (absolute links skip urljoin) vs urljoin;
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 from datetime import datetime, timezone
 from urllib.parse import urljoin
 
@@ -148,12 +150,60 @@ def test_the_stand_in_copies_deeply_whatever_is_not_flat_contentparams():
     assert shim.copy is __import__("copy").copy       # the rest of the copy module is untouched
 
 
+_KEYS = ["title", "summary", "id", "guid", "link", "links", "category", "tags", "enclosures",
+         "license", "updated", "updated_parsed", "published", "published_parsed", "description",
+         "description_detail", "channel", "items", "feed", "entries", "url", "href", "date",
+         "date_parsed", "modified", "issued", "copyright", "tagline", "type", "value", "base",
+         "language", "content", "nope", "", "TITLE"]
+
+
+def _lookups(d):
+    """Every lookup style on every key: value or exception, and the warnings raised."""
+    import warnings
+    out = []
+    for k in _KEYS:
+        for how in (lambda: d.get(k), lambda: d.get(k, 7), lambda: d[k], lambda: k in d,
+                    lambda: getattr(d, k, "none"), lambda: d.setdefault(k, "x") if k == "nope" else 0):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                try:
+                    r = ("ok", re.sub(" at 0x[0-9a-f]+", "", repr(how())))
+                except Exception as exc:  # noqa: BLE001
+                    r = ("raised", type(exc).__name__)
+            out.append((k, r, [str(x.message)[:40] for x in w]))
+    return out
+
+
+@pytest.mark.parametrize("body", [RSS, ATOM, RDF])
+def test_patched_lookups_equal_the_original_on_every_key(body):
+    def dicts(d):
+        return [d, d["feed"], *d["entries"], *(x for e in d["entries"] for x in e.get("links", ())),
+                *(e[k] for e in d["entries"] for k in ("title_detail", "summary_detail") if k in e)]
+    feedparser_patch.remove()
+    try:
+        before = [_lookups(x) for x in dicts(_fp(body))]
+    finally:
+        assert feedparser_patch.apply()
+    assert [_lookups(x) for x in dicts(_fp(body))] == before
+    # a published-only entry: "updated" is the deprecated alias, warned about, in both
+    def pub():
+        return feedparser.FeedParserDict(published="p", published_parsed=(2026,))
+    feedparser_patch.remove()
+    try:
+        before = _lookups(pub())
+    finally:
+        assert feedparser_patch.apply()
+    assert _lookups(pub()) == before
+
+
 def test_the_patch_is_left_out_for_another_feedparser(monkeypatch):
     feedparser_patch.remove()
     try:
         monkeypatch.setattr(feedparser, "__version__", "6.1.0")
+        original_get = feedparser.FeedParserDict.get
         assert not feedparser_patch.apply()
         assert mixin.copy is __import__("copy")
+        assert feedparser.FeedParserDict.get is original_get
         feedparser_patch.remove()
         monkeypatch.undo()
         monkeypatch.setattr(mixin, "copy", None)        # no `copy` global: nothing to patch
@@ -272,3 +322,24 @@ def test_entry_equals_the_previous_version_on_generated_items(title, summary, la
         for base in ("", "https://z.example/feed"):
             kw = dict(feed_name="f", feed_lang=lang or None, base_url=base)
             assert P._entry(e, **kw) == _old_entry(e, **kw)
+
+
+# ---- the wire form of Entry and Hit (a plain tuple and the constructor)
+@settings(max_examples=100, deadline=None)
+@given(_text, _text, st.sampled_from([None, "en", "ja"]), st.booleans(),
+       st.lists(_text, max_size=3).map(tuple))
+def test_entry_and_hit_pickle_every_field(title, summary, lang, dated, cats):
+    import dataclasses
+    import pickle
+
+    from bot.core.model import Hit
+    e = Entry("id", "feed", title, "https://l.example/" + title, summary,
+              datetime(2026, 11, 27, 1, 2, 3, tzinfo=timezone.utc) if dated else None, lang, cats)
+    h = Hit("wl", title, "title", summary, "fuzzy", 91.5, evidence=("+x", "-y"))
+    for obj in (e, h):
+        names = [f.name for f in dataclasses.fields(obj)]
+        # the reduce tuple is the fields in declaration order: a field added later must be added
+        assert list(obj.__reduce__()[1]) == [getattr(obj, n) for n in names]
+        back = pickle.loads(pickle.dumps(obj, 5))
+        assert type(back) is type(obj)
+        assert [getattr(back, n) for n in names] == [getattr(obj, n) for n in names]

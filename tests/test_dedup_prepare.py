@@ -134,3 +134,31 @@ def test_equal_candidates_are_ranked_the_same_whatever_the_set_order():
         v = d._near(sig)
         verdicts.add((v.duplicate_of, v.reason))
     assert len(verdicts) == 1 and next(iter(verdicts))[0] in ("a", "b")
+
+
+def _state(p):
+    s = p.sig
+    return (p.url, p.wls, p.topic, p.story, p._tp, p._sp,
+            tuple(getattr(s, k, None) for k in dedup.Sig.__slots__))
+
+
+_words = st.lists(st.sampled_from(["Maduro", "US", "U.S.", "Caracas", "2026", "1,5", "３月", "March",
+                                   "enero", "again", "キューバ", "停電", "의", "é", "\u3000", "\t",
+                                   "\u2028", "١٢", "ſ", "K", " - Reuters", "【速報】", "(AP)", " "]),
+                  max_size=14).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_words, _words, st.sampled_from(["en", "es", "ja", None]), st.booleans())
+def test_the_compact_wire_form_rebuilds_the_same_prepared(title, summary, lang, matched):
+    entry = Entry("id", "feed", title, "https://a.example/x?utm_source=1", summary, T0, lang)
+    hits = (Hit("cuba", "Cuba", "title", "cuba", "exact"),) if matched else ()
+    tp, sp = prep(entry.title), prep(entry.summary)[:400]
+    p = prepare(entry, tp, sp, hits, folded_summary=sp.lower())
+    assert p.__reduce__()[0] is dedup._prepared_from        # the compact form was used
+    q = pickle.loads(pickle.dumps(p, 5))
+    assert _state(q) == _state(p)
+    assert all(type(getattr(q.sig, k)) is type(getattr(p.sig, k)) for k in ("title", "caps", "nums"))
+    # a Sig whose summary is not the kept one lower-cased travels in the full form, as before
+    r = prepare(entry, tp, sp, hits)
+    assert _state(pickle.loads(pickle.dumps(r, 5))) == _state(r)

@@ -578,6 +578,21 @@ class Prepared:
         self.url, self.sig, self.wls, self.topic, self.story = url, sig, wls, topic, story
         self._tp, self._sp = tp, sp
 
+    def __reduce__(self):
+        # The wire form from a parser worker: the Sig flattened into the tuple, each feature set
+        # as one space-joined string (features never hold whitespace: Latin [a-z0-9] stems, CJK
+        # characters, digits), and the folded summary left out when it is the kept summary
+        # lower-cased (prepare()'s case): rebuilt on arrival by split/intern/lower in C.
+        # Anything else (a Sig already timed, folded or compact) travels in the full form.
+        sig, sp = self.sig, self._sp
+        if (sig.__class__ is Sig and sig.t == 0.0 and sig._summary is None
+                and sig.title.__class__ is frozenset and sig.caps.__class__ is frozenset
+                and sp.__class__ is str and sig._sfold == sp.lower()):
+            return _prepared_from, (self.url, sig.id, sig.root, sig.lang, sig.key,
+                                    " ".join(sig.title), sig.nums, sig.months, " ".join(sig.caps),
+                                    sig.again, self.wls, self.topic, self.story, self._tp, sp)
+        return Prepared, (None,) * 7, self.__getstate__()
+
     def __getstate__(self):
         return (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp)
 
@@ -592,6 +607,17 @@ class Prepared:
                 prep(entry.summary[:400]) if entry.summary else "")
             self.story = _stories.features(tp, sp, entry.lang, self.topic, keep_surface=True)
         return self.story
+
+
+def _split(joined: str) -> frozenset:
+    return frozenset(map(_intern, joined.split(" "))) if joined else _EMPTY
+
+
+def _prepared_from(url, id, root, lang, key, title, nums, months, caps, again, wls, topic, story,
+                   tp, sp) -> Prepared:
+    """Unpickling Prepared's wire form (see Prepared.__reduce__): the same objects as before."""
+    sig = Sig(id, root, lang, 0.0, key, _split(title), nums, months, _split(caps), again, sp.lower())
+    return Prepared(url, sig, wls, topic, story, tp, sp)
 
 
 def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str | None = None,

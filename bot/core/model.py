@@ -23,6 +23,12 @@ class Entry:
     lang: str | None = None             # "ja", "en", "es", ... (feed setting or detected)
     categories: tuple[str, ...] = ()    # the feed's own <category>/<dc:subject> terms (evidence)
 
+    def __reduce__(self):
+        # pickled by parser workers for every entry: a plain tuple and the constructor (the
+        # dataclass default goes through Python-level __getstate__/__setstate__ with fields())
+        return (Entry, (self.id, self.feed, self.title, self.link, self.summary, self.published,
+                        self.lang, self.categories))
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -36,6 +42,10 @@ class Hit:
     score: float = 100.0
     # what the item said for (+) and against (-) this hit (see bot.core.evidence); not stored
     evidence: tuple[str, ...] = field(default=(), compare=False)
+
+    def __reduce__(self):     # as Entry's: a plain tuple on the wire
+        return (Hit, (self.watchlist, self.alias, self.field, self.text, self.kind, self.score,
+                      self.evidence))
 
     def as_dict(self) -> dict:
         return {"watchlist": self.watchlist, "alias": self.alias, "field": self.field,

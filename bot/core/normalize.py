@@ -32,7 +32,25 @@ def _tag_name(s: str, i: int) -> str:
     return s[i:j].lower()
 
 
+# a tag as _strip_tags_scan reads one: `<` + an ASCII letter, `/`, `!` or `?`, up to the next `>`
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
+# where a script/style/noscript block may start (a superset: re.I also folds "ſ" and "K")
+_DROP_START = re.compile(r"<(?:script|style|noscript)", re.I)
+
+
 def _strip_tags(s: str) -> str:
+    """_strip_tags_scan(s), by one regex substitution when no script/style/noscript block can
+    start in `s` (the usual case). The regex only looks up to the last `>`: every tag it tries
+    there ends at the next `>`, so it never rescans (linear); after the last `>` no tag can end."""
+    if _DROP_START.search(s) is not None:
+        return _strip_tags_scan(s)
+    last = s.rfind(">")
+    if last < 0:
+        return s
+    return _TAG.sub(" ", s[:last + 1]) + s[last + 1:]
+
+
+def _strip_tags_scan(s: str) -> str:
     """Drop tags and script/style/noscript blocks in one left-to-right pass (O(len(s))).
 
     A `<` not followed by a letter, `/`, `!` or `?` is text ("1 < 2"); a tag runs to the next `>`;

@@ -1,0 +1,110 @@
+"""Two guarded speed patches of feedparser 6.0.x, applied by bot.adapters.parse on import.
+
+Why: two generic helpers cost feedparser a good part of its parse time, on every element:
+1. it copies its `contentparams` with `copy.deepcopy` for every title, summary and content element
+   it stores (feedparser/mixin.py, `_FeedParserMixin.pop`): about a tenth of its time.
+   `contentparams` is a flat FeedParserDict of strings (type, language, base, sometimes src), so a
+   shallow copy is equal to the deep one;
+2. `FeedParserDict.get` and `__getitem__` (about 50 and 30 calls per entry, mostly
+   `contentparams.get("type")` in handle_data and pop) run the compatibility branches ("category",
+   "enclosures", "license", "updated", the keymap aliases) and raise and catch KeyError for a
+   missing key, for every key. For any other key they are exactly dict.get / dict.__getitem__.
+
+How: 1. `feedparser.mixin` reaches the copy module through its global name `copy`; we give that
+module (only that one) a stand-in whose `deepcopy` makes the shallow copy when, and only when, the
+object is a FeedParserDict with no instance attributes, no key FeedParserDict would rename on the
+way in (its `keymap`: deepcopy re-inserts through __setitem__) and only immutable scalar values.
+Anything else goes to the real `copy.deepcopy`; every other attribute of the stand-in is the copy
+module's. 2. FeedParserDict.get / __getitem__ take the plain dict path for a key that is neither
+a keymap alias nor any string constant of the original __getitem__ (so every key it branches on,
+today's or a later 6.0.x's, still goes to the original method).
+
+Guard: applied only to feedparser 6.0.x whose mixin has a global `copy` that is the copy module,
+whose `_FeedParserMixin.pop` calls `deepcopy`, and whose FeedParserDict has its dict `keymap` and
+its own get/__getitem__; otherwise feedparser is left alone. tests/test_parse_speed_equivalence.py
+proves the parse output equal, patched vs unpatched, over RSS, Atom, RDF, HTML/XHTML content,
+xml:base and hostile bodies.
+"""
+from __future__ import annotations
+
+import copy as _copy
+
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
+def _make_shim(fpdict: type):
+    keymap = fpdict.keymap
+    scalars = _SCALARS
+    deepcopy = _copy.deepcopy
+
+    class _CopyShim:
+        """Stands in for the `copy` module inside feedparser.mixin."""
+
+        def __getattr__(self, name):
+            return getattr(_copy, name)
+
+        @staticmethod
+        def deepcopy(x, memo=None):
+            if (x.__class__ is fpdict and not x.__dict__ and keymap.keys().isdisjoint(x)
+                    and scalars.issuperset(map(type, x.values()))):
+                return fpdict(x)
+            return deepcopy(x, memo)
+
+    return _CopyShim()
+
+
+def _fast_lookups(fpdict: type):
+    """(get, __getitem__) for FeedParserDict: the original ones for the keys they treat specially."""
+    orig_get, orig_getitem = fpdict.get, fpdict.__getitem__
+    slow = frozenset(fpdict.keymap).union(
+        c for c in orig_getitem.__code__.co_consts if isinstance(c, str))
+    dict_get, dict_getitem = dict.get, dict.__getitem__
+
+    def get(self, key, default=None):
+        if key in slow:
+            return orig_get(self, key, default)
+        return dict_get(self, key, default)
+
+    def __getitem__(self, key):
+        if key in slow:
+            return orig_getitem(self, key)
+        return dict_getitem(self, key)
+
+    get.__doc__, __getitem__.__doc__ = orig_get.__doc__, orig_getitem.__doc__
+    return get, __getitem__
+
+
+_state: dict = {}
+
+
+def apply() -> bool:
+    """Install the patches when the guard holds (idempotent). True when they are in force."""
+    if "applied" in _state:
+        return _state["applied"]
+    ok = False
+    try:
+        import feedparser
+        from feedparser import mixin
+        from feedparser.util import FeedParserDict
+        pop = mixin._FeedParserMixin.pop
+        ok = (str(getattr(feedparser, "__version__", "")).startswith("6.0.")
+              and getattr(mixin, "copy", None) is _copy
+              and "copy" in pop.__code__.co_names and "deepcopy" in pop.__code__.co_names
+              and isinstance(getattr(FeedParserDict, "keymap", None), dict)
+              and "get" in vars(FeedParserDict) and "__getitem__" in vars(FeedParserDict))
+        if ok:
+            _state["original"] = (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__)
+            mixin.copy = _make_shim(FeedParserDict)
+            FeedParserDict.get, FeedParserDict.__getitem__ = _fast_lookups(FeedParserDict)
+    except (ImportError, AttributeError):          # pragma: no cover - another feedparser
+        ok = False
+    _state["applied"] = ok
+    return ok
+
+
+def remove() -> None:
+    """Undo apply() (tests compare patched and unpatched output)."""
+    if _state.pop("applied", False):
+        from feedparser import mixin
+        from feedparser.util import FeedParserDict
+        mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__ = _state.pop("original")

@@ -27,6 +27,8 @@ from bot.adapters import parse as P
 from bot.core.model import Entry
 from bot.core.normalize import _strip_tags, _strip_tags_scan, strip_controls, strip_html
 
+feedparser_patch.apply()      # parse_feed applies it on first use; these tests need it at once
+
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
      xmlns:dc="http://purl.org/dc/elements/1.1/">

@@ -1,4 +1,4 @@
-"""Guarded speed patches of feedparser 6.0.x, applied by bot.adapters.parse on import.
+"""Guarded speed patches of feedparser 6.0.x, applied by bot.adapters.parse before it parses.
 
 Why: two generic helpers cost feedparser a good part of its parse time, on every element:
 1. it copies its `contentparams` with `copy.deepcopy` for every title, summary and content element
@@ -40,6 +40,8 @@ xml:base and hostile bodies.
 from __future__ import annotations
 
 import copy as _copy
+import sys
+from array import array
 
 _SCALARS = frozenset({str, int, bool, float, type(None)})
 
@@ -105,10 +107,11 @@ def _make_urljoin(orig, fixer):
 
 
 def _cp1252_table(mapping: dict) -> str:
-    chars = list(map(chr, range(0x10000)))
-    for k, v in mapping.items():
-        chars[k] = v
-    return "".join(chars)
+    """Every BMP character for itself, the mapping's keys for their values (128 KiB, ~3 ms)."""
+    table = array("I", range(0x10000)).tobytes().decode(
+        "utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass")
+    lo, hi = min(mapping, default=0), max(mapping, default=-1) + 1
+    return table[:lo] + "".join(mapping.get(i, table[i]) for i in range(lo, hi)) + table[hi:]
 
 
 _state: dict = {}

@@ -393,3 +393,24 @@ def test_entry_and_hit_pickle_every_field(title, summary, lang, dated, cats):
         back = pickle.loads(pickle.dumps(obj, 5))
         assert type(back) is type(obj)
         assert [getattr(back, n) for n in names] == [getattr(obj, n) for n in names]
+
+
+def test_threads_applying_together_patch_once():
+    import threading
+    feedparser_patch.remove()
+    original_get = feedparser.FeedParserDict.get
+    barrier = threading.Barrier(8)
+
+    def go():
+        barrier.wait()
+        feedparser_patch.apply()
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    d = feedparser.FeedParserDict(tags=[feedparser.FeedParserDict(term="x")])
+    assert d.get("category") == "x"               # a patch of the patch would lose this alias
+    feedparser_patch.remove()
+    assert feedparser.FeedParserDict.get is original_get and mixin.copy is __import__("copy")
+    assert feedparser_patch.apply()

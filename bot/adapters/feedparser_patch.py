@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy as _copy
 import sys
+import threading
 from array import array
 
 _SCALARS = frozenset({str, int, bool, float, type(None)})
@@ -115,12 +116,20 @@ def _cp1252_table(mapping: dict) -> str:
 
 
 _state: dict = {}
+_lock = threading.Lock()
 
 
 def apply() -> bool:
     """Install the patches when the guard holds (idempotent). True when they are in force."""
     if "applied" in _state:
         return _state["applied"]
+    with _lock:                 # parser threads may get here together: patch once
+        if "applied" not in _state:
+            _state["applied"] = _apply()
+    return _state["applied"]
+
+
+def _apply() -> bool:
     ok = False
     try:
         import feedparser
@@ -148,7 +157,6 @@ def apply() -> bool:
             mixin._cp1252 = _cp1252_table(cp)
     except (ImportError, AttributeError):          # pragma: no cover - another feedparser
         ok = False
-    _state["applied"] = ok
     return ok
 
 

@@ -32,6 +32,7 @@ def _no_yaml(monkeypatch):
     def refuse(path):
         raise AssertionError(f"{path} was parsed again")
     monkeypatch.setattr(C, "_read", refuse)
+    monkeypatch.setattr(C, "_read_fast", refuse)
 
 
 def test_same_text_is_not_parsed_again_and_gives_the_same_config(dirs, monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,27 +115,36 @@ _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
                         ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge"))
 
 
-def _foreign_tag(text: str, path: Path) -> Problem | None:
-    """The first node with a tag beyond plain YAML (`!!python/object/apply:...`, `!custom`,
-    `!!binary`, `!!set` ...): configuration is data, never objects. Aliases are walked once."""
-    root = _yaml().compose(text)
+def _tag(node) -> str:
+    return str(getattr(node.tag, "value", node.tag) or "")
+
+
+def _nodes(root):
+    """Every node of a composed YAML tree once (aliases are walked once)."""
     stack, seen = [root] if root is not None else [], set()
     while stack:
         node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        tag = str(getattr(node.tag, "value", node.tag) or "")
+        yield node
+        value = node.value
+        if isinstance(value, list):
+            for item in value:
+                stack.extend(item if isinstance(item, tuple) else (item,))
+
+
+def _foreign_tag(text: str, path: Path) -> Problem | None:
+    """The first node with a tag beyond plain YAML (`!!python/object/apply:...`, `!custom`,
+    `!!binary`, `!!set` ...): configuration is data, never objects."""
+    for node in _nodes(_yaml().compose(text)):
+        tag = _tag(node)
         if tag not in _PLAIN_TAGS:
             shown = tag.replace("tag:yaml.org,2002:", "!!")
             mark = node.start_mark
             return Problem(str(path), mark.line + 1, mark.column + 1, "",
                            f"YAML tag {shown} is not allowed: a watchlist or feed list holds "
                            "plain strings, numbers, lists and mappings only")
-        value = node.value
-        if isinstance(value, list):
-            for item in value:
-                stack.extend(item if isinstance(item, tuple) else (item,))
     return None
 
 
@@ -268,20 +278,119 @@ class ParseCache:
                 pass
 
 
-def _load(model, path: Path, cache: ParseCache | None):
-    """Read, parse and validate one file (through the cache when there is one)."""
-    text = None
-    if cache is not None:
+# --- fast path ----------------------------------------------------------------------------------
+# On a cache miss, the C parser of ruamel.yaml.clib (libyaml, ~25x faster than the round-trip
+# parser) reads the file as plain data with the same YAML 1.2 resolver. It is used only when the
+# answer is certain to be the round-trip parser's: no directive (`%YAML 1.1` would switch the
+# round-trip resolver to 1.1 rules), no merge key (`<<` orders keys differently), no explicit tag,
+# no duplicate keys, plain JSON-able values, and the data validates. Anything else (or clib not
+# installed) takes the round-trip path, whose errors name file:line:column.
+
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+# an explicit tag (`!!str 12` is a TaggedScalar to the round-trip loader, a str to the safe one):
+# anything that could be one (a `!` starting a token) goes to the round-trip path
+_TAG_LIKE = re.compile(r"(?:^|[\s\[{,])!")
+_FAST_TAGS = _PLAIN_TAGS - {"tag:yaml.org,2002:merge"}
+# The C composer recurses on the C stack (a crash, not an exception, at ~30,000 levels with 8 MB).
+# Nesting depth <= flow brackets + the widest line (a block level starts right of its parent), so a
+# text under this bound cannot nest deeper; over it, the round-trip parser decides.
+_FAST_MAX_DEPTH = 5000
+
+
+def _children(node) -> list:
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    return [x for item in value for x in (item if isinstance(item, tuple) else (item,))]
+
+
+def _small_tree(root, limit: int) -> bool:
+    """The tree expanded (aliases copied) has at most `limit` nodes and no cycle: a billion-laughs
+    file, whose plain data would be exponential, goes to the round-trip path."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            size[key] = min(limit + 1, 1 + sum(size[id(k)] for k in _children(node)))
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return False                       # a recursive alias
+        open_.add(key)
+        stack.append((node, True))
+        for kid in _children(node):
+            if id(kid) in open_:
+                return False
+            if id(kid) not in size:
+                stack.append((kid, False))
+    return size[id(root)] <= limit
+
+
+def _c_yaml():
+    """A safe YAML loader on the C parser, or None when ruamel.yaml.clib is not installed."""
+    try:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.main import CParser
+    except ImportError:                        # pragma: no cover - ruamel.yaml is a dependency
+        return None
+    if CParser is None:
+        return None
+    y = YAML(typ="safe", pure=False)
+    y.allow_duplicate_keys = False
+    return y if y.Parser is CParser else None
+
+
+def _read_fast(text: str):
+    """The plain data of `text` by the C parser, or _NOT_PLAIN when the round-trip parser must
+    decide (see above)."""
+    if _DIRECTIVE.search(text) or _TAG_LIKE.search(text) or "\t" in text:
+        return _NOT_PLAIN                      # a tab: libyaml takes some the round trip refuses
+    widest = max(map(len, text.splitlines()), default=0)
+    if text.count("[") + text.count("{") + widest > _FAST_MAX_DEPTH:
+        return _NOT_PLAIN
+    y = _c_yaml()
+    if y is None:
+        return _NOT_PLAIN
+    try:
+        loader, parser = y.get_constructor_parser(text)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = None                       # _read says what is wrong
-        if text is not None:
-            data = cache.get(text)
-            if data is not None:
-                obj, probs = _validate(model, data, path)
-                if not probs:
-                    return obj, []
+            root = loader.get_single_node()
+            if (root is None or any(_tag(n) not in _FAST_TAGS for n in _nodes(root))
+                    or not _small_tree(root, len(text) + 1000)):
+                return _NOT_PLAIN
+            data = loader.construct_document(root)
+        finally:
+            parser.dispose()
+        return _plain(data)
+    except Exception:                          # any YAML error: the round-trip path reports it
+        return _NOT_PLAIN
+
+
+def _load(model, path: Path, cache: ParseCache | None):
+    """Read, parse and validate one file: from the parse cache, else by the C parser, else (or
+    on any problem) by the round-trip parser that locates errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None                           # _read says what is wrong
+    if text is not None:
+        data = cache.get(text) if cache is not None else None
+        if data is not None:
+            obj, probs = _validate(model, data, path)
+            if not probs:
+                return obj, []
+        plain = _read_fast(text)
+        if plain is not _NOT_PLAIN:
+            obj, probs = _validate(model, plain, path)
+            if not probs:
+                if cache is not None:
+                    cache.put(text, plain)
+                return obj, []
     data, probs = _read(path)
     if probs:
         return None, probs

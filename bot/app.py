@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.adapters.config import Config, ConfigError, diff_config, load_config
 from bot.adapters.files import private_dir
 from bot.adapters.fetch import Fetcher
+from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
 from bot.core.dedup import Deduper
@@ -49,8 +50,9 @@ class App:
         registered = False
         try:
             store.sync_feeds(list(config.feeds.feeds), config.feeds.defaults.interval, utcnow())
+            reclaim_dead(store)
             store.register_instance(name, host=socket.gethostname(), pid=os.getpid(),
-                                    command=command, now=utcnow())
+                                    command=command, now=utcnow(), proc=procs.identity())
             registered = True
             deduper = Deduper(settings.dedup_window)
             fetcher = Fetcher(user_agent=settings.user_agent,
@@ -170,6 +172,16 @@ def state_dir(settings: Settings) -> Path | None:
     except OSError:
         return None
     return settings.state
+
+
+def reclaim_dead(store: Store) -> None:
+    """Give back at once the feed leases of instances of this host whose process is gone (a
+    `poll --once` or service killed mid-cycle), instead of waiting for them to expire."""
+    try:
+        for name, n in store.reclaim_dead(socket.gethostname(), procs.is_dead).items():
+            log.info("instance %s is no longer running: released its %d feed lease(s)", name, n)
+    except Exception as e:             # bookkeeping: the leases still expire on their own
+        log.warning("could not check for dead instances: %s", e)
 
 
 def instance_name(settings: Settings) -> str:

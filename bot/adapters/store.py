@@ -16,7 +16,7 @@ import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import ClassVar, Iterable, Iterator
+from typing import Callable, ClassVar, Iterable, Iterator
 
 from bot.core.model import utcnow
 from bot.adapters import store_sql as Q
@@ -481,10 +481,26 @@ class Store:
         return {r[0]: (r[1], from_ts(r[2])) for r in self._all(Q.LEASES)}
 
     def register_instance(self, name: str, *, host: str, pid: int, command: str,
-                          now: datetime, roles: str = "") -> None:
+                          now: datetime, roles: str = "", proc: str = "") -> None:
+        """proc: the process's identity on its host (bot.ops.procs.identity), "" if unknown."""
         with self.transaction(durable=False) as c:      # a registry of who runs: bookkeeping
             c.execute(Q.UPSERT_INSTANCE, (name, host, pid, command, to_ts(now), to_ts(now),
-                                          roles))
+                                          roles, proc))
+
+    def reclaim_dead(self, host: str, is_dead: Callable[[int, str, datetime], bool]
+                     ) -> dict[str, int]:
+        """Instances registered on `host` whose process is_dead(pid, proc, started_at): each
+        leaves the registry and its feed leases are released at once (instead of expiring).
+        Returns name -> leases released. Only rows of `host`: on a shared database the other
+        hosts' processes cannot be checked from here."""
+        out: dict[str, int] = {}
+        for name, pid, proc, started in self._all(Q.INSTANCES_ON_HOST, (host,)):
+            if not is_dead(int(pid), proc or "", from_ts(started)):
+                continue
+            with self.transaction(durable=False) as c:
+                if c.execute(Q.DELETE_DEAD_INSTANCE, (name, host, pid, proc, started)).rowcount:
+                    out[name] = c.execute(Q.RELEASE_CLAIMS, (name,)).rowcount
+        return out
 
     def heartbeat(self, name: str, now: datetime, roles: str = "") -> None:
         with self.transaction(durable=False) as c:
@@ -501,7 +517,7 @@ class Store:
     def instances(self) -> list[dict]:
         return [{"name": r[0], "host": r[1], "pid": r[2], "command": r[3],
                  "started_at": from_ts(r[4]), "heartbeat_at": from_ts(r[5]),
-                 "roles": [x for x in r[6].split(",") if x]}
+                 "roles": [x for x in r[6].split(",") if x], "proc": r[7]}
                 for r in self._all(Q.SELECT_INSTANCES)]
 
     def cycle_floor(self, alive_since: datetime) -> datetime | None:

@@ -154,7 +154,12 @@ CREATE TABLE instances (
 );
 CREATE INDEX feeds_claimed_by ON feeds(claimed_by);
 """
-CLUSTER_MIGRATIONS = [CLUSTER_V1]
+# v2: which process an instance is (boot id + kernel start time of its pid, "" if unknown): a
+# registry row whose pid is gone, or now another process, is a dead instance (reclaim_dead)
+CLUSTER_V2 = """
+ALTER TABLE instances ADD COLUMN proc TEXT NOT NULL DEFAULT '';
+"""
+CLUSTER_MIGRATIONS = [CLUSTER_V1, CLUSTER_V2]
 
 # --- migrations bookkeeping ----------------------------------------------------------------------
 
@@ -208,14 +213,18 @@ LEASES = ("SELECT claimed_by, COUNT(*), MAX(lease_until) FROM feeds "
           "WHERE claimed_by IS NOT NULL GROUP BY claimed_by")
 
 UPSERT_INSTANCE = ("INSERT INTO instances (name, host, pid, command, started_at, heartbeat_at, "
-                   "roles) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                   "roles, proc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                    "host = excluded.host, pid = excluded.pid, command = excluded.command, "
                    "started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
-                   "roles = excluded.roles")
+                   "roles = excluded.roles, proc = excluded.proc")
 HEARTBEAT = "UPDATE instances SET heartbeat_at = ?, roles = ? WHERE name = ?"
 DELETE_INSTANCE = "DELETE FROM instances WHERE name = ?"
+INSTANCES_ON_HOST = "SELECT name, pid, proc, started_at FROM instances WHERE host = ?"
+# only the row as it was seen dead: an instance that registered again meanwhile is kept
+DELETE_DEAD_INSTANCE = ("DELETE FROM instances WHERE name = ? AND host = ? AND pid = ? "
+                        "AND proc = ? AND started_at = ?")
 FORGET_INSTANCES = "DELETE FROM instances WHERE heartbeat_at < ?"
-SELECT_INSTANCES = ("SELECT name, host, pid, command, started_at, heartbeat_at, roles "
+SELECT_INSTANCES = ("SELECT name, host, pid, command, started_at, heartbeat_at, roles, proc "
                     "FROM instances ORDER BY started_at, name")
 # the start of the earliest poll --once still running: one shared cycle for concurrent runs
 CYCLE_FLOOR = ("SELECT MIN(started_at) FROM instances WHERE command = 'poll' "

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -22,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feedbench import (VENV_BIN, WATCHLISTS, build_feeds, run_timed,  # noqa: E402
-                       sokuho_cmd, sokuho_env)
+from feedbench import (VENV_BIN, build_feeds, run_timed, sokuho_cmd,  # noqa: E402
+                       sokuho_env, write_config)
 
 from bot.adapters import config as C  # noqa: E402
 
@@ -31,18 +30,13 @@ NO_CLIB = ("import sys, ruamel.yaml.main as m; m.CParser = None; from bot.cli im
            "sys.argv = ['sokuho'] + sys.argv[1:]; sys.exit(main())")
 
 
-def write_watchlists(tmp: Path, feeds) -> Path:
-    wl = tmp / "watchlists"
-    wl.mkdir()
-    for f in WATCHLISTS.glob("*.yaml"):
-        if f.name != "feeds.yaml":
-            (wl / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    lines = ["defaults: {interval: 5m}", "feeds:"]
-    for i, f in enumerate(feeds):
-        lines.append(f"  - {{name: {json.dumps(f.name, ensure_ascii=False)}, "
-                     f"url: \"http://127.0.0.{i % 50 + 1}:8080{f.path}\", lang: {f.lang}}}")
-    (wl / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return wl
+class _Addresses:
+    """Feed URLs as the poll benchmarks write them (50 loopback hosts); nothing serves them:
+    `sokuho match` reads files, feeds.yaml is only loaded."""
+
+    @staticmethod
+    def url(i: int, path: str, hosts: int | None = None) -> str:
+        return f"http://127.0.0.{i % 50 + 1}:8080{path}"
 
 
 def in_process(wl: Path, rounds: int) -> None:
@@ -100,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="config-bench-") as d:
         tmp = Path(d)
         feeds = build_feeds(args.feeds, args.items)
-        wl = write_watchlists(tmp, feeds)
+        wl = write_config(tmp, feeds, _Addresses())
         in_process(wl, args.load_rounds)
         if args.no_match:
             return

@@ -1,7 +1,8 @@
 """The parser's speed changes give exactly the old output (issue 9).
 
 * bot.adapters.feedparser_patch (contentparams copied shallowly, FeedParserDict lookups on the
-  plain dict path for ordinary keys): feedparser's whole result and every lookup style,
+  plain dict path for ordinary keys, _urljoin without a base, the cp1252 table as a str):
+  feedparser's whole result, every lookup style, _urljoin and the table against the originals,
   patched vs unpatched, over RSS, Atom, RDF, HTML/XHTML content, xml:base and hostile bodies;
 * `_strip_tags` (one regex substitution) vs the left-to-right scanner it falls back to;
 * `_join` (absolute links skip urljoin) vs urljoin;
@@ -25,6 +26,8 @@ from bot.adapters import feedparser_patch
 from bot.adapters import parse as P
 from bot.core.model import Entry
 from bot.core.normalize import _strip_tags, _strip_tags_scan, strip_controls, strip_html
+
+feedparser_patch.apply()      # parse_feed applies it on first use; these tests need it at once
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
@@ -196,6 +199,48 @@ def test_patched_lookups_equal_the_original_on_every_key(body):
     assert _lookups(pub()) == before
 
 
+def _originals():
+    from feedparser import urls
+    from feedparser.html import _cp1252
+    return urls._urljoin, _cp1252
+
+
+_uri = st.one_of(
+    st.lists(st.sampled_from(["http:", "HTTPS:", "//", "/", "///", "a", "+", ".", "-", "1", ":",
+                              "x.y", "?", "#", "[", " ", "\t", "é", "javascript:", "urn:x",
+                              "../", "ftp://", "h://", "://"]), max_size=8).map("".join),
+    st.text(max_size=12))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.sampled_from(["", None, "https://a.example/d/", "http://[bad/", "/rel/", "h:"]), _uri)
+def test_the_patched_urljoin_equals_feedparsers(base, uri):
+    orig, _ = _originals()
+    assert mixin._urljoin is not orig                  # the patch is in force
+
+    def run(f):
+        try:
+            return f(base, uri)
+        except Exception as exc:  # noqa: BLE001
+            return type(exc)
+    assert run(mixin._urljoin) == run(orig)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
+       | st.text(alphabet=st.characters(min_codepoint=0x70, max_codepoint=0xB0), max_size=40))
+def test_the_cp1252_table_translates_as_the_dict(text):
+    _, cp1252 = _originals()
+    assert mixin._cp1252 is not cp1252
+    assert text.translate(mixin._cp1252) == text.translate(cp1252)
+
+
+def test_the_cp1252_table_covers_every_mapped_and_unmapped_character():
+    _, cp1252 = _originals()
+    every = "".join(map(chr, range(0x800))) + "\ud800\uffff\U00010000\U0010ffff"
+    assert every.translate(mixin._cp1252) == every.translate(cp1252)
+
+
 def test_the_patch_is_left_out_for_another_feedparser(monkeypatch):
     feedparser_patch.remove()
     try:
@@ -209,6 +254,11 @@ def test_the_patch_is_left_out_for_another_feedparser(monkeypatch):
         monkeypatch.setattr(mixin, "copy", None)        # no `copy` global: nothing to patch
         assert not feedparser_patch.apply()
         assert mixin.copy is None
+        feedparser_patch.remove()
+        monkeypatch.undo()
+        monkeypatch.setattr(mixin, "_urljoin", lambda base, uri: uri)   # not feedparser's own
+        assert not feedparser_patch.apply()
+        assert mixin.copy is __import__("copy")
     finally:
         monkeypatch.undo()
         feedparser_patch.remove()
@@ -343,3 +393,24 @@ def test_entry_and_hit_pickle_every_field(title, summary, lang, dated, cats):
         back = pickle.loads(pickle.dumps(obj, 5))
         assert type(back) is type(obj)
         assert [getattr(back, n) for n in names] == [getattr(obj, n) for n in names]
+
+
+def test_threads_applying_together_patch_once():
+    import threading
+    feedparser_patch.remove()
+    original_get = feedparser.FeedParserDict.get
+    barrier = threading.Barrier(8)
+
+    def go():
+        barrier.wait()
+        feedparser_patch.apply()
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    d = feedparser.FeedParserDict(tags=[feedparser.FeedParserDict(term="x")])
+    assert d.get("category") == "x"               # a patch of the patch would lose this alias
+    feedparser_patch.remove()
+    assert feedparser.FeedParserDict.get is original_get and mixin.copy is __import__("copy")
+    assert feedparser_patch.apply()

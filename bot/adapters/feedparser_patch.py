@@ -1,4 +1,4 @@
-"""Two guarded speed patches of feedparser 6.0.x, applied by bot.adapters.parse on import.
+"""Guarded speed patches of feedparser 6.0.x, applied by bot.adapters.parse before it parses.
 
 Why: two generic helpers cost feedparser a good part of its parse time, on every element:
 1. it copies its `contentparams` with `copy.deepcopy` for every title, summary and content element
@@ -8,7 +8,14 @@ Why: two generic helpers cost feedparser a good part of its parse time, on every
 2. `FeedParserDict.get` and `__getitem__` (about 50 and 30 calls per entry, mostly
    `contentparams.get("type")` in handle_data and pop) run the compatibility branches ("category",
    "enclosures", "license", "updated", the keymap aliases) and raise and catch KeyError for a
-   missing key, for every key. For any other key they are exactly dict.get / dict.__getitem__.
+   missing key, for every key. For any other key they are exactly dict.get / dict.__getitem__;
+3. `_urljoin(self.baseuri, ...)` for every start tag and every link/id (mixin.py): a regex
+   substitution through re's Python-level template expansion, then urllib's urljoin. With no base
+   URI (we never pass Content-Location: ids must not depend on the fetch URL) urljoin returns the
+   URI as it is, and the substitution only changes a URI with slashes after "scheme://";
+4. `output.translate(_cp1252)` for every element's text: a dict mapping U+0080-U+009F, which
+   str.translate consults per character, raising and catching KeyError for every other non-ASCII
+   character (Japanese and Spanish text).
 
 How: 1. `feedparser.mixin` reaches the copy module through its global name `copy`; we give that
 module (only that one) a stand-in whose `deepcopy` makes the shallow copy when, and only when, the
@@ -17,17 +24,25 @@ way in (its `keymap`: deepcopy re-inserts through __setitem__) and only immutabl
 Anything else goes to the real `copy.deepcopy`; every other attribute of the stand-in is the copy
 module's. 2. FeedParserDict.get / __getitem__ take the plain dict path for a key that is neither
 a keymap alias nor any string constant of the original __getitem__ (so every key it branches on,
-today's or a later 6.0.x's, still goes to the original method).
+today's or a later 6.0.x's, still goes to the original method). 3. mixin's global `_urljoin`
+returns the URI itself when the base is empty, the URI a str and the original's substitution would
+not change it; anything else goes to the original. 4. mixin's global `_cp1252` becomes a str of
+the whole BMP (the identity, but for the original dict's entries), which str.translate indexes
+without exceptions; a character beyond U+FFFF is left alone by both tables.
 
 Guard: applied only to feedparser 6.0.x whose mixin has a global `copy` that is the copy module,
-whose `_FeedParserMixin.pop` calls `deepcopy`, and whose FeedParserDict has its dict `keymap` and
-its own get/__getitem__; otherwise feedparser is left alone. tests/test_parse_speed_equivalence.py
+whose `_FeedParserMixin.pop` calls `deepcopy`, whose FeedParserDict has its dict `keymap` and
+its own get/__getitem__, whose mixin `_urljoin` is feedparser.urls' with its `_urifixer`, and
+whose mixin `_cp1252` is a dict of single characters; otherwise feedparser is left alone. tests/test_parse_speed_equivalence.py
 proves the parse output equal, patched vs unpatched, over RSS, Atom, RDF, HTML/XHTML content,
 xml:base and hostile bodies.
 """
 from __future__ import annotations
 
 import copy as _copy
+import sys
+import threading
+from array import array
 
 _SCALARS = frozenset({str, int, bool, float, type(None)})
 
@@ -74,31 +89,74 @@ def _fast_lookups(fpdict: type):
     return get, __getitem__
 
 
+_FIXER = "^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)"     # feedparser.urls._urifixer, 6.0.x
+
+
+def _make_urljoin(orig, fixer):
+    match = fixer.match
+
+    def _urljoin(base, uri):
+        # orig: fixer.sub(r"\1\3", uri) (drops the slashes after "scheme://"), then urljoin,
+        # which returns the URI unchanged when the base is empty
+        if not base and uri.__class__ is str:
+            m = match(uri)
+            if m is None or not m.group(2):
+                return uri
+        return orig(base, uri)
+
+    return _urljoin
+
+
+def _cp1252_table(mapping: dict) -> str:
+    """Every BMP character for itself, the mapping's keys for their values (128 KiB, ~3 ms)."""
+    table = array("I", range(0x10000)).tobytes().decode(
+        "utf-32-le" if sys.byteorder == "little" else "utf-32-be", "surrogatepass")
+    lo, hi = min(mapping, default=0), max(mapping, default=-1) + 1
+    return table[:lo] + "".join(mapping.get(i, table[i]) for i in range(lo, hi)) + table[hi:]
+
+
 _state: dict = {}
+_lock = threading.Lock()
 
 
 def apply() -> bool:
     """Install the patches when the guard holds (idempotent). True when they are in force."""
     if "applied" in _state:
         return _state["applied"]
+    with _lock:                 # parser threads may get here together: patch once
+        if "applied" not in _state:
+            _state["applied"] = _apply()
+    return _state["applied"]
+
+
+def _apply() -> bool:
     ok = False
     try:
         import feedparser
         from feedparser import mixin
         from feedparser.util import FeedParserDict
         pop = mixin._FeedParserMixin.pop
+        from feedparser import urls
+        cp = getattr(mixin, "_cp1252", None)
         ok = (str(getattr(feedparser, "__version__", "")).startswith("6.0.")
               and getattr(mixin, "copy", None) is _copy
               and "copy" in pop.__code__.co_names and "deepcopy" in pop.__code__.co_names
               and isinstance(getattr(FeedParserDict, "keymap", None), dict)
-              and "get" in vars(FeedParserDict) and "__getitem__" in vars(FeedParserDict))
+              and "get" in vars(FeedParserDict) and "__getitem__" in vars(FeedParserDict)
+              and getattr(mixin, "_urljoin", None) is getattr(urls, "_urljoin", 0)
+              and getattr(getattr(urls, "_urifixer", None), "pattern", None) == _FIXER
+              and cp.__class__ is dict
+              and all(k.__class__ is int and 0 <= k < 0x10000 and v.__class__ is str
+                      and len(v) == 1 for k, v in cp.items()))
         if ok:
-            _state["original"] = (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__)
+            _state["original"] = (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__,
+                                  mixin._urljoin, mixin._cp1252)
             mixin.copy = _make_shim(FeedParserDict)
             FeedParserDict.get, FeedParserDict.__getitem__ = _fast_lookups(FeedParserDict)
+            mixin._urljoin = _make_urljoin(urls._urljoin, urls._urifixer)
+            mixin._cp1252 = _cp1252_table(cp)
     except (ImportError, AttributeError):          # pragma: no cover - another feedparser
         ok = False
-    _state["applied"] = ok
     return ok
 
 
@@ -107,4 +165,5 @@ def remove() -> None:
     if _state.pop("applied", False):
         from feedparser import mixin
         from feedparser.util import FeedParserDict
-        mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__ = _state.pop("original")
+        (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__, mixin._urljoin,
+         mixin._cp1252) = _state.pop("original")

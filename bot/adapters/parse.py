@@ -48,8 +48,6 @@ from bot.core.process import Prepared, Preparer
 
 log = logging.getLogger("sokuho.parse")
 
-feedparser_patch.apply()   # a shallow copy of contentparams (see the module: guarded, tested)
-
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
 
@@ -251,6 +249,7 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
     """Parse one feed body. Never raises: a parser crash becomes failed=True with the reason."""
     if not body or not body.strip():
         return ParseResult([], "empty document", True, "")
+    feedparser_patch.apply()   # once per process: feedparser's hot helpers (guarded, tested)
     try:
         hdrs = _feedparser_headers(body, headers, lang)
         d = feedparser.parse(io.BytesIO(body), response_headers=hdrs,

@@ -106,3 +106,18 @@ def test_the_reference_comparison_sees_copies_and_rewordings():
     got = _decide(Deduper, entries)
     assert got == _decide(Reference, entries)
     assert {v.reason for v in got} >= {"title", ""} and any(v.duplicate_of for v in got)
+
+
+def test_probes_tied_on_rarity_are_taken_in_term_order():
+    """More shared features than probes, all equally rare: the probes are the first in term
+    order (as the recorded decisions were made), whatever the set order. Here the first two
+    lead to the headline this one contains (a copy); the last two to one it only half shares."""
+    copy_of = Entry("a", "feed0", "alpha bravo charlie delta", "https://x.example/a", "",
+                    T0, "en")
+    other = Entry("z", "feed1", "xray yankee zulu whisky", "https://x.example/z", "",
+                  T0, "en")
+    new = Entry("n", "feed2", "alpha bravo charlie delta xray zulu", "https://x.example/n", "",
+                T0 + timedelta(hours=1), "en")
+    for cls in (Deduper, Reference):
+        got = _decide(cls, [copy_of, other, new], probe=2)
+        assert got[2].duplicate_of == "a" and got[2].reason == "similar", (cls, got[2])

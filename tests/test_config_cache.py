@@ -29,7 +29,7 @@ def dirs(tmp_path):
 
 
 def _no_yaml(monkeypatch):
-    def refuse(path):
+    def refuse(path, *_):
         raise AssertionError(f"{path} was parsed again")
     monkeypatch.setattr(C, "_read", refuse)
     monkeypatch.setattr(C, "_read_fast", refuse)

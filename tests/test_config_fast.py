@@ -72,7 +72,7 @@ def test_shipped_files_take_the_fast_path_and_give_the_same_object(path):
 def test_load_config_of_the_shipped_watchlists_is_the_same_either_way(monkeypatch):
     calls = []
     real = C._read
-    monkeypatch.setattr(C, "_read", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(C, "_read", lambda p, *a: calls.append(p) or real(p, *a))
     fast = load_config(ROOT / "watchlists")
     assert calls == []                      # no round-trip parse at all
     monkeypatch.setattr(C, "_read_fast", lambda _t: C._NOT_PLAIN)
@@ -227,7 +227,7 @@ def test_a_fast_parse_fills_the_parse_cache(tmp_path, monkeypatch):
     st_dir.mkdir()
     first = load_config(ROOT / "watchlists", cache_dir=st_dir)
     monkeypatch.setattr(C, "_read_fast", lambda _t: pytest.fail("parsed again"))
-    monkeypatch.setattr(C, "_read", lambda _p: pytest.fail("parsed again"))
+    monkeypatch.setattr(C, "_read", lambda *_a: pytest.fail("parsed again"))
     assert load_config(ROOT / "watchlists", cache_dir=st_dir) == first
 
 

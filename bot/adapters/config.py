@@ -119,6 +119,14 @@ def _tag(node) -> str:
     return str(getattr(node.tag, "value", node.tag) or "")
 
 
+def _children(node) -> list:
+    """A composed node's child nodes (a mapping's keys and values, a sequence's items)."""
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    return [x for item in value for x in (item if isinstance(item, tuple) else (item,))]
+
+
 def _nodes(root):
     """Every node of a composed YAML tree once (aliases are walked once)."""
     stack, seen = [root] if root is not None else [], set()
@@ -128,10 +136,7 @@ def _nodes(root):
             continue
         seen.add(id(node))
         yield node
-        value = node.value
-        if isinstance(value, list):
-            for item in value:
-                stack.extend(item if isinstance(item, tuple) else (item,))
+        stack.extend(_children(node))
 
 
 def _foreign_tag(text: str, path: Path) -> Problem | None:
@@ -148,9 +153,12 @@ def _foreign_tag(text: str, path: Path) -> Problem | None:
     return None
 
 
-def _read(path: Path) -> tuple[object, list[Problem]]:
+def _read(path: Path, text: str | None = None) -> tuple[object, list[Problem]]:
+    """Parse one file with the round-trip parser (its errors name line and column); `text`:
+    the file's text when the caller has read it already."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         return None, [Problem(str(path), None, None, "", f"not UTF-8 text ({e.reason})")]
     except OSError as e:
@@ -297,13 +305,6 @@ _FAST_TAGS = _PLAIN_TAGS - {"tag:yaml.org,2002:merge"}
 _FAST_MAX_DEPTH = 5000
 
 
-def _children(node) -> list:
-    value = node.value
-    if not isinstance(value, list):
-        return []
-    return [x for item in value for x in (item if isinstance(item, tuple) else (item,))]
-
-
 def _small_tree(root, limit: int) -> bool:
     """The tree expanded (aliases copied) has at most `limit` nodes and no cycle: a billion-laughs
     file, whose plain data would be exponential, goes to the round-trip path."""
@@ -391,7 +392,7 @@ def _load(model, path: Path, cache: ParseCache | None):
                 if cache is not None:
                     cache.put(text, plain)
                 return obj, []
-    data, probs = _read(path)
+    data, probs = _read(path, text)
     if probs:
         return None, probs
     obj, probs = _validate(model, data, path)

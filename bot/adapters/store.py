@@ -482,7 +482,7 @@ class Store:
 
     def register_instance(self, name: str, *, host: str, pid: int, command: str,
                           now: datetime, roles: str = "", proc: str = "") -> None:
-        """proc: the process's identity on its host (bot.ops.procs.identity), "" if unknown."""
+        """proc: the process's identity on its host (bot.adapters.procs.identity), "" if unknown."""
         with self.transaction(durable=False) as c:      # a registry of who runs: bookkeeping
             c.execute(Q.UPSERT_INSTANCE, (name, host, pid, command, to_ts(now), to_ts(now),
                                           roles, proc))

@@ -15,7 +15,9 @@ from bot.adapters.fetch import Fetcher
 from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
-from bot.core.dedup import Deduper
+from bot.adapters.store_sql import from_ts
+from bot.core.dedup import _EPOCH, Deduper, unpack_sig
+from bot.core.model import Entry
 from bot.core.matcher import Matcher
 from bot.core.process import Processor
 from bot.pipeline import Pipeline, utcnow
@@ -108,22 +110,13 @@ class App:
         if stored_upto is not None:
             self.last_item_id = max(self.last_item_id, stored_upto)
             return 0
-        n = 0
-        now = utcnow()
-        from bot.core.model import DupVerdict
-        rows = self.store.items_after(self.last_item_id)
+        rows = self.store.index_rows_after(self.last_item_id)
+        if not rows:
+            return 0
         hits = (self.store.hits_of([r[0] for r in rows])
-                if rows and self.deduper.stories is not None else {})
-        for rowid, entry, dup_of in rows:
-            self.last_item_id = rowid
-            if entry.id in self.deduper:
-                continue
-            when = (entry.published or now).timestamp()
-            matched = hits.get(rowid, ())
-            self.deduper.add(entry, DupVerdict(dup_of), now=now,
-                             added_at=min(when, now.timestamp()),
-                             watchlists={w for w, _ in matched}, topic={t for _, t in matched})
-            n += 1
+                if self.deduper.stories is not None else {})
+        n = index_stored(self.deduper, rows, hits, utcnow(), skip_known=True)
+        self.last_item_id = max(self.last_item_id, rows[-1][0])
         return n
 
     def reload(self) -> list[str]:
@@ -192,8 +185,6 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     """Load the last `window` of stored entries (with what they matched) so copies and stories
     are caught across restarts."""
     now = utcnow()
-    n = 0
-    from bot.core.model import DupVerdict
     since = now - timedelta(seconds=window)
     hits = store.recent_hits(since) if deduper.stories is not None else {}
     # every object made here lives on in the index: no point in the cyclic collector scanning
@@ -201,18 +192,56 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     paused = gc.isenabled()
     gc.disable()
     try:
-        for entry, dup_of, url in store.recent_for_index(since):
-            when = (entry.published or now).timestamp()
-            matched = hits.get(entry.id, ())
-            deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()),
-                        watchlists={w for w, _ in matched}, topic={t for _, t in matched},
-                        url=url if entry.link else "")
-            n += 1
+        n = index_stored(deduper, store.index_rows(since), hits, now, key=1)
     finally:
         if paused:
             gc.enable()
     if n:
         log.info("duplicate index warmed with %d recent items", n)
+    return n
+
+
+def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, *, key: int = 0,
+                 skip_known: bool = False) -> int:
+    """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
+    entry does: the copy signature decoded from the one stored with the item (dedup.unpack_sig),
+    recomputed from the headline when there is none (items stored before schema v6) or when it
+    cannot be read (logged); the story features of matched items computed as always. `hits`:
+    what each item matched, by row[key] (0: id, 1: guid). `skip_known`: items whose guid the
+    index holds already are left out."""
+    from bot.core.model import DupVerdict
+    nowts = now.timestamp()
+    add, add_stored = deduper.add, deduper.add_stored
+    n = 0
+    bad: list[str] = []
+    for r in rows:
+        _, guid, title, link, summary, published, lang, dup_of, url, packed = r
+        if skip_known and guid in deduper:
+            continue
+        pub = from_ts(published)
+        when = pub or now
+        ts = (when - _EPOCH).total_seconds()        # the time signature() gives (Deduper._time)
+        matched = hits.get(r[key])
+        sig = None
+        if packed is not None:
+            try:
+                sig = unpack_sig(packed, guid, dup_of or guid, lang, ts, summary)
+            except ValueError as e:
+                bad.append(f"{guid}: {e}")
+        if not link:
+            url = ""
+        n += 1
+        if sig is not None and not matched:
+            add_stored(sig, url, min(when.timestamp(), nowts))
+            continue
+        entry = Entry(id=guid, feed="", title=title, link=link, summary=summary, published=pub,
+                      lang=lang)
+        add(entry, DupVerdict(dup_of), now=now, added_at=min(when.timestamp(), nowts), sig=sig,
+            url=url, watchlists={w for w, _ in matched or ()},
+            topic={t for _, t in matched or ()})
+    if bad:
+        log.warning("duplicate index: %d stored signature(s) could not be read and were "
+                    "recomputed from the headline (first: %s)", len(bad), bad[0])
     return n
 
 

@@ -86,9 +86,10 @@ class Processor:
         """The duplicate verdict for an entry prepared (here or in a parser worker)."""
         if prepared.lang != entry.lang:
             entry = replace(entry, lang=prepared.lang)
-        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=prepared.dedup)
-        return Processed(entry, prepared.hits, verdict,
-                         prepared.dedup.url if prepared.dedup is not None else None)
+        d = prepared.dedup
+        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=d)
+        return Processed(entry, prepared.hits, verdict, d.url if d is not None else None,
+                         d.packed() if d is not None else None)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
         return self.decide(entry, self.prepare(entry), now)

@@ -17,6 +17,7 @@ from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
 from bot.core.dedup import _EPOCH, Deduper, unpack_sig
+from bot.core.stories import unpack_features
 from bot.core.model import Entry
 from bot.core.matcher import Matcher
 from bot.core.process import Processor
@@ -204,9 +205,10 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
 def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, *, key: int = 0,
                  skip_known: bool = False) -> int:
     """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
-    entry does: the copy signature decoded from the one stored with the item (dedup.unpack_sig),
-    recomputed from the headline when there is none (items stored before schema v6) or when it
-    cannot be read (logged); the story features of matched items computed as always. `hits`:
+    entry does: the copy signature and the story features of matched items decoded from those
+    stored with the item (dedup.unpack_sig, stories.unpack_features), recomputed from the
+    headline and summary when there are none (items stored before schema v6) or when they
+    cannot be read (logged). `hits`:
     what each item matched, by row[key] (0: id, 1: guid). `skip_known`: items whose guid the
     index holds already are left out."""
     from bot.core.model import DupVerdict
@@ -215,7 +217,7 @@ def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, *, key: int 
     n = 0
     bad: list[str] = []
     for r in rows:
-        _, guid, title, link, summary, published, lang, dup_of, url, packed = r
+        _, guid, title, link, summary, published, lang, dup_of, url, packed, story_packed = r
         if skip_known and guid in deduper:
             continue
         pub = from_ts(published)
@@ -234,11 +236,17 @@ def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, *, key: int 
         if sig is not None and not matched:
             add_stored(sig, url, min(when.timestamp(), nowts))
             continue
+        story = None
+        if matched and story_packed is not None and deduper.stories is not None:
+            try:
+                story = unpack_features(story_packed)
+            except ValueError as e:
+                bad.append(f"{guid}: {e}")
         entry = Entry(id=guid, feed="", title=title, link=link, summary=summary, published=pub,
                       lang=lang)
         add(entry, DupVerdict(dup_of), now=now, added_at=min(when.timestamp(), nowts), sig=sig,
             url=url, watchlists={w for w, _ in matched or ()},
-            topic={t for _, t in matched or ()})
+            topic={t for _, t in matched or ()}, story=story)
     if bad:
         log.warning("duplicate index: %d stored signature(s) could not be read and were "
                     "recomputed from the headline (first: %s)", len(bad), bad[0])

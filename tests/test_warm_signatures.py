@@ -145,13 +145,17 @@ def test_stored_signatures_warm_the_index_recomputing_gives(database, entries, m
                                                             caplog):
     proc = fill(database, entries)
     with Store.open(database) as s:
-        rows = s.conn.execute("SELECT COUNT(*), COUNT(dedup_sig) FROM items").fetchall()[0]
-    assert rows[0] == rows[1] == len({e.id for e in entries})   # every stored item has one
+        rows = s.conn.execute("SELECT COUNT(*), COUNT(dedup_sig), COUNT(story_sig) "
+                              "FROM items").fetchall()[0]
+        rows += s.conn.execute("SELECT COUNT(DISTINCT item_id) FROM matches").fetchall()[0]
+    # every stored item has a signature; most matched ones their story features
+    assert rows[0] == rows[1] == len({e.id for e in entries})
+    assert rows[3] * 0.6 < rows[2] <= rows[3], rows
     caplog.set_level(logging.WARNING, "sokuho.app")
     fast = warmed(database, monkeypatch)
     with Store.open(database) as s:                # the same store, every signature recomputed
         with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL")
+            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
     slow = warmed(database, monkeypatch)
     assert not caplog.records
     assert 0 < len(fast) < len(entries)            # the window only
@@ -189,13 +193,15 @@ def test_a_database_written_before_v6_migrates_and_warms_the_same(database, entr
     mixed = warmed(database, monkeypatch)
     with Store.open(database) as s:
         with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL")
+            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
     slow = warmed(database, monkeypatch)
     assert structure(mixed) == structure(slow)
     later = later_items(entries)
     assert decisions(mixed, proc, later) == decisions(slow, proc, later)
 
 
+BAD_STORY = ["", "x", "1" + "\ta" * 12, "1" + "\ta" * 7 + "\tyes" + "\t" * 4,
+             "1" + "\t" * 10 + "pm" + "\t\t", "1\ta\x1f\x1fb" + "\t" * 11, "2" + "\t" * 12]
 BAD = ["", "garbage", "2\tabc\tx\t\t\t\t", "1\tzz\tx\t\t\t\t", "1\tabcd\tx\t\t\t\t",
        "1\t\tx  y\t\t\t\t", "1\t\tx\t\t\t\tyes", "1\t\tx\t\t\t", "1\t\t x\t\t\t\t"]
 
@@ -208,13 +214,19 @@ def test_an_unreadable_signature_is_recomputed_and_logged(database, entries, mon
         with s.transaction() as c:
             for (rowid,), bad in zip(rows[::7], BAD):
                 c.execute("UPDATE items SET dedup_sig = ? WHERE id = ?", (bad, rowid))
+            storied = s.conn.execute("SELECT id FROM items WHERE story_sig IS NOT NULL "
+                                     "ORDER BY id").fetchall()
+            assert len(storied) >= len(BAD_STORY)
+            for (rowid,), bad in zip(storied, BAD_STORY):
+                c.execute("UPDATE items SET story_sig = ? WHERE id = ?", (bad, rowid))
     caplog.set_level(logging.WARNING, "sokuho.app")
     damaged = warmed(database, monkeypatch)
     warned = [r.getMessage() for r in caplog.records if "stored signature" in r.getMessage()]
-    assert len(warned) == 1 and f"{len(BAD)} stored signature(s)" in warned[0], warned
+    assert len(warned) == 1 and f"{len(BAD) + len(BAD_STORY)} stored signature(s)" in warned[0], \
+        warned
     with Store.open(database) as s:
         with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL")
+            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
     slow = warmed(database, monkeypatch)
     assert structure(damaged) == structure(slow)           # nothing lost, nothing different
     later = later_items(entries[-150:])
@@ -242,7 +254,7 @@ def test_catch_up_adds_other_instances_items_from_their_signatures(database, ent
     with Store.open(database) as s:
         fast = caught_up(s)
         with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL")
+            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
         slow = caught_up(s)
     assert structure(fast) == structure(slow)
     later = later_items(entries)
@@ -261,3 +273,22 @@ def test_the_stored_form_round_trips(entries):
     for bad in BAD:
         with pytest.raises(ValueError):
             dedup.unpack_sig(bad, "x", "x", "en", 0.0, "")
+
+
+def test_stored_story_features_round_trip(entries):
+    """unpack_features(pack_features(f)) == f for the features of every corpus item (surface
+    aside: it is only kept for the item being decided); unreadable strings are refused."""
+    from bot.core import stories
+    from bot.core.normalize import prep
+    n = 0
+    for e in entries:
+        f = stories.features(prep(e.title), prep(e.summary[:400]), e.lang, ["Maduro", "キューバ"],
+                             keep_surface=True)
+        g = stories.unpack_features(stories.pack_features(f))
+        f.surface = None
+        assert g == f
+        n += bool(f.holders)
+    assert n > 0
+    for bad in BAD_STORY:
+        with pytest.raises(ValueError):
+            stories.unpack_features(bad)

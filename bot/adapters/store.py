@@ -579,7 +579,7 @@ class Store:
             link = p.canonical_link if p.canonical_link is not None else canonical_url(e.link)
             rows.append((e.id, e.feed, e.title, e.link, link, e.summary,
                          to_ts(e.published), fetched, e.lang, dup.duplicate_of, reason,
-                         "\n".join(dup.evidence) or None, p.dedup_sig))
+                         "\n".join(dup.evidence) or None, p.dedup_sig, p.story_sig))
         with self.transaction() as c:
             # guid -> new id; a guid already stored is absent
             ids = dict((g, i) for i, g in self._insert_rows(c, Q.INSERT_ITEMS, Q.ITEM_ROW, rows))
@@ -715,7 +715,7 @@ class Store:
     def index_rows(self, since: datetime) -> Iterator[tuple]:
         """What the duplicate index reads of the items published or fetched at/after `since`,
         in recent_for_index's order, as plain rows: (id, guid, title, link, summary, published_at
-        (stored text), lang, duplicate_of, canonical_link, dedup_sig); warm-up decodes them
+        (stored text), lang, duplicate_of, canonical_link, dedup_sig, story_sig); warm-up decodes them
         without building an Entry per item."""
         return self._window_rows(since, Q.INDEX_COLS)
 

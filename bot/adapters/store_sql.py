@@ -148,10 +148,12 @@ CREATE INDEX items_published_late ON items(published_at) WHERE published_at > fe
 """
 
 # v6: each item's duplicate signature (bot.core.dedup.pack_sig: headline key and features, made
-# in the parser worker), so that warming the duplicate index decodes it instead of recomputing
-# it from the headline. NULL for items stored before v6 (or without one): recomputed.
+# in the parser worker) and, for matched items, its story features (stories.pack_features), so
+# that warming the duplicate index decodes them instead of recomputing them from the headline
+# and summary. NULL for items stored before v6 (or without them): recomputed.
 CORE_V6 = """
 ALTER TABLE items ADD COLUMN dedup_sig TEXT;
+ALTER TABLE items ADD COLUMN story_sig TEXT;
 """
 
 CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6]
@@ -252,7 +254,7 @@ CYCLE_FLOOR = ("SELECT MIN(started_at) FROM instances WHERE command = 'poll' "
 MAX_ITEM_ID = "SELECT COALESCE(MAX(id), 0) FROM items"
 # what the duplicate index reads of a stored item (Store.index_rows*)
 INDEX_COLS = ("id, guid, title, link, summary, published_at, lang, duplicate_of, canonical_link, "
-              "dedup_sig")
+              "dedup_sig, story_sig")
 INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 
 # --- items -------------------------------------------------------------------------------------
@@ -261,8 +263,9 @@ INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 # order is unspecified (SQLite and PostgreSQL), so each id comes back with its guid.
 INSERT_ITEMS = ("INSERT INTO items (guid, feed, title, link, canonical_link, summary, "
                 "published_at, fetched_at, lang, duplicate_of, dup_reason, dup_evidence, "
-                "dedup_sig) VALUES {rows} ON CONFLICT (guid) DO NOTHING RETURNING id, guid")
-ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "dedup_sig, story_sig) VALUES {rows} ON CONFLICT (guid) DO NOTHING "
+                "RETURNING id, guid")
+ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 MAX_PARAMS = 2400    # per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)
 INSERT_MATCHES = ("INSERT INTO matches (item_id, watchlist, alias, field, text, kind, score) "
                   "VALUES {rows} ON CONFLICT (item_id, watchlist, alias, field) DO NOTHING")

@@ -599,11 +599,14 @@ class Prepared:
     """Everything the duplicate check needs that depends on the entry alone (prepare()):
     picklable, so a parser worker can compute it; the index lookups stay with the Deduper."""
 
-    __slots__ = ("url", "sig", "wls", "topic", "story", "_tp", "_sp", "_packed")
+    __slots__ = ("url", "sig", "wls", "topic", "story", "_tp", "_sp", "_packed", "story_packed")
 
-    def __init__(self, url, sig, wls, topic, story, tp, sp, packed=None):
+    def __init__(self, url, sig, wls, topic, story, tp, sp, packed=None, story_packed=None):
         self.url, self.sig, self.wls, self.topic, self.story = url, sig, wls, topic, story
         self._tp, self._sp, self._packed = tp, sp, packed
+        # the story features as the store keeps them (stories.pack_features), when prepare()
+        # could vouch that warm-up would compute the same from the stored item
+        self.story_packed = story_packed
 
     def packed(self) -> str:
         """The signature as the store keeps it with the item (pack_sig; warm-up decodes it)."""
@@ -622,16 +625,17 @@ class Prepared:
                 and sig.title.__class__ is frozenset and sig.caps.__class__ is frozenset
                 and sp.__class__ is str and sig._sfold == sp.lower()):
             return _prepared_from, (self.url, sig.id, sig.root, sig.lang, self.packed(),
-                                    self.wls, self.topic, self.story, self._tp, sp)
+                                    self.wls, self.topic, self.story, self._tp, sp,
+                                    self.story_packed)
         return Prepared, (None,) * 8, self.__getstate__()
 
     def __getstate__(self):
         return (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp,
-                self._packed)
+                self._packed, self.story_packed)
 
     def __setstate__(self, st):
         (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp,
-         self._packed) = st
+         self._packed, self.story_packed) = st
 
     def story_features(self, entry: Entry):
         """The story features (computed on first need for an item no watchlist matched)."""
@@ -647,14 +651,15 @@ def _split(joined: str) -> frozenset:
     return frozenset(map(_intern, joined.split(" "))) if joined else _EMPTY
 
 
-def _prepared_from(url, id, root, lang, packed, wls, topic, story, tp, sp) -> Prepared:
+def _prepared_from(url, id, root, lang, packed, wls, topic, story, tp, sp,
+                   story_packed) -> Prepared:
     """Unpickling Prepared's wire form (see Prepared.__reduce__): the same objects as before."""
     _, key, title, caps, nums, months, again = packed.split("\t")
     sig = Sig(id, root, lang, 0.0, bytes.fromhex(key) if key else "", _split(title),
               frozenset(nums.split(" ")) if nums else _EMPTY,
               frozenset(months.split(" ")) if months else _EMPTY, _split(caps), again == "1",
               sp.lower())
-    return Prepared(url, sig, wls, topic, story, tp, sp, packed)
+    return Prepared(url, sig, wls, topic, story, tp, sp, packed, story_packed)
 
 
 # --- the signature stored with each item (the store's items.dedup_sig) -----------------------
@@ -710,6 +715,15 @@ def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str
     p = Prepared(url, sig, wls, topic, None, prepped_title, prepped_summary)
     if stories and wls:
         p.story_features(entry)
+        # stored with the item for warm-up, which computes features(prep(title), prep(summary
+        # [:400]), lang, matched texts): the same as here when the summary is no longer than
+        # that and each stored match (one per watchlist, alias and field) kept its text
+        if len(entry.summary) <= 400 and len({(h.watchlist, h.alias, h.field)
+                                              for h in hits}) == len(hits):
+            try:
+                p.story_packed = _stories.pack_features(p.story)
+            except ValueError:
+                pass                            # recomputed at warm-up
     return p
 
 

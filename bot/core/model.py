@@ -71,6 +71,7 @@ class Processed:
     dup: DupVerdict = field(default_factory=lambda: DupVerdict(None))
     canonical_link: str | None = None    # when already computed (duplicate check); else the store does
     dedup_sig: str | None = None         # the duplicate signature as stored (dedup.pack_sig)
+    story_sig: str | None = None         # story features as stored (stories.pack_features)
 
     @property
     def watchlists(self) -> list[str]:

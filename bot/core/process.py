@@ -88,8 +88,9 @@ class Processor:
             entry = replace(entry, lang=prepared.lang)
         d = prepared.dedup
         verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=d)
-        return Processed(entry, prepared.hits, verdict, d.url if d is not None else None,
-                         d.packed() if d is not None else None)
+        if d is None:
+            return Processed(entry, prepared.hits, verdict)
+        return Processed(entry, prepared.hits, verdict, d.url, d.packed(), d.story_packed)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
         return self.decide(entry, self.prepare(entry), now)

@@ -66,6 +66,14 @@ def corpus() -> list[Entry]:
         else:           # a headline too short for a key
             extra.append(Entry(f"short{i}", "agg", e.title[:6], f"https://s.example/{i}",
                                e.summary, e.published, e.lang))
+    # matched items whose summary is longer than the 400 characters the story check reads, with
+    # half-width kana that normalise to fewer characters: what prepare() reads of it (prep, then
+    # cut) differs from what warm-up reads (cut, then prep)
+    for i in range(3):
+        extra.append(Entry(f"long{i}", "agg", f"Maduro trial: day {i + 2} of hearings in New York",
+                           f"https://long.example/{i}", "ｶﾞｿﾘﾝﾀﾞｲ " * 60 + " Washington sanctions "
+                           "oil refinery Maracaibo tanker seized", NOW - timedelta(hours=i + 1),
+                           "en"))
     stream = dated + extra
     # interleave deterministically so copies come after their originals mostly, not always
     return sorted(stream, key=lambda e: ((e.published or NOW).timestamp() // 3600, e.id))
@@ -249,6 +257,10 @@ def test_catch_up_adds_other_instances_items_from_their_signatures(database, ent
         warm(ns.deduper, s, WINDOW)
         assert App.catch_up(ns) > 0 and ns.last_item_id == s.max_item_id()
         assert App.catch_up(ns) == 0
+        ns.last_item_id = cut - 10          # items the index already holds come again: skipped
+        assert App.catch_up(ns) == 0
+        order = [s.id for s in ns.deduper._order]
+        assert len(order) == len(set(order))
         return ns.deduper
 
     with Store.open(database) as s:

@@ -30,6 +30,20 @@ not change it; anything else goes to the original. 4. mixin's global `_cp1252` b
 the whole BMP (the identity, but for the original dict's entries), which str.translate indexes
 without exceptions; a character beyond U+FFFF is left alone by both tables.
 
+Two more, measured per RSS item (bench/worker_bench.py): about 7 and 12 us of feedparser's ~95:
+5. the SAX reader: expat hands feedparser the text of an element in many pieces (one per line and
+   one per entity reference: an escaped HTML description is 20 or more), each a Python call
+   through the SAX layer to feedparser's handle_data. `create_parser` below gives feedparser an
+   expat reader that, once the document has shown it is not Atom 1.0 (feedparser's `version` set
+   to anything else, which it then keeps), asks expat to hand over each text run in one piece
+   (pyexpat's `buffer_text`). The pieces are only ever joined, except by `pop` for the XHTML
+   content of an Atom 1.0 feed (it looks at the first and last piece), which stays unbuffered.
+   feedparser also asks for the "drv_libxml2" reader first on every parse, an import that fails
+   (about 75 us a feed); the reader is named directly instead when that import would fail;
+6. `_FeedParserMixin.pop` (once per closed element): bot.adapters.feedparser_pop, the same code
+   without the per-element work whose result is known in advance (see there). Installed only
+   over the exact source it was written from (a hash of pop's and looks_like_html's source).
+
 Guard: applied only to feedparser 6.0.x whose mixin has a global `copy` that is the copy module,
 whose `_FeedParserMixin.pop` calls `deepcopy`, whose FeedParserDict has its dict `keymap` and
 its own get/__getitem__, whose mixin `_urljoin` is feedparser.urls' with its `_urifixer`, and
@@ -40,6 +54,9 @@ xml:base and hostile bodies.
 from __future__ import annotations
 
 import copy as _copy
+import hashlib
+import importlib.util
+import inspect
 import sys
 import threading
 from array import array
@@ -68,11 +85,21 @@ def _make_shim(fpdict: type):
     return _CopyShim()
 
 
+def _special_keys(fpdict: type) -> frozenset:
+    """The keys FeedParserDict's lookups treat specially: keymap aliases, and every string
+    constant of its __getitem__ (each key it branches on)."""
+    return frozenset(fpdict.keymap).union(
+        c for c in fpdict.__getitem__.__code__.co_consts if isinstance(c, str))
+
+
+# the contentparams keys feedparser_pop reads with dict.get: none may be special
+_FAST_KEYS = frozenset({"type", "base64", "mode"})
+
+
 def _fast_lookups(fpdict: type):
     """(get, __getitem__) for FeedParserDict: the original ones for the keys they treat specially."""
     orig_get, orig_getitem = fpdict.get, fpdict.__getitem__
-    slow = frozenset(fpdict.keymap).union(
-        c for c in orig_getitem.__code__.co_consts if isinstance(c, str))
+    slow = _special_keys(fpdict)
     dict_get, dict_getitem = dict.get, dict.__getitem__
 
     def get(self, key, default=None):
@@ -115,6 +142,58 @@ def _cp1252_table(mapping: dict) -> str:
     return table[:lo] + "".join(mapping.get(i, table[i]) for i in range(lo, hi)) + table[hi:]
 
 
+def _text_run_reader():
+    """Patch 5: expat's SAX reader, handing each text run over in one piece (pyexpat's
+    `buffer_text`) from the first start tag after which the document is known not to be
+    Atom 1.0: feedparser's `version` is then set and is not "atom10" (feedparser never changes
+    such a version into "atom10")."""
+    from xml.sax import expatreader
+    base_start = expatreader.ExpatParser.start_element_ns
+
+    class TextRunReader(expatreader.ExpatParser):
+        def start_element_ns(self, name, attrs):
+            base_start(self, name, attrs)
+            version = getattr(self._cont_handler, "version", None)
+            if version and version != "atom10":
+                self._parser.buffer_text = True
+                self._parser.StartElementHandler = base_start.__get__(self)   # no more checks
+
+    return TextRunReader
+
+
+def create_parser(*args):
+    """The SAX driver entry point xml.sax.make_parser calls (patch 5 names this module)."""
+    return _state["reader"](*args)
+
+
+def _sax_guard(api) -> bool:
+    """feedparser asks for drv_libxml2, which is not there, then gets xml.sax's expat reader."""
+    import xml.sax
+    from xml.sax import expatreader
+    return (getattr(api, "PREFERRED_XML_PARSERS", None) == ["drv_libxml2"]
+            and importlib.util.find_spec("drv_libxml2") is None
+            and xml.sax.default_parser_list == ["xml.sax.expatreader"]
+            and getattr(getattr(api, "xml", None), "sax", None) is xml.sax
+            and callable(getattr(expatreader.ExpatParser, "start_element_ns", None)))
+
+
+# sha256 of the source of feedparser 6.0.x's _FeedParserMixin.pop + looks_like_html, as
+# bot.adapters.feedparser_pop reproduces them (6.0.11-6.0.14)
+_POP_SOURCE = "73327f2efcedc7705c2173e3b56d4a7d674f2845586616e77fe005398cfa525b"
+
+
+def _pop_guard(api, mixin) -> bool:
+    m = mixin._FeedParserMixin
+    try:
+        src = inspect.getsource(m.pop) + inspect.getsource(m.looks_like_html)
+    except (OSError, TypeError):                     # pragma: no cover - no source installed
+        return False
+    return (hashlib.sha256(src.encode()).hexdigest() == _POP_SOURCE
+            and api.StrictFeedParser.pop is m.pop and api.LooseFeedParser.pop is m.pop
+            and api.StrictFeedParser.looks_like_html is m.looks_like_html
+            and api.LooseFeedParser.looks_like_html is m.looks_like_html)
+
+
 _state: dict = {}
 _lock = threading.Lock()
 
@@ -149,12 +228,22 @@ def _apply() -> bool:
               and all(k.__class__ is int and 0 <= k < 0x10000 and v.__class__ is str
                       and len(v) == 1 for k, v in cp.items()))
         if ok:
+            special = _special_keys(FeedParserDict)
             _state["original"] = (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__,
                                   mixin._urljoin, mixin._cp1252)
             mixin.copy = _make_shim(FeedParserDict)
             FeedParserDict.get, FeedParserDict.__getitem__ = _fast_lookups(FeedParserDict)
             mixin._urljoin = _make_urljoin(urls._urljoin, urls._urifixer)
             mixin._cp1252 = _cp1252_table(cp)
+            from feedparser import api
+            if _sax_guard(api):
+                _state["reader"] = _text_run_reader()
+                _state["sax"] = api.PREFERRED_XML_PARSERS
+                api.PREFERRED_XML_PARSERS = [__name__]
+            if _pop_guard(api, mixin) and _FAST_KEYS.isdisjoint(special):
+                from bot.adapters.feedparser_pop import make_pop
+                _state["pop"] = mixin._FeedParserMixin.pop
+                mixin._FeedParserMixin.pop = make_pop(cp, mixin.copy.deepcopy)
     except (ImportError, AttributeError):          # pragma: no cover - another feedparser
         ok = False
     return ok
@@ -167,3 +256,8 @@ def remove() -> None:
         from feedparser.util import FeedParserDict
         (mixin.copy, FeedParserDict.get, FeedParserDict.__getitem__, mixin._urljoin,
          mixin._cp1252) = _state.pop("original")
+        if "sax" in _state:
+            from feedparser import api
+            api.PREFERRED_XML_PARSERS = _state.pop("sax")
+        if "pop" in _state:
+            mixin._FeedParserMixin.pop = _state.pop("pop")

@@ -624,9 +624,14 @@ class Prepared:
         if (sig.__class__ is Sig and sig.t == 0.0 and sig._summary is None
                 and sig.title.__class__ is frozenset and sig.caps.__class__ is frozenset
                 and sp.__class__ is str and sig._sfold == sp.lower()):
+            story, surface = self.story, None
+            if self.story_packed is not None and story is not None and story.w is None:
+                # the story features travel as stored (rebuilt by unpack_features), their
+                # surface words beside them
+                story, surface = None, story.surface
             return _prepared_from, (self.url, sig.id, sig.root, sig.lang, self.packed(),
-                                    self.wls, self.topic, self.story, self._tp, sp,
-                                    self.story_packed)
+                                    self.wls, self.topic, story, self._tp, sp,
+                                    self.story_packed, surface)
         return Prepared, (None,) * 8, self.__getstate__()
 
     def __getstate__(self):
@@ -652,13 +657,16 @@ def _split(joined: str) -> frozenset:
 
 
 def _prepared_from(url, id, root, lang, packed, wls, topic, story, tp, sp,
-                   story_packed) -> Prepared:
+                   story_packed, surface=None) -> Prepared:
     """Unpickling Prepared's wire form (see Prepared.__reduce__): the same objects as before."""
     _, key, title, caps, nums, months, again = packed.split("\t")
     sig = Sig(id, root, lang, 0.0, bytes.fromhex(key) if key else "", _split(title),
               frozenset(nums.split(" ")) if nums else _EMPTY,
               frozenset(months.split(" ")) if months else _EMPTY, _split(caps), again == "1",
               sp.lower())
+    if story is None and story_packed is not None:
+        story = _stories.unpack_features(story_packed)
+        story.surface = surface
     return Prepared(url, sig, wls, topic, story, tp, sp, packed, story_packed)
 
 

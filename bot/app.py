@@ -16,7 +16,7 @@ from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
-from bot.core.dedup import _EPOCH, Deduper, unpack_sig
+from bot.core.dedup import _EPOCH, Deduper, signature, unpack_sig
 from bot.core.stories import unpack_features
 from bot.core.model import Entry
 from bot.core.matcher import Matcher
@@ -116,7 +116,8 @@ class App:
             return 0
         hits = (self.store.hits_of([r[0] for r in rows])
                 if self.deduper.stories is not None else {})
-        n = index_stored(self.deduper, rows, hits, utcnow(), skip_known=True)
+        n = index_stored(self.deduper, rows, hits, utcnow(), self.store.summary_of,
+                         skip_known=True)
         self.last_item_id = max(self.last_item_id, rows[-1][0])
         return n
 
@@ -193,7 +194,7 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     paused = gc.isenabled()
     gc.disable()
     try:
-        n = index_stored(deduper, store.index_rows(since), hits, now, key=1)
+        n = index_stored(deduper, store.index_rows(since), hits, now, store.summary_of, key=1)
     finally:
         if paused:
             gc.enable()
@@ -202,51 +203,58 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     return n
 
 
-def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, *, key: int = 0,
-                 skip_known: bool = False) -> int:
+def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, *,
+                 key: int = 0, skip_known: bool = False) -> int:
     """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
     entry does: the copy signature and the story features of matched items decoded from those
     stored with the item (dedup.unpack_sig, stories.unpack_features), recomputed from the
-    headline and summary when there are none (items stored before schema v6) or when they
-    cannot be read (logged). `hits`:
-    what each item matched, by row[key] (0: id, 1: guid). `skip_known`: items whose guid the
-    index holds already are left out."""
+    headline (and summary) when there are none (items stored before schema v6) or when they
+    cannot be read (logged). Summaries are not read here: an indexed item reads its own
+    (`summary_of(guid)`) when a comparison first needs it. `hits`: what each item matched, by
+    row[key] (0: id, 1: guid). `skip_known`: items whose guid the index holds are left out."""
     from bot.core.model import DupVerdict
     nowts = now.timestamp()
     add, add_stored = deduper.add, deduper.add_stored
+    stories = deduper.stories is not None
     n = 0
     bad: list[str] = []
     for r in rows:
-        _, guid, title, link, summary, published, lang, dup_of, url, packed, story_packed = r
+        _, guid, title, link, published, lang, dup_of, url, packed, story_packed = r
         if skip_known and guid in deduper:
             continue
         pub = from_ts(published)
         when = pub or now
         ts = (when - _EPOCH).total_seconds()        # the time signature() gives (Deduper._time)
-        matched = hits.get(r[key])
+        root = dup_of or guid
         sig = None
         if packed is not None:
             try:
-                sig = unpack_sig(packed, guid, dup_of or guid, lang, ts, summary)
+                sig = unpack_sig(packed, guid, root, lang, ts)
             except ValueError as e:
                 bad.append(f"{guid}: {e}")
+        if sig is None:                 # none stored, or unreadable: from the headline
+            sig = signature(Entry(guid, "", title, link, "", pub, lang), ts)
+            sig.root = root
+        sig.summary_from(summary_of)
         if not link:
             url = ""
         n += 1
-        if sig is not None and not matched:
-            add_stored(sig, url, min(when.timestamp(), nowts))
+        added_at = min(when.timestamp(), nowts)
+        matched = hits.get(r[key])
+        if not matched:
+            add_stored(sig, url, added_at)
             continue
         story = None
-        if matched and story_packed is not None and deduper.stories is not None:
+        if stories and story_packed is not None:
             try:
                 story = unpack_features(story_packed)
             except ValueError as e:
                 bad.append(f"{guid}: {e}")
-        entry = Entry(id=guid, feed="", title=title, link=link, summary=summary, published=pub,
-                      lang=lang)
-        add(entry, DupVerdict(dup_of), now=now, added_at=min(when.timestamp(), nowts), sig=sig,
-            url=url, watchlists={w for w, _ in matched or ()},
-            topic={t for _, t in matched or ()}, story=story)
+        # story features to compute (add() does): from the stored summary
+        entry = Entry(guid, "", title, link, summary_of(guid) if stories and story is None else "",
+                      pub, lang)
+        add(entry, DupVerdict(dup_of), now=now, added_at=added_at, sig=sig, url=url,
+            watchlists={w for w, _ in matched}, topic={t for _, t in matched}, story=story)
     if bad:
         log.warning("duplicate index: %d stored signature(s) could not be read and were "
                     "recomputed from the headline (first: %s)", len(bad), bad[0])

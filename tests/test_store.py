@@ -735,7 +735,7 @@ def test_a_restart_keeps_clustering_stories(db):
         v = d.process(later, hits=[hit])
         assert (v.duplicate_of, v.reason) == ("a", "story")
         lost = Deduper()
-        s2 = type("NoHits", (), {"index_rows": s.index_rows,
+        s2 = type("NoHits", (), {"index_rows": s.index_rows, "summary_of": s.summary_of,
                                  "recent_hits": lambda self, since: {}})()
         warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
         assert lost.process(later, hits=[hit]).duplicate_of is None

@@ -1,8 +1,9 @@
-"""Warming the duplicate index from the signatures stored with the items (store v6, dedup.pack_sig)
-gives the index that recomputing every signature from the stored headlines gives: the same guid,
-URL and headline-key maps, postings, df, order and story index, and the same verdict for every
-later item. On SQLite and PostgreSQL; also for a database written before v6 (no signatures) and
-for a signature that cannot be read."""
+"""Warming the duplicate index from the signatures stored with the items (store v6, dedup.pack_sig,
+stories.pack_features; summaries read from the store on first need) gives the index that the
+previous warm-up gave, which recomputed every signature from the stored entries (kept here as the
+reference, reference_warm): the same guid, URL and headline-key maps, postings, df, order, summary
+features and story index, and the same verdict for every later item. On SQLite and PostgreSQL;
+also for a database written before v6 (no signatures) and for signatures that cannot be read."""
 from __future__ import annotations
 
 import logging
@@ -16,12 +17,14 @@ import pytest
 import bot.app as app_mod
 from bot.adapters.config import load_config
 from bot.adapters.parse import parse_feed
+from bot.adapters import store_sql as Q
 from bot.adapters.store import Store
+from bot.adapters.store_base import item_from_row
 from bot.app import App, warm
 from bot.core import dedup
 from bot.core.dedup import Deduper
 from bot.core.matcher import Matcher
-from bot.core.model import Entry
+from bot.core.model import DupVerdict, Entry
 from bot.core.process import Processor
 
 try:
@@ -94,12 +97,49 @@ def fill(database, entries: list[Entry]) -> Processor:
     return proc
 
 
-def warmed(database, monkeypatch) -> Deduper:
+def reference_warm(d: Deduper, s: Store) -> Deduper:
+    """warm() as it was before signatures were stored (bot/app.py at 545f3c3): each stored entry
+    added whole, its signature and story features recomputed, its summary held."""
+    since = NOW - timedelta(seconds=WINDOW)
+    hits = s.recent_hits(since)
+    for entry, dup_of, url in s.recent_for_index(since):
+        when = (entry.published or NOW).timestamp()
+        matched = hits.get(entry.id, ())
+        d.add(entry, DupVerdict(dup_of), now=NOW, added_at=min(when, NOW.timestamp()),
+              watchlists={w for w, _ in matched}, topic={t for _, t in matched},
+              url=url if entry.link else "")
+    return d
+
+
+def reference_catch_up(d: Deduper, s: Store, last: int) -> int:
+    """App.catch_up as it was before signatures were stored (545f3c3)."""
+    rows = s._all(f"SELECT {Q.ITEM_COLS} FROM items WHERE id > ? ORDER BY id", (last,))
+    hits = s.hits_of([r[0] for r in rows])
+    for r in rows:
+        entry = item_from_row(r).entry
+        if entry.id in d:
+            continue
+        when = (entry.published or NOW).timestamp()
+        matched = hits.get(r[0], ())
+        d.add(entry, DupVerdict(r[8]), now=NOW, added_at=min(when, NOW.timestamp()),
+              watchlists={w for w, _ in matched}, topic={t for _, t in matched})
+    return rows[-1][0] if rows else last
+
+
+def same_index(s: Store, proc: Processor, entries: list[Entry],
+               monkeypatch) -> tuple[Deduper, list]:
+    """warm() of `s` and reference_warm() of `s` give the same index and the same verdicts."""
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
     d = Deduper(WINDOW)
-    with Store.open(database) as s:
-        assert warm(d, s, WINDOW) > 0
-    return d
+    assert warm(d, s, WINDOW) > 0
+    ref = reference_warm(Deduper(WINDOW), s)
+    a, b = structure(d), structure(ref)          # (summaries read from the store meanwhile)
+    for k in a:
+        assert a[k] == b[k], k
+    later = later_items(entries)
+    got = decisions(d, proc, later)
+    assert got == decisions(ref, proc, later)
+    return d, got
 
 
 def ids(post) -> dict:
@@ -152,60 +192,45 @@ def entries():
 def test_stored_signatures_warm_the_index_recomputing_gives(database, entries, monkeypatch,
                                                             caplog):
     proc = fill(database, entries)
+    caplog.set_level(logging.WARNING, "sokuho.app")
     with Store.open(database) as s:
         rows = s.conn.execute("SELECT COUNT(*), COUNT(dedup_sig), COUNT(story_sig) "
                               "FROM items").fetchall()[0]
         rows += s.conn.execute("SELECT COUNT(DISTINCT item_id) FROM matches").fetchall()[0]
-    # every stored item has a signature; most matched ones their story features
-    assert rows[0] == rows[1] == len({e.id for e in entries})
-    assert rows[3] * 0.6 < rows[2] <= rows[3], rows
-    caplog.set_level(logging.WARNING, "sokuho.app")
-    fast = warmed(database, monkeypatch)
-    with Store.open(database) as s:                # the same store, every signature recomputed
-        with s.transaction() as c:
+        # every stored item has a signature; most matched ones their story features
+        assert rows[0] == rows[1] == len({e.id for e in entries})
+        assert rows[3] * 0.6 < rows[2] <= rows[3], rows
+        d, got = same_index(s, proc, entries, monkeypatch)
+        assert 0 < len(d) < len(entries)            # the window only
+        assert len(d.stories) > 20
+        kinds = {r for _, _, r, _, _ in got}
+        assert {"url", "title", "similar", "story"} <= kinds, kinds
+        with s.transaction() as c:                  # none stored: every one recomputed
             c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
-    slow = warmed(database, monkeypatch)
+        same_index(s, proc, entries, monkeypatch)
     assert not caplog.records
-    assert 0 < len(fast) < len(entries)            # the window only
-    assert len(fast.stories) > 20
-    a, b = structure(fast), structure(slow)
-    for k in a:
-        assert a[k] == b[k], k
-    later = later_items(entries)
-    got, want = decisions(fast, proc, later), decisions(slow, proc, later)
-    assert got == want
-    kinds = {r for _, _, r, _, _ in want}
-    assert {"url", "title", "similar", "story"} <= kinds, kinds
 
 
 def test_a_database_written_before_v6_migrates_and_warms_the_same(database, entries,
                                                                   monkeypatch):
     """Items stored by a version without signatures (schema v5): the store migrates at open and
-    warming recomputes their signatures; items stored after the upgrade carry one. Both together
-    warm the index a store of recomputed signatures gives."""
+    warming recomputes their signatures; items stored after the upgrade carry them. Both warm the
+    index the previous version's warm-up gave."""
     half = len(entries) // 2
     with older_schema(5):
         proc = fill(database, entries[:half])
     with Store.open(database) as s:
-        assert "dedup_sig" in s.columns("items")
+        assert {"dedup_sig", "story_sig"} <= s.columns("items")
         assert s.conn.execute("SELECT COUNT(dedup_sig) FROM items").fetchall()[0][0] == 0
-    mixed = warmed(database, monkeypatch)
-    # the new version goes on storing (with signatures), from the same index state
-    with Store.open(database) as s:
+        same_index(s, proc, entries, monkeypatch)
+        # the new version goes on storing (with signatures)
         batch = []
         for e in entries[half:]:
             batch.append(proc.decide(e, pickle.loads(pickle.dumps(proc.prepare(e), 5)), NOW))
         s.save_processed(batch, fetched_at=NOW - timedelta(hours=1))
         n, signed = s.conn.execute("SELECT COUNT(*), COUNT(dedup_sig) FROM items").fetchall()[0]
-    assert 0 < signed < n
-    mixed = warmed(database, monkeypatch)
-    with Store.open(database) as s:
-        with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
-    slow = warmed(database, monkeypatch)
-    assert structure(mixed) == structure(slow)
-    later = later_items(entries)
-    assert decisions(mixed, proc, later) == decisions(slow, proc, later)
+        assert 0 < signed < n
+        same_index(s, proc, entries, monkeypatch)
 
 
 BAD_STORY = ["", "x", "1" + "\ta" * 12, "1" + "\ta" * 7 + "\tyes" + "\t" * 4,
@@ -217,6 +242,7 @@ BAD = ["", "garbage", "2\tabc\tx\t\t\t\t", "1\tzz\tx\t\t\t\t", "1\tabcd\tx\t\t\t
 def test_an_unreadable_signature_is_recomputed_and_logged(database, entries, monkeypatch,
                                                           caplog):
     proc = fill(database, entries[-150:])
+    caplog.set_level(logging.WARNING, "sokuho.app")
     with Store.open(database) as s:
         rows = s.conn.execute("SELECT id FROM items ORDER BY id").fetchall()
         with s.transaction() as c:
@@ -227,64 +253,59 @@ def test_an_unreadable_signature_is_recomputed_and_logged(database, entries, mon
             assert len(storied) >= len(BAD_STORY)
             for (rowid,), bad in zip(storied, BAD_STORY):
                 c.execute("UPDATE items SET story_sig = ? WHERE id = ?", (bad, rowid))
-    caplog.set_level(logging.WARNING, "sokuho.app")
-    damaged = warmed(database, monkeypatch)
+        same_index(s, proc, entries[-150:], monkeypatch)       # nothing lost, nothing different
     warned = [r.getMessage() for r in caplog.records if "stored signature" in r.getMessage()]
     assert len(warned) == 1 and f"{len(BAD) + len(BAD_STORY)} stored signature(s)" in warned[0], \
         warned
-    with Store.open(database) as s:
-        with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
-    slow = warmed(database, monkeypatch)
-    assert structure(damaged) == structure(slow)           # nothing lost, nothing different
-    later = later_items(entries[-150:])
-    assert decisions(damaged, proc, later) == decisions(slow, proc, later)
 
 
 def test_catch_up_adds_other_instances_items_from_their_signatures(database, entries,
                                                                    monkeypatch):
     """Items another instance stored after this one warmed join the index from their stored
-    signatures, as they joined it when each was recomputed (and no item twice)."""
+    signatures, as the previous catch_up added them (recomputed), and no item twice."""
     proc = fill(database, entries)
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
-
-    def caught_up(s: Store) -> Deduper:
+    with Store.open(database) as s:
         cut = s.conn.execute("SELECT id FROM items ORDER BY id").fetchall()[len(entries) // 2][0]
+        early = {g for g, in s.conn.execute("SELECT guid FROM items WHERE id <= ?", (cut,))}
+        # both warmed when the store held the items up to `cut` only
         ns = SimpleNamespace(deduper=Deduper(WINDOW), store=s, last_item_id=cut)
-        real = s.index_rows        # warmed when the store held the items up to `cut` only
+        real_rows, real_entries = s.index_rows, s.recent_for_index
         monkeypatch.setattr(s, "index_rows",
-                            lambda since: (r for r in real(since) if r[0] <= cut))
+                            lambda since: (r for r in real_rows(since) if r[0] <= cut))
+        monkeypatch.setattr(s, "recent_for_index",
+                            lambda since: (r for r in real_entries(since) if r[0].id in early))
         warm(ns.deduper, s, WINDOW)
+        ref = reference_warm(Deduper(WINDOW), s)
+        monkeypatch.setattr(s, "index_rows", real_rows)
+        monkeypatch.setattr(s, "recent_for_index", real_entries)
         assert App.catch_up(ns) > 0 and ns.last_item_id == s.max_item_id()
+        assert reference_catch_up(ref, s, cut) == s.max_item_id()
         assert App.catch_up(ns) == 0
         ns.last_item_id = cut - 10          # items the index already holds come again: skipped
         assert App.catch_up(ns) == 0
-        order = [s.id for s in ns.deduper._order]
+        order = [x.id for x in ns.deduper._order]
         assert len(order) == len(set(order))
-        return ns.deduper
-
-    with Store.open(database) as s:
-        fast = caught_up(s)
-        with s.transaction() as c:
-            c.execute("UPDATE items SET dedup_sig = NULL, story_sig = NULL")
-        slow = caught_up(s)
-    assert structure(fast) == structure(slow)
-    later = later_items(entries)
-    assert decisions(fast, proc, later) == decisions(slow, proc, later)
+        a, b = structure(ns.deduper), structure(ref)
+        for k in a:
+            assert a[k] == b[k], k
+        later = later_items(entries)
+        assert decisions(ns.deduper, proc, later) == decisions(ref, proc, later)
 
 
 def test_the_stored_form_round_trips(entries):
     """unpack_sig(pack_sig(signature)) is the signature, compact; for every corpus headline."""
     for e in entries:
         sig = dedup.signature(e, 5.0)
-        got = dedup.unpack_sig(dedup.pack_sig(sig), e.id, "root", e.lang, 5.0, e.summary)
+        got = dedup.unpack_sig(dedup.pack_sig(sig), e.id, "root", e.lang, 5.0)
+        got.summary_from({e.id: e.summary}.get)
         assert (got.key, frozenset(got.title), frozenset(got.nums), frozenset(got.months),
                 frozenset(got.caps), got.again) == \
             (sig.key, sig.title, sig.nums, sig.months, sig.caps, sig.again)
         assert got.summary == dedup.signature(e, 5.0).summary
     for bad in BAD:
         with pytest.raises(ValueError):
-            dedup.unpack_sig(bad, "x", "x", "en", 0.0, "")
+            dedup.unpack_sig(bad, "x", "x", "en", 0.0)
 
 
 def test_stored_story_features_round_trip(entries):

@@ -714,10 +714,16 @@ class Store:
 
     def index_rows(self, since: datetime) -> Iterator[tuple]:
         """What the duplicate index reads of the items published or fetched at/after `since`,
-        in recent_for_index's order, as plain rows: (id, guid, title, link, summary, published_at
-        (stored text), lang, duplicate_of, canonical_link, dedup_sig, story_sig); warm-up decodes them
-        without building an Entry per item."""
+        in recent_for_index's order, as plain rows: (id, guid, title, link, published_at (stored
+        text), lang, duplicate_of, canonical_link, dedup_sig, story_sig); warm-up decodes them
+        without building an Entry per item. Summaries: summary_of."""
         return self._window_rows(since, Q.INDEX_COLS)
+
+    def summary_of(self, guid: str) -> str:
+        """A stored item's summary ("" when there is no such item): the duplicate index reads
+        an indexed item's text when a comparison first needs it, instead of holding them all."""
+        rows = self._all(Q.SUMMARY_OF, (guid,))
+        return rows[0][0] if rows else ""
 
     def _window_rows(self, since: datetime, cols: str) -> Iterator[tuple]:
         s = to_ts(since)

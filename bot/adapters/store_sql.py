@@ -253,8 +253,9 @@ CYCLE_FLOOR = ("SELECT MIN(started_at) FROM instances WHERE command = 'poll' "
                "AND heartbeat_at >= ?")
 MAX_ITEM_ID = "SELECT COALESCE(MAX(id), 0) FROM items"
 # what the duplicate index reads of a stored item (Store.index_rows*)
-INDEX_COLS = ("id, guid, title, link, summary, published_at, lang, duplicate_of, canonical_link, "
-              "dedup_sig, story_sig")
+INDEX_COLS = ("id, guid, title, link, published_at, lang, duplicate_of, canonical_link, dedup_sig, "
+              "story_sig")
+SUMMARY_OF = "SELECT summary FROM items WHERE guid = ?"
 INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 
 # --- items -------------------------------------------------------------------------------------

@@ -154,6 +154,9 @@ def _fs(x) -> frozenset:
 
 # Sig._summary while Sig._sfold holds the raw (not yet folded) summary
 _RAW = object()
+# Sig._summary while Sig._sfold is a function reading the raw summary of a stored item (its id ->
+# text): a warmed index does not hold the window's summaries, it reads the few it compares
+_STORED = object()
 
 
 class Sig:
@@ -179,8 +182,14 @@ class Sig:
         else:
             self._sfold, self._summary = sfold, None
 
+    def summary_from(self, read) -> None:
+        """The summary is the stored item's: `read(id)` gives its raw text on first need."""
+        self._sfold, self._summary = read, _STORED
+
     def __reduce__(self):
         summary, sfold = self._summary, self._sfold
+        if summary is _STORED:
+            summary, sfold = _RAW, sfold(self.id)[:400]
         if summary is _RAW:
             summary, sfold = None, (sfold,)
         return _sig_from, (self.id, self.root, self.lang, self.t, self.key, _fs(self.title),
@@ -199,8 +208,10 @@ class Sig:
     @property
     def summary(self) -> frozenset:
         summary = self._summary
-        if summary is None or summary is _RAW:
+        if summary is None or summary is _RAW or summary is _STORED:
             sfold = self._sfold
+            if summary is _STORED:              # a stored item's: read on first need
+                summary, sfold = _RAW, sfold(self.id)[:400]
             if summary is _RAW:                 # raw summary: folded on first need
                 sfold = fold(sfold)[:400]
             summary = self._summary = frozenset(features_folded(sfold)) if sfold else _EMPTY
@@ -691,9 +702,9 @@ def _tuple(joined: str) -> tuple:
     return tuple(map(_intern, joined.split(" "))) if joined else ()
 
 
-def unpack_sig(packed: str, id: str, root: str, lang, t: float, summary: str) -> Sig:
+def unpack_sig(packed: str, id: str, root: str, lang, t: float) -> Sig:
     """The Sig of a stored item, as indexed (compact), from pack_sig's string: what
-    signature() of its headline would give, timed `t`, with `summary` folded on first need.
+    signature() of its headline would give, timed `t` (its summary: see Sig.summary_from).
     ValueError when the string is not one pack_sig made."""
     parts = packed.split("\t")
     if len(parts) != 7 or parts[0] != SIG_FORMAT or parts[6] not in ("", "1"):
@@ -706,8 +717,7 @@ def unpack_sig(packed: str, id: str, root: str, lang, t: float, summary: str) ->
     if title and (" " in (title[0], title[-1]) or "  " in title):
         raise ValueError(f"stored signature: bad title features {title[:60]!r}")
     return Sig(id, root, lang, t, key, _tuple(title), tuple(nums.split(" ")) if nums else (),
-               _tuple(months), _tuple(caps), again == "1",
-               (summary[:400],) if summary else "")
+               _tuple(months), _tuple(caps), again == "1", "")
 
 
 def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str | None = None,

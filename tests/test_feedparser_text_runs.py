@@ -1,14 +1,19 @@
-"""feedparser_patch's patches 5 (text runs in one piece) and 6 (feedparser_pop) give exactly
-feedparser's own output (issue 9): generated RSS 0.91/2.0, RDF, Atom 0.3 and Atom 1.0 documents
-(escaped markup, character references, C1 controls, double-encoded UTF-8, links with "&",
-CDATA, XHTML content, undefined entities that send feedparser to its loose parser), each parsed
-patched and unpatched; the guards; and that the reader does hand text over in one piece.
+"""feedparser_patch's patches 5 (text runs in one piece; plain RSS elements past the SAX layers),
+6 (feedparser_pop), 7 (feedparser_dates) and the `in` fast path give exactly feedparser's own
+output (issue 9): generated RSS 0.91/2.0, RDF, Atom 0.3 and Atom 1.0 documents (escaped markup,
+character references, C1 controls, double-encoded UTF-8, links with "&", CDATA, XHTML content,
+undefined entities that send feedparser to its loose parser), odd RSS elements (xmlns
+declarations, mixed case, prefixes, attributes), each parsed patched and unpatched; generated
+dates against feedparser's handler chain; the guards; and that the reader does hand text over in
+one piece.
 """
 from __future__ import annotations
 
 import feedparser
 import pytest
 from feedparser import api, mixin
+from feedparser import datetimes
+from feedparser.namespaces import _base
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_parse_speed_equivalence import _both, _fp
@@ -94,6 +99,24 @@ _ATOM_SWITCHING = [
 ]
 
 
+# plain RSS elements that still need the SAX layers: an xmlns:xlink declaration (feedparser
+# passes it on as an attribute), mixed-case and prefixed names, attributes
+_RSS_ODD = [
+    '<item xmlns:xlink="http://www.w3.org/1999/xlink"><title>x</title><link>/a</link></item>',
+    '<item><custom xmlns:xlink="http://www.w3.org/1999/xlink">v</custom><title>t</title></item>',
+    '<item><Title>X</Title><LINK>/b</LINK><pubdate>Fri, 27 Nov 2026 10:00:00 GMT</pubdate></item>',
+    '<item xmlns:a="http://www.w3.org/2005/Atom"><a:link href="/c"/><title x="1">t</title></item>',
+    '<item><source url="https://s.example/">S</source><enclosure url="/e.mp3" length="1"/></item>',
+]
+
+
+@pytest.mark.parametrize("item", _RSS_ODD)
+def test_odd_rss_elements_parse_the_same(item):
+    doc = f'<rss version="2.0"><channel><title>c</title>{item}</channel></rss>'
+    before, after = _both(_fp, doc.encode())
+    assert repr(after) == repr(before)
+
+
 @pytest.mark.parametrize("element", _ATOM_SWITCHING)
 def test_atom_1_0_content_switching_to_xhtml_keeps_expats_pieces(element):
     doc = f'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>i</id>{element}</entry></feed>'
@@ -101,19 +124,19 @@ def test_atom_1_0_content_switching_to_xhtml_keeps_expats_pieces(element):
     assert repr(after) == repr(before)
 
 
-def _text_calls(body: bytes) -> int:
-    """How many times expat handed feedparser a piece of text."""
+def _calls(body: bytes, method: str = "characters") -> int:
+    """How many times expat (through the SAX layer) called feedparser's `method` on `body`."""
     calls = []
-    original = api.StrictFeedParser.characters
+    original = getattr(api.StrictFeedParser, method)
 
-    def counting(self, text):
-        calls.append(text)
-        return original(self, text)
-    api.StrictFeedParser.characters = counting
+    def counting(self, *args):
+        calls.append(args)
+        return original(self, *args)
+    setattr(api.StrictFeedParser, method, counting)
     try:
         _fp(body)
     finally:
-        api.StrictFeedParser.characters = original
+        setattr(api.StrictFeedParser, method, original)
     return len(calls)
 
 
@@ -127,11 +150,13 @@ def test_rss_text_comes_in_one_piece_and_atom_1_0_as_expat_splits_it():
             f'<summary type="html">{_DESC}</summary></entry></feed>').encode()
     feedparser_patch.remove()
     try:
-        rss_before, atom_before = _text_calls(rss), _text_calls(atom)
+        rss_before, atom_before = _calls(rss), _calls(atom)
     finally:
         assert feedparser_patch.apply()
-    assert rss_before > 15 and _text_calls(rss) == 2      # "t" and the whole description
-    assert _text_calls(atom) == atom_before > 15
+    assert rss_before > 15 and _calls(rss) == 2      # "t" and the whole description
+    assert _calls(atom) == atom_before > 15
+    assert _calls(rss, "startElementNS") == 1        # only <rss version=...>: the plain ones skip
+    assert _calls(atom, "startElementNS") == 4       # Atom's are namespaced
 
 
 def test_the_guards_leave_feedparser_alone_when_it_is_not_the_code_they_replace(monkeypatch):
@@ -142,9 +167,22 @@ def test_the_guards_leave_feedparser_alone_when_it_is_not_the_code_they_replace(
     try:
         monkeypatch.setattr(feedparser_patch, "_POP_SOURCE", "0" * 64)   # another pop
         monkeypatch.setattr(api, "PREFERRED_XML_PARSERS", ["drv_libxml2", "other"])
+        monkeypatch.setattr(datetimes, "_date_handlers", [lambda s: None, *datetimes._date_handlers])
         assert feedparser_patch.apply()                       # patches 1-4 still hold
         assert mixin._FeedParserMixin.pop is unpatched_pop
         assert api.PREFERRED_XML_PARSERS == ["drv_libxml2", "other"]
+        assert _base._parse_date is datetimes._parse_date
+        feedparser_patch.remove()
+        monkeypatch.undo()
+        monkeypatch.setattr(feedparser_patch, "_TAGS_SOURCE", "0" * 64)  # other SAX layers
+        assert feedparser_patch.apply() and api.PREFERRED_XML_PARSERS == [feedparser_patch.__name__]
+        rss = _RSS_ODD[2].join(['<rss version="2.0"><channel>', "</channel></rss>"]).encode()
+        assert _calls(rss, "startElementNS") == 6                # every element the long way
+        assert _calls(rss) == 3                                  # text runs still in one piece
+        feedparser_patch.remove()
+        plain = _fp(rss)
+        assert feedparser_patch.apply()
+        assert repr(_fp(rss)) == repr(plain)
         feedparser_patch.remove()
         monkeypatch.undo()
         monkeypatch.setattr(mixin._FeedParserMixin, "looks_like_html",
@@ -165,3 +203,40 @@ def test_pop_translates_and_repairs_as_feedparser(text):
            f"</description></item></channel></rss>").encode()
     before, after = _both(_fp, doc)
     assert repr(after) == repr(before)
+
+
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "mon", "Thursday", ""]
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec jan Sept".split()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(_DAYS), st.integers(0, 40), st.booleans(), st.sampled_from(_MONTH_NAMES),
+       st.integers(0, 10000), st.integers(0, 30), st.integers(0, 70), st.integers(0, 70),
+       st.sampled_from(["GMT", "UT", "Z", "+0900", "-0530", "+9999", "-0000", "+1460", "EST",
+                        "gmt", "+09:00", "", "A"]),
+       st.sampled_from(["", " ", "T", "\t", "-"]))
+def test_fast_rfc822_dates_equal_feedparsers_handler_chain(day_name, day, pad, month, year, hh,
+                                                           mm, ss, zone, junk):
+    from feedparser import datetimes
+    from feedparser.namespaces import _base
+    s = (f"{day_name}, " if day_name else "") + (f"{day:02d}" if pad else str(day)) + \
+        f" {month} {year:04d} {hh:02d}:{mm:02d}:{ss:02d} {zone}".rstrip() + junk
+    for text in (s, s.replace(" ", "  ", 1), s.replace(",", "")):
+        expected = datetimes._parse_date(text)        # the original, with every handler
+        got = _base._parse_date(text)
+        assert got == expected and type(got) is type(expected), text
+
+
+def test_the_fast_date_steps_aside_for_a_registered_handler():
+    from feedparser import datetimes
+    from feedparser.namespaces import _base
+    assert _base._parse_date is not datetimes._parse_date       # patched
+    date = "Fri, 27 Nov 2026 10:00:00 +0900"
+    assert _base._parse_date(date) == datetimes._parse_date(date)
+    sentinel = (2001, 1, 1, 0, 0, 0, 0, 1, 0)
+    datetimes.registerDateHandler(lambda s: sentinel)
+    try:
+        assert _base._parse_date(date) == sentinel == datetimes._parse_date(date)
+    finally:
+        datetimes._date_handlers.pop(0)
+    assert _base._parse_date(date) != sentinel

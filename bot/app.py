@@ -138,8 +138,12 @@ class App:
         return any(f.allow_private for f in self.config.feeds.feeds if f.url == url)
 
     def prune(self, now: datetime | None = None) -> int:
+        """Delete items older than the retention, but never one the duplicate window still
+        holds: the index reads an indexed item's text from the store when a comparison first
+        needs it (a retention shorter than the window, or "off", keeps items for the window)."""
         now = now or utcnow()
-        n = self.store.prune(now - timedelta(seconds=self.settings.retention))
+        keep = max(self.settings.retention, self.settings.dedup_window)
+        n = self.store.prune(now - timedelta(seconds=keep))
         self.deduper.expire((now - timedelta(seconds=self.settings.dedup_window)).timestamp())
         return n
 

@@ -293,3 +293,23 @@ async def test_a_poll_whose_feeds_all_answer_304_builds_no_matcher(feed_server, 
         assert r.count("not_modified") == 1 and app.processor is None
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize("retention,window,kept", [
+    (3600.0, 48 * 3600.0, True),      # retention shorter than the window: kept for the window
+    (0.0, 48 * 3600.0, True),         # retention "off": the same
+    (3600.0, 3600.0, False),          # both over: pruned
+])
+async def test_prune_keeps_what_the_duplicate_window_still_reads(feed_server, tmp_path,
+                                                                 retention, window, kept):
+    url = feed_server.route("/a.xml", body=make_rss(items("Havana blackout", "Sports today")))
+    app = await open_app(tmp_path, {"a": url}, [])
+    try:
+        app.settings.retention, app.settings.dedup_window = retention, window
+        r = await poll_all(app)
+        assert r.new_items == 2 and len(app.deduper) == 2     # indexed, texts left in the store
+        pruned = app.prune(datetime.now(timezone.utc) + timedelta(hours=3))
+        assert pruned == (0 if kept else 2)
+        assert app.store.summary_of("g0") == ("Havana blackout — details" if kept else "")
+    finally:
+        await app.close()

@@ -15,7 +15,10 @@ from bot.adapters.fetch import Fetcher
 from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
-from bot.core.dedup import Deduper
+from bot.adapters.store_sql import from_ts
+from bot.core.dedup import _EPOCH, Deduper, signature, unpack_sig
+from bot.core.stories import unpack_features
+from bot.core.model import Entry
 from bot.core.matcher import Matcher
 from bot.core.process import Processor
 from bot.pipeline import Pipeline, utcnow
@@ -108,22 +111,14 @@ class App:
         if stored_upto is not None:
             self.last_item_id = max(self.last_item_id, stored_upto)
             return 0
-        n = 0
-        now = utcnow()
-        from bot.core.model import DupVerdict
-        rows = self.store.items_after(self.last_item_id)
+        rows = self.store.index_rows_after(self.last_item_id)
+        if not rows:
+            return 0
         hits = (self.store.hits_of([r[0] for r in rows])
-                if rows and self.deduper.stories is not None else {})
-        for rowid, entry, dup_of in rows:
-            self.last_item_id = rowid
-            if entry.id in self.deduper:
-                continue
-            when = (entry.published or now).timestamp()
-            matched = hits.get(rowid, ())
-            self.deduper.add(entry, DupVerdict(dup_of), now=now,
-                             added_at=min(when, now.timestamp()),
-                             watchlists={w for w, _ in matched}, topic={t for _, t in matched})
-            n += 1
+                if self.deduper.stories is not None else {})
+        n = index_stored(self.deduper, rows, hits, utcnow(), self.store.summary_of,
+                         skip_known=True)
+        self.last_item_id = max(self.last_item_id, rows[-1][0])
         return n
 
     def reload(self) -> list[str]:
@@ -192,8 +187,6 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     """Load the last `window` of stored entries (with what they matched) so copies and stories
     are caught across restarts."""
     now = utcnow()
-    n = 0
-    from bot.core.model import DupVerdict
     since = now - timedelta(seconds=window)
     hits = store.recent_hits(since) if deduper.stories is not None else {}
     # every object made here lives on in the index: no point in the cyclic collector scanning
@@ -201,18 +194,70 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     paused = gc.isenabled()
     gc.disable()
     try:
-        for entry, dup_of, url in store.recent_for_index(since):
-            when = (entry.published or now).timestamp()
-            matched = hits.get(entry.id, ())
-            deduper.add(entry, DupVerdict(dup_of), now=now, added_at=min(when, now.timestamp()),
-                        watchlists={w for w, _ in matched}, topic={t for _, t in matched},
-                        url=url if entry.link else "")
-            n += 1
+        n = index_stored(deduper, store.index_rows(since), hits, now, store.summary_of, key=1)
     finally:
         if paused:
             gc.enable()
     if n:
         log.info("duplicate index warmed with %d recent items", n)
+    return n
+
+
+def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, *,
+                 key: int = 0, skip_known: bool = False) -> int:
+    """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
+    entry does: the copy signature and the story features of matched items decoded from those
+    stored with the item (dedup.unpack_sig, stories.unpack_features), recomputed from the
+    headline (and summary) when there are none (items stored before schema v6) or when they
+    cannot be read (logged). Summaries are not read here: an indexed item reads its own
+    (`summary_of(guid)`) when a comparison first needs it. `hits`: what each item matched, by
+    row[key] (0: id, 1: guid). `skip_known`: items whose guid the index holds are left out."""
+    from bot.core.model import DupVerdict
+    nowts = now.timestamp()
+    add, add_stored = deduper.add, deduper.add_stored
+    stories = deduper.stories is not None
+    n = 0
+    bad: list[str] = []
+    for r in rows:
+        _, guid, title, link, published, lang, dup_of, url, packed, story_packed = r
+        if skip_known and guid in deduper:
+            continue
+        pub = from_ts(published)
+        when = pub or now
+        ts = (when - _EPOCH).total_seconds()        # the time signature() gives (Deduper._time)
+        root = dup_of or guid
+        sig = None
+        if packed is not None:
+            try:
+                sig = unpack_sig(packed, guid, root, lang, ts)
+            except ValueError as e:
+                bad.append(f"{guid}: {e}")
+        if sig is None:                 # none stored, or unreadable: from the headline
+            sig = signature(Entry(guid, "", title, link, "", pub, lang), ts)
+            sig.root = root
+        sig.summary_from(summary_of)
+        if not link:
+            url = ""
+        n += 1
+        added_at = min(when.timestamp(), nowts)
+        matched = hits.get(r[key])
+        if not matched:
+            add_stored(sig, url, added_at)
+            continue
+        story = None
+        if stories and story_packed is not None:
+            try:
+                story = unpack_features(story_packed)
+            except ValueError as e:
+                bad.append(f"{guid}: {e}")
+        # story features to compute (add() does): from the stored summary
+        entry = Entry(guid, "", title, link, summary_of(guid) if stories and story is None else "",
+                      pub, lang)
+        add(entry, DupVerdict(dup_of), now=now, added_at=added_at, sig=sig, url=url,
+            watchlists={w for w, _ in matched}, topic={t for _, t in matched}, story=story)
+    if bad:
+        log.warning("duplicate index: %d stored signature(s) could not be read and were "
+                    "recomputed from the headline (first: %s)", len(bad), bad[0])
     return n
 
 

@@ -20,6 +20,11 @@ from bot.adapters import store_sql as Q
 from bot.core.model import DupVerdict, Entry, Hit, Processed
 from bot.core.watchlist import Feed
 
+try:
+    from tests.oldschema import older_schema
+except ImportError:  # pragma: no cover (plain `pytest`: tests/ on sys.path)
+    from oldschema import older_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -730,7 +735,7 @@ def test_a_restart_keeps_clustering_stories(db):
         v = d.process(later, hits=[hit])
         assert (v.duplicate_of, v.reason) == ("a", "story")
         lost = Deduper()
-        s2 = type("NoHits", (), {"recent_for_index": s.recent_for_index,
+        s2 = type("NoHits", (), {"index_rows": s.index_rows, "summary_of": s.summary_of,
                                  "recent_hits": lambda self, since: {}})()
         warm(lost, s2, lost.window)             # without what it matched, the watchlist differs
         assert lost.process(later, hits=[hit]).duplicate_of is None
@@ -767,14 +772,10 @@ def test_v5_indexes_and_a_v4_database_migrates(db):
     """Every index on items costs each stored item a B-tree insert; no query looks items up by
     canonical link, so v5 drops that index, and publication times are indexed only where an
     item was published after it was fetched (a v4 database migrates at open, items kept)."""
-    saved = list(Store.MIGRATIONS["core"])
-    Store.MIGRATIONS["core"] = saved[:4]
-    try:
+    with older_schema(4):
         with Store.open(db) as s:
             assert "items_canonical_link" in _item_indexes(s)
             s.save_processed([proc("kept", hits=[HIT])], fetched_at=T0)
-    finally:
-        Store.MIGRATIONS["core"] = saved
     with Store.open(db) as s:
         left = _item_indexes(s)
         assert "items_canonical_link" not in left

@@ -560,9 +560,9 @@ class Store:
     def max_item_id(self) -> int:
         return int(self._all(Q.MAX_ITEM_ID)[0][0])
 
-    def items_after(self, rowid: int) -> list[tuple[int, Entry, str | None]]:
-        """(rowid, entry, duplicate_of) of the items stored after `rowid` (by id), in order."""
-        return [(r[0], item_from_row(r).entry, r[8]) for r in self._all(Q.ITEMS_AFTER, (rowid,))]
+    def index_rows_after(self, rowid: int) -> list[tuple]:
+        """index_rows() of the items stored after `rowid` (by id), in id order."""
+        return self._all(Q.INDEX_ROWS_AFTER, (rowid,))
 
     def hits_of(self, rowids: list[int]) -> dict[int, list[tuple[str, str]]]:
         """rowid -> [(watchlist, matched text)] of stored items."""
@@ -593,7 +593,7 @@ class Store:
             link = p.canonical_link if p.canonical_link is not None else canonical_url(e.link)
             rows.append((e.id, e.feed, e.title, e.link, link, e.summary,
                          to_ts(e.published), fetched, e.lang, dup.duplicate_of, reason,
-                         "\n".join(dup.evidence) or None))
+                         "\n".join(dup.evidence) or None, p.dedup_sig, p.story_sig))
         with self.transaction() as c:
             # guid -> new id; a guid already stored is absent
             ids = dict((g, i) for i, g in self._insert_rows(c, Q.INSERT_ITEMS, Q.ITEM_ROW, rows))
@@ -725,16 +725,32 @@ class Store:
         from one query (one sort), the rows page by page by id: linear in the window (keyset
         pages sorted the whole window again for every page). The lock is not held between
         pages; an item pruned meanwhile is skipped."""
+        for r in self._window_rows(since, Q.ITEM_COLS + ", canonical_link"):
+            yield item_from_row(r).entry, r[8], r[10]
+
+    def index_rows(self, since: datetime) -> Iterator[tuple]:
+        """What the duplicate index reads of the items published or fetched at/after `since`,
+        in recent_for_index's order, as plain rows: (id, guid, title, link, published_at (stored
+        text), lang, duplicate_of, canonical_link, dedup_sig, story_sig); warm-up decodes them
+        without building an Entry per item. Summaries: summary_of."""
+        return self._window_rows(since, Q.INDEX_COLS)
+
+    def summary_of(self, guid: str) -> str:
+        """A stored item's summary ("" when there is no such item): the duplicate index reads
+        an indexed item's text when a comparison first needs it, instead of holding them all."""
+        rows = self._all(Q.SUMMARY_OF, (guid,))
+        return rows[0][0] if rows else ""
+
+    def _window_rows(self, since: datetime, cols: str) -> Iterator[tuple]:
         s = to_ts(since)
         ids = [r[0] for r in self._all(Q.RECENT_IDS, (s, s))]
-        cols = Q.ITEM_COLS + ", canonical_link"
         for chunk in chunks(ids):
             rows = {r[0]: r for r in self._all(
                 Q.ITEMS_BY_ID.format(cols=cols, marks=marks(len(chunk))), chunk)}
             for rowid in chunk:
                 r = rows.get(rowid)
                 if r is not None:
-                    yield item_from_row(r).entry, r[8], r[10]
+                    yield r
 
     def recent_matches(self, since: datetime, watchlist: str | None = None, *,
                        include_duplicates: bool = False) -> list[StoredItem]:

@@ -147,7 +147,16 @@ DROP INDEX IF EXISTS items_published_at;
 CREATE INDEX items_published_late ON items(published_at) WHERE published_at > fetched_at;
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5]
+# v6: each item's duplicate signature (bot.core.dedup.pack_sig: headline key and features, made
+# in the parser worker) and, for matched items, its story features (stories.pack_features), so
+# that warming the duplicate index decodes them instead of recomputing them from the headline
+# and summary. NULL for items stored before v6 (or without them): recomputed.
+CORE_V6 = """
+ALTER TABLE items ADD COLUMN dedup_sig TEXT;
+ALTER TABLE items ADD COLUMN story_sig TEXT;
+"""
+
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6]
 
 # Several instances on one database (PostgreSQL): feed leases and the instance registry.
 # A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
@@ -243,17 +252,21 @@ SELECT_INSTANCES = ("SELECT name, host, pid, command, started_at, heartbeat_at, 
 CYCLE_FLOOR = ("SELECT MIN(started_at) FROM instances WHERE command = 'poll' "
                "AND heartbeat_at >= ?")
 MAX_ITEM_ID = "SELECT COALESCE(MAX(id), 0) FROM items"
-ITEMS_AFTER = ("SELECT id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
-               "fetched_at FROM items WHERE id > ? ORDER BY id")
+# what the duplicate index reads of a stored item (Store.index_rows*)
+INDEX_COLS = ("id, guid, title, link, published_at, lang, duplicate_of, canonical_link, dedup_sig, "
+              "story_sig")
+SUMMARY_OF = "SELECT summary FROM items WHERE guid = ?"
+INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 
 # --- items -------------------------------------------------------------------------------------
 
 # A feed's new items in one statement per ITEM_ROWS rows: {rows} is ITEM_ROW repeated. RETURNING
 # order is unspecified (SQLite and PostgreSQL), so each id comes back with its guid.
 INSERT_ITEMS = ("INSERT INTO items (guid, feed, title, link, canonical_link, summary, "
-                "published_at, fetched_at, lang, duplicate_of, dup_reason, dup_evidence) "
-                "VALUES {rows} ON CONFLICT (guid) DO NOTHING RETURNING id, guid")
-ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "published_at, fetched_at, lang, duplicate_of, dup_reason, dup_evidence, "
+                "dedup_sig, story_sig) VALUES {rows} ON CONFLICT (guid) DO NOTHING "
+                "RETURNING id, guid")
+ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 MAX_PARAMS = 2400    # per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)
 INSERT_MATCHES = ("INSERT INTO matches (item_id, watchlist, alias, field, text, kind, score) "
                   "VALUES {rows} ON CONFLICT (item_id, watchlist, alias, field) DO NOTHING")

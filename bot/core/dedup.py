@@ -154,6 +154,9 @@ def _fs(x) -> frozenset:
 
 # Sig._summary while Sig._sfold holds the raw (not yet folded) summary
 _RAW = object()
+# Sig._summary while Sig._sfold is a function reading the raw summary of a stored item (its id ->
+# text): a warmed index does not hold the window's summaries, it reads the few it compares
+_STORED = object()
 
 
 class Sig:
@@ -179,8 +182,14 @@ class Sig:
         else:
             self._sfold, self._summary = sfold, None
 
+    def summary_from(self, read) -> None:
+        """The summary is the stored item's: `read(id)` gives its raw text on first need."""
+        self._sfold, self._summary = read, _STORED
+
     def __reduce__(self):
         summary, sfold = self._summary, self._sfold
+        if summary is _STORED:
+            summary, sfold = _RAW, sfold(self.id)[:400]
         if summary is _RAW:
             summary, sfold = None, (sfold,)
         return _sig_from, (self.id, self.root, self.lang, self.t, self.key, _fs(self.title),
@@ -199,8 +208,10 @@ class Sig:
     @property
     def summary(self) -> frozenset:
         summary = self._summary
-        if summary is None or summary is _RAW:
+        if summary is None or summary is _RAW or summary is _STORED:
             sfold = self._sfold
+            if summary is _STORED:              # a stored item's: read on first need
+                summary, sfold = _RAW, sfold(self.id)[:400]
             if summary is _RAW:                 # raw summary: folded on first need
                 sfold = fold(sfold)[:400]
             summary = self._summary = frozenset(features_folded(sfold)) if sfold else _EMPTY
@@ -504,12 +515,23 @@ class Deduper:
             self.stories.add(entry.id, root, _intern(entry.lang) if entry.lang.__class__ is str
                              else entry.lang, sig.t, watchlists, story,
                              title=entry.title, added_at=added_at, gate=sig.title)
-        self._guid.setdefault(entry.id, root)
         if url is None:
             url = canonical_url(entry.link) if entry.link else ""
+        self._index(entry.id, root, sig, url, added_at)
+
+    def add_stored(self, sig: Sig, url: str, added_at: float | None = None) -> None:
+        """Remember a stored item (no story) from its decoded signature (unpack_sig: id, root,
+        lang, time and summary already set): what add() does for it, without the entry."""
+        if self._loader is not None:
+            self.load()
+        sig.compact()
+        self._index(sig.id, sig.root, sig, url, added_at)
+
+    def _index(self, id: str, root: str, sig: Sig, url: str, added_at: float | None) -> None:
+        self._guid.setdefault(id, root)
         if url:
-            if url == entry.id:
-                url = entry.id                  # one string for both (guid = link is common)
+            if url == id:
+                url = id                        # one string for both (guid = link is common)
             self._url.setdefault(url, root)
         sig.root = root
         if len(sig.key) >= 10:
@@ -589,32 +611,48 @@ class Prepared:
     """Everything the duplicate check needs that depends on the entry alone (prepare()):
     picklable, so a parser worker can compute it; the index lookups stay with the Deduper."""
 
-    __slots__ = ("url", "sig", "wls", "topic", "story", "_tp", "_sp")
+    __slots__ = ("url", "sig", "wls", "topic", "story", "_tp", "_sp", "_packed", "story_packed")
 
-    def __init__(self, url, sig, wls, topic, story, tp, sp):
+    def __init__(self, url, sig, wls, topic, story, tp, sp, packed=None, story_packed=None):
         self.url, self.sig, self.wls, self.topic, self.story = url, sig, wls, topic, story
-        self._tp, self._sp = tp, sp
+        self._tp, self._sp, self._packed = tp, sp, packed
+        # the story features as the store keeps them (stories.pack_features), when prepare()
+        # could vouch that warm-up would compute the same from the stored item
+        self.story_packed = story_packed
+
+    def packed(self) -> str:
+        """The signature as the store keeps it with the item (pack_sig; warm-up decodes it)."""
+        if self._packed is None:
+            self._packed = pack_sig(self.sig)
+        return self._packed
 
     def __reduce__(self):
-        # The wire form from a parser worker: the Sig flattened into the tuple, each feature set
-        # as one space-joined string (features never hold whitespace: Latin [a-z0-9] stems, CJK
-        # characters, digits), and the folded summary left out when it is the kept summary
-        # lower-cased (prepare()'s case): rebuilt on arrival by split/intern/lower in C.
+        # The wire form from a parser worker: the Sig's headline part as the one string the
+        # store keeps with the item (pack_sig: feature sets space-joined), and the folded
+        # summary left out when it is the kept summary lower-cased (prepare()'s case): rebuilt
+        # on arrival by split/intern/lower in C, the string kept for the store as it came.
         # Anything else (a Sig already timed, folded or compact) travels in the full form.
         sig, sp = self.sig, self._sp
         if (sig.__class__ is Sig and sig.t == 0.0 and sig._summary is None
                 and sig.title.__class__ is frozenset and sig.caps.__class__ is frozenset
                 and sp.__class__ is str and sig._sfold == sp.lower()):
-            return _prepared_from, (self.url, sig.id, sig.root, sig.lang, sig.key,
-                                    " ".join(sig.title), sig.nums, sig.months, " ".join(sig.caps),
-                                    sig.again, self.wls, self.topic, self.story, self._tp, sp)
-        return Prepared, (None,) * 7, self.__getstate__()
+            story, surface = self.story, None
+            if self.story_packed is not None and story is not None and story.w is None:
+                # the story features travel as stored (rebuilt by unpack_features), their
+                # surface words beside them
+                story, surface = None, story.surface
+            return _prepared_from, (self.url, sig.id, sig.root, sig.lang, self.packed(),
+                                    self.wls, self.topic, story, self._tp, sp,
+                                    self.story_packed, surface)
+        return Prepared, (None,) * 8, self.__getstate__()
 
     def __getstate__(self):
-        return (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp)
+        return (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp,
+                self._packed, self.story_packed)
 
     def __setstate__(self, st):
-        self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp = st
+        (self.url, self.sig, self.wls, self.topic, self.story, self._tp, self._sp,
+         self._packed, self.story_packed) = st
 
     def story_features(self, entry: Entry):
         """The story features (computed on first need for an item no watchlist matched)."""
@@ -630,11 +668,57 @@ def _split(joined: str) -> frozenset:
     return frozenset(map(_intern, joined.split(" "))) if joined else _EMPTY
 
 
-def _prepared_from(url, id, root, lang, key, title, nums, months, caps, again, wls, topic, story,
-                   tp, sp) -> Prepared:
+def _prepared_from(url, id, root, lang, packed, wls, topic, story, tp, sp,
+                   story_packed, surface=None) -> Prepared:
     """Unpickling Prepared's wire form (see Prepared.__reduce__): the same objects as before."""
-    sig = Sig(id, root, lang, 0.0, key, _split(title), nums, months, _split(caps), again, sp.lower())
-    return Prepared(url, sig, wls, topic, story, tp, sp)
+    _, key, title, caps, nums, months, again = packed.split("\t")
+    sig = Sig(id, root, lang, 0.0, bytes.fromhex(key) if key else "", _split(title),
+              frozenset(nums.split(" ")) if nums else _EMPTY,
+              frozenset(months.split(" ")) if months else _EMPTY, _split(caps), again == "1",
+              sp.lower())
+    if story is None and story_packed is not None:
+        story = _stories.unpack_features(story_packed)
+        story.surface = surface
+    return Prepared(url, sig, wls, topic, story, tp, sp, packed, story_packed)
+
+
+# --- the signature stored with each item (the store's items.dedup_sig) -----------------------
+# Warm-up decodes it instead of recomputing signature() from the stored headline (prep, clean_title,
+# regexes: most of the cost of a warm-up). Only the headline's part: the summary is the stored
+# one, folded on first need as before. Tab-separated fields: the format ("1"), the headline key
+# (hex, or "" when the headline is too short for one), then the title features, capitalised
+# names, figures and months, each space-joined (features never hold whitespace: Latin [a-z0-9]
+# stems, CJK characters, digits), and "1" for a follow-up ("again") headline, else "".
+SIG_FORMAT = "1"
+
+
+def pack_sig(sig: Sig) -> str:
+    key = sig.key
+    return "\t".join((SIG_FORMAT, key.hex() if key else "", " ".join(sig.title),
+                      " ".join(sig.caps), " ".join(sig.nums), " ".join(sig.months),
+                      "1" if sig.again else ""))
+
+
+def _tuple(joined: str) -> tuple:
+    return tuple(map(_intern, joined.split(" "))) if joined else ()
+
+
+def unpack_sig(packed: str, id: str, root: str, lang, t: float) -> Sig:
+    """The Sig of a stored item, as indexed (compact), from pack_sig's string: what
+    signature() of its headline would give, timed `t` (its summary: see Sig.summary_from).
+    ValueError when the string is not one pack_sig made."""
+    parts = packed.split("\t")
+    if len(parts) != 7 or parts[0] != SIG_FORMAT or parts[6] not in ("", "1"):
+        raise ValueError(f"not a stored signature (format {SIG_FORMAT}): {packed[:60]!r}")
+    _, key, title, caps, nums, months, again = parts
+    if key:
+        key = bytes.fromhex(key)                # ValueError if not hex
+        if len(key) != 16:
+            raise ValueError(f"stored signature: a {len(key)}-byte headline key")
+    if title and (" " in (title[0], title[-1]) or "  " in title):
+        raise ValueError(f"stored signature: bad title features {title[:60]!r}")
+    return Sig(id, root, lang, t, key, _tuple(title), tuple(nums.split(" ")) if nums else (),
+               _tuple(months), _tuple(caps), again == "1", "")
 
 
 def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str | None = None,
@@ -650,6 +734,15 @@ def prepare(entry: Entry, prepped_title: str | None = None, prepped_summary: str
     p = Prepared(url, sig, wls, topic, None, prepped_title, prepped_summary)
     if stories and wls:
         p.story_features(entry)
+        # stored with the item for warm-up, which computes features(prep(title), prep(summary
+        # [:400]), lang, matched texts): the same as here when the summary is no longer than
+        # that and each stored match (one per watchlist, alias and field) kept its text
+        if len(entry.summary) <= 400 and len({(h.watchlist, h.alias, h.field)
+                                              for h in hits}) == len(hits):
+            try:
+                p.story_packed = _stories.pack_features(p.story)
+            except ValueError:
+                pass                            # recomputed at warm-up
     return p
 
 

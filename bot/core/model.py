@@ -70,6 +70,8 @@ class Processed:
     hits: list[Hit] = field(default_factory=list)
     dup: DupVerdict = field(default_factory=lambda: DupVerdict(None))
     canonical_link: str | None = None    # when already computed (duplicate check); else the store does
+    dedup_sig: str | None = None         # the duplicate signature as stored (dedup.pack_sig)
+    story_sig: str | None = None         # story features as stored (stories.pack_features)
 
     @property
     def watchlists(self) -> list[str]:

@@ -86,9 +86,11 @@ class Processor:
         """The duplicate verdict for an entry prepared (here or in a parser worker)."""
         if prepared.lang != entry.lang:
             entry = replace(entry, lang=prepared.lang)
-        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=prepared.dedup)
-        return Processed(entry, prepared.hits, verdict,
-                         prepared.dedup.url if prepared.dedup is not None else None)
+        d = prepared.dedup
+        verdict = self.deduper.process(entry, now, hits=prepared.hits, prepared=d)
+        if d is None:
+            return Processed(entry, prepared.hits, verdict)
+        return Processed(entry, prepared.hits, verdict, d.url, d.packed(), d.story_packed)
 
     def process(self, entry: Entry, now: datetime | None = None) -> Processed:
         return self.decide(entry, self.prepare(entry), now)

@@ -276,6 +276,54 @@ def _features_from(title_terms, terms, names, title_names, title_nums, nums, mon
                     tuple(map(_intern, title_seq)), _fz(topic), surface, w, wsum)
 
 
+# --- the features stored with a matched item (the store's items.story_sig) --------------------
+# Warm-up decodes them instead of recomputing features() from the stored headline and summary.
+# Tab-separated fields: the format ("1"), then title_terms, terms, names, title_names,
+# title_nums, nums, months (each joined by U+001F: concept terms hold spaces), again and new
+# ("1" or ""), holders (office and holder alternately), title_seq (in order), topic.
+# pack_features raises ValueError for features it cannot write so (a term holding a separator,
+# or empty): the item then has none stored.
+STORY_FORMAT = "1"
+_SETS = ("title_terms", "terms", "names", "title_names", "title_nums", "nums", "months")
+_US = "\x1f"
+
+
+def _joined(xs) -> str:
+    s = _US.join(xs)
+    if xs and (s.count(_US) != len(xs) - 1 or "\t" in s or "" in xs):
+        raise ValueError("a feature holding a separator, or empty")
+    return s
+
+
+def pack_features(f: Features) -> str:
+    """Features as features() made them (before the index weighs them), as one string."""
+    return "\t".join((STORY_FORMAT, *(_joined(getattr(f, k)) for k in _SETS),
+                      "1" if f.again else "", "1" if f.new else "",
+                      _joined([x for pair in sorted(f.holders) for x in pair]),
+                      _joined(f.title_seq), _joined(f.topic)))
+
+
+def _words(s: str) -> list:
+    return s.split(_US) if s else []
+
+
+def unpack_features(packed: str) -> Features:
+    """pack_features' string -> Features (terms interned); ValueError when it is not one."""
+    p = packed.split("\t")
+    if len(p) != 13 or p[0] != STORY_FORMAT or p[8] not in ("", "1") or p[9] not in ("", "1"):
+        raise ValueError(f"not stored story features (format {STORY_FORMAT}): {packed[:60]!r}")
+    if any(s and (s[0] == _US or s[-1] == _US or _US + _US in s) for s in p[1:]):
+        raise ValueError("stored story features: an empty term")
+    held = _words(p[10])
+    if len(held) % 2:
+        raise ValueError("stored story features: an office without its holder")
+    return Features(_fz(_words(p[1])), _fz(_words(p[2])), _fz(_words(p[3])), _fz(_words(p[4])),
+                    frozenset(_words(p[5])), frozenset(_words(p[6])), _fz(_words(p[7])),
+                    p[8] == "1", p[9] == "1",
+                    frozenset(zip(held[::2], map(_intern, held[1::2]))),
+                    tuple(map(_intern, _words(p[11]))), _fz(_words(p[12])))
+
+
 def _latin(text: str, terms: set, names: set, nums: set, months: set, surface: dict | None,
            caps_ok: bool, lang=None) -> None:
     """Latin-script words of `text` (normalised, case kept): stems (stop words dropped) into
@@ -489,20 +537,21 @@ class StoryIndex:
         if f.w is not None:
             return f
         n = max(self._n[lang], self.min_docs)
-        get = self._df.get
-        terms = f.terms
-        # every term's rarity in one pass, then the factors in the same order per term (x2 for
-        # the headline first, then x0.3 or x1.5): the same floats as term by term
-        w = dict(zip(terms, map(math.log, [1.0 + n / (get(t, 0) + 1) for t in terms])))
-        for t in w.keys() & f.title_terms:
-            w[t] *= 2.0
-        topic = f.topic
-        for t in w.keys() & topic:
-            w[t] *= 0.3
-        for t in w.keys() & f.names:
-            if t not in topic:
-                w[t] *= 1.5
-        f.w, f.wsum = w, sum(w.values())
+        df, log = self._df, math.log
+        w = {}
+        title, topic, names = f.title_terms, f.topic, f.names
+        for t in f.terms:
+            x = log(1.0 + n / (df.get(t, 0) + 1))
+            if t in title:
+                x *= 2.0
+            if t in topic:
+                x *= 0.3
+            elif t in names:
+                x *= 1.5
+            w[t] = x
+        # fsum: correctly rounded, so the same whatever the order of the terms (a set's order
+        # differs between processes and between a set built here and one decoded from the store)
+        f.w, f.wsum = w, math.fsum(w.values())
         return f
 
     def score(self, a: Features, b: Features, dt: float, lang=None) -> tuple[float, list[str]]:
@@ -511,7 +560,7 @@ class StoryIndex:
         shared = wa.keys() & wb.keys()
         if len(shared - a.topic - b.topic) < 2:
             return 0.0, []            # one word beside the watched subject is not an event
-        inter = sum(min(wa[t], wb[t]) for t in shared)
+        inter = math.fsum(min(wa[t], wb[t]) for t in shared)       # (order-free, as wsum)
         s = 2 * inter / (a.wsum + b.wsum)
         # closeness in time: outlets report an event within hours of each other; full weight
         # within 6 hours, 0.7 at 36 hours, 0.6 beyond

@@ -447,10 +447,9 @@ class Deduper:
         # are the best probes. In the order of the features themselves, not of the set (which
         # varies between processes: a signature made in a parser worker finds and ranks
         # candidates the same)
-        probes = list(filter(df.__contains__, title))
+        probes = sorted(df.keys() & title)
         if not probes:
             return DupVerdict(None)
-        probes.sort()
         if len(probes) > self.probe:
             probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         # every probe's newest postings in one list, counted in one C call (the same counts,

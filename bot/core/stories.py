@@ -574,10 +574,10 @@ class StoryIndex:
         features) shares `gate_words` words with headlines of the index that are mostly said of
         watched stories (`df_all`: in how many recent headlines of any kind each word is).
         O(headline); in a feed mix most unwatched items stop here."""
-        get = self._gate.get
+        g = self._gate
         n = 0
-        for x in headline_features:
-            k = get(x)
+        for x in g.keys() & headline_features:
+            k = g[x]
             if k and 2 * k >= df_all.get(x, 0):
                 n += 1
                 if n >= self.gate_words:
@@ -590,7 +590,7 @@ class StoryIndex:
         join a story of any watchlist (it is never delivered itself)."""
         wls = frozenset(wls)
         df = self._df
-        probes = list(filter(df.__contains__, f.terms))
+        probes = [x for x in f.terms if x in df]
         if not probes:
             return None
         probes.sort()                        # equally rare terms: in a fixed order (not set order)

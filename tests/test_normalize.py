@@ -1,6 +1,10 @@
 """Normalisation: NFKC, accents, kana folds, HTML stripping, language guess."""
+import html
+import re
+
 from hypothesis import example, given, strategies as st
 
+from bot.core import normalize
 from bot.core.normalize import detect_lang, fold, prep, strip_html
 
 
@@ -52,3 +56,34 @@ def test_fold_is_idempotent_and_prep_aligned(s):
 def test_strip_html_never_leaves_tags(s):
     out = strip_html(f"<div>{s}</div>")
     assert "<div>" not in out and "</div>" not in out
+
+
+def test_str_split_and_re_whitespace_agree_on_every_code_point():
+    # strip_html collapses whitespace with str.split where it used re.sub(r"\s+", " ", ...)
+    space = re.compile(r"\s")
+    assert [c for c in map(chr, range(0x110000)) if (space.match(c) is not None) != c.isspace()] == []
+
+
+def _strip_html_regex(s):
+    """strip_html as it was (whitespace collapsed by a regex): the reference."""
+    if not s:
+        return ""
+    for _ in range(2):
+        if "<" in s:
+            s = normalize._strip_tags(s)
+        if "&" in s:
+            s = html.unescape(s)
+    return re.sub(r"\s+", " ", normalize.strip_controls(s)).strip()
+
+
+_SPACES = [" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028",
+           "\u3000", "\u200b", "\ufeff", "\x00", "\x07", "\x9f", "&nbsp;", "&#x85;", "&#9;", "<br>",
+           "<p>", "</p>", "&lt;b&gt;", "a", "é", "日本", "Cuba"]
+
+
+@given(st.lists(st.sampled_from(_SPACES), max_size=30).map("".join))
+@example("")
+@example(" \u3000 ")
+def test_strip_html_collapses_whitespace_as_the_regex_did(s):
+    assert strip_html(s) == _strip_html_regex(s)
+    assert strip_html(s, 10) == _strip_html_regex(s[:80])

@@ -46,9 +46,10 @@ Three more, measured per RSS item (bench/worker_bench.py): together about 30 us 
    <pubDate>...) straight to feedparser's unknown_starttag/unknown_endtag with its lower-cased
    name, which is all the two SAX layers (expatreader, feedparser's startElementNS/endElementNS)
    make of it; installed only over the exact source of those four methods;
-6. `_FeedParserMixin.pop` (once per closed element): bot.adapters.feedparser_pop, the same code
-   without the per-element work whose result is known in advance (see there). Installed only
-   over the exact source it was written from (a hash of pop's and looks_like_html's source);
+6. `_FeedParserMixin.pop` (once per closed element) and `unknown_starttag` (once per opened
+   element): bot.adapters.feedparser_elements, the same code without the per-element work whose
+   result is known in advance (see there). Installed only over the exact source they were
+   written from (hashes of pop's and looks_like_html's source, and of unknown_starttag's);
 7. `_parse_date` (every item's date): bot.adapters.feedparser_dates computes a date in RFC 822's
    canonical shape as feedparser's RFC 822 handler does, without first failing in the W3C-DTF
    handler; anything else goes to feedparser's handler chain. Installed only over the exact
@@ -103,7 +104,7 @@ def _special_keys(fpdict: type) -> frozenset:
         c for c in fpdict.__getitem__.__code__.co_consts if isinstance(c, str))
 
 
-# the contentparams keys feedparser_pop reads with dict.get: none may be special
+# the contentparams keys feedparser_elements' pop reads with dict.get: none may be special
 _FAST_KEYS = frozenset({"type", "base64", "mode"})
 
 
@@ -215,12 +216,8 @@ def _tags_guard(api) -> bool:
     from feedparser.parsers import strict
     from xml.sax import expatreader
     s, e = strict._StrictFeedParser, expatreader.ExpatParser
-    try:
-        src = "".join(inspect.getsource(f) for f in (s.startElementNS, s.endElementNS,
-                                                     e.start_element_ns, e.end_element_ns))
-    except (OSError, TypeError):                     # pragma: no cover - no source installed
-        return False
-    return (hashlib.sha256(src.encode()).hexdigest() == _TAGS_SOURCE
+    return (_source_is(_TAGS_SOURCE, s.startElementNS, s.endElementNS, e.start_element_ns,
+                       e.end_element_ns)
             and api.StrictFeedParser.startElementNS is s.startElementNS
             and api.StrictFeedParser.endElementNS is s.endElementNS)
 
@@ -241,21 +238,36 @@ def _sax_guard(api) -> bool:
             and callable(getattr(expatreader.ExpatParser, "start_element_ns", None)))
 
 
-# sha256 of the source of feedparser 6.0.x's _FeedParserMixin.pop + looks_like_html, as
-# bot.adapters.feedparser_pop reproduces them (6.0.11-6.0.14)
+# sha256 of the source of feedparser 6.0.x's _FeedParserMixin.pop + looks_like_html, and of its
+# unknown_starttag, as bot.adapters.feedparser_elements reproduces them
 _POP_SOURCE = "73327f2efcedc7705c2173e3b56d4a7d674f2845586616e77fe005398cfa525b"
+_STARTTAG_SOURCE = "9fda2fdebe14d8e3bbf6d5509e5ea99aa0e1212cb57aab89bf56288d170398e6"
+
+
+def _source_is(digest: str, *functions) -> bool:
+    try:
+        src = "".join(inspect.getsource(f) for f in functions)
+    except (OSError, TypeError):                     # pragma: no cover - no source installed
+        return False
+    return hashlib.sha256(src.encode()).hexdigest() == digest
+
+
+def _inherited(api, mixin, name: str) -> bool:
+    """Both feedparser parsers use the mixin's own `name`."""
+    own = getattr(mixin._FeedParserMixin, name)
+    return getattr(api.StrictFeedParser, name) is own and getattr(api.LooseFeedParser, name) is own
 
 
 def _pop_guard(api, mixin) -> bool:
     m = mixin._FeedParserMixin
-    try:
-        src = inspect.getsource(m.pop) + inspect.getsource(m.looks_like_html)
-    except (OSError, TypeError):                     # pragma: no cover - no source installed
-        return False
-    return (hashlib.sha256(src.encode()).hexdigest() == _POP_SOURCE
-            and api.StrictFeedParser.pop is m.pop and api.LooseFeedParser.pop is m.pop
-            and api.StrictFeedParser.looks_like_html is m.looks_like_html
-            and api.LooseFeedParser.looks_like_html is m.looks_like_html)
+    return (_source_is(_POP_SOURCE, m.pop, m.looks_like_html)
+            and _inherited(api, mixin, "pop") and _inherited(api, mixin, "looks_like_html"))
+
+
+def _starttag_guard(api, mixin) -> bool:
+    m = mixin._FeedParserMixin
+    return (_source_is(_STARTTAG_SOURCE, m.unknown_starttag)
+            and _inherited(api, mixin, "unknown_starttag"))
 
 
 # sha256 of the source of feedparser 6.0.x's datetimes._parse_date + the rfc822 module +
@@ -266,14 +278,10 @@ _DATES_SOURCE = "04d929f6641898a3c85c6fb79fcf8387c2a8b02f00d20911b5157de1ac0672f
 def _dates_guard(datetimes) -> bool:
     """feedparser's own date code, and its handler list as feedparser registers it."""
     from feedparser.datetimes import rfc822, w3dtf
-    try:
-        src = (inspect.getsource(datetimes._parse_date) + inspect.getsource(rfc822)
-               + inspect.getsource(w3dtf._parse_date_w3dtf))
-    except (OSError, TypeError):                     # pragma: no cover - no source installed
-        return False
     handlers = datetimes._date_handlers
-    return (hashlib.sha256(src.encode()).hexdigest() == _DATES_SOURCE and len(handlers) == 9
-            and handlers[0] is w3dtf._parse_date_w3dtf and handlers[1] is rfc822._parse_date_rfc822)
+    return (_source_is(_DATES_SOURCE, datetimes._parse_date, rfc822, w3dtf._parse_date_w3dtf)
+            and len(handlers) == 9 and handlers[0] is w3dtf._parse_date_w3dtf
+            and handlers[1] is rfc822._parse_date_rfc822)
 
 
 _state: dict = {}
@@ -325,9 +333,13 @@ def _apply() -> bool:
                 _state["sax"] = api.PREFERRED_XML_PARSERS
                 api.PREFERRED_XML_PARSERS = [__name__]
             if _pop_guard(api, mixin) and _FAST_KEYS.isdisjoint(special):
-                from bot.adapters.feedparser_pop import make_pop
+                from bot.adapters.feedparser_elements import make_pop
                 _state["pop"] = mixin._FeedParserMixin.pop
                 mixin._FeedParserMixin.pop = make_pop(cp, mixin.copy.deepcopy)
+            if _starttag_guard(api, mixin):
+                from bot.adapters.feedparser_elements import make_starttag
+                _state["starttag"] = original = mixin._FeedParserMixin.unknown_starttag
+                mixin._FeedParserMixin.unknown_starttag = make_starttag(original)
             from feedparser import datetimes
             from feedparser.namespaces import _base, dc
             if (_dates_guard(datetimes) and _base._parse_date is datetimes._parse_date
@@ -353,6 +365,8 @@ def remove() -> None:
             api.PREFERRED_XML_PARSERS = _state.pop("sax")
         if "pop" in _state:
             mixin._FeedParserMixin.pop = _state.pop("pop")
+        if "starttag" in _state:
+            mixin._FeedParserMixin.unknown_starttag = _state.pop("starttag")
         if "dates" in _state:
             from feedparser.namespaces import _base, dc
             _base._parse_date = dc._parse_date = _state.pop("dates")

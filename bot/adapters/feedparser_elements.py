@@ -1,5 +1,11 @@
-"""feedparser 6.0.x's `_FeedParserMixin.pop` with its per-element overheads taken out (patch 6 of
-bot.adapters.feedparser_patch, which installs it only over the exact source it was written from).
+"""feedparser 6.0.x's element handlers `_FeedParserMixin.pop` and `unknown_starttag` with their
+per-element overheads taken out (patch 6 of bot.adapters.feedparser_patch, which installs them
+only over the exact source they were written from).
+
+`unknown_starttag` (every element opened): an element without attributes, outside content and
+with no base URI in force (every element of a plain RSS item) skips the attribute, xml:base,
+xml:lang, xmlns and inline-content steps, whose outcome is then known: the base URI stays "",
+the language is the parent's, no namespace is declared. The rest is the original's.
 
 feedparser calls `pop` once for every element it closes (six per RSS item), and most of its cost
 is generic work whose result is known in advance for ordinary text:
@@ -183,6 +189,53 @@ def make_pop(cp1252, deepcopy):
         return output
 
     return pop
+
+
+def make_starttag(original):
+    """The fast `unknown_starttag`: `original` for an element with attributes, inside content
+    or under a base URI."""
+
+    def unknown_starttag(self, tag, attrs):
+        if attrs or self.incontent or self.baseuri != '':
+            return original(self, tag, attrs)
+        # increment depth counter
+        self.depth += 1
+        # no xml:base: the base stays "" (the original's _urljoin("", "")); no xml:lang: the
+        # parent's language
+        lang = self.lang
+        if lang:
+            if tag in ('feed', 'rss', 'rdf:RDF'):
+                self.feeddata['language'] = lang.replace('_', '-')
+        self.basestack.append('')
+        self.langstack.append(lang)
+
+        # match namespaces
+        if tag.find(':') != -1:
+            prefix, suffix = tag.split(':', 1)
+        else:
+            prefix, suffix = '', tag
+        prefix = self.namespacemap.get(prefix, prefix)
+        if prefix:
+            prefix = prefix + '_'
+
+        # Special hack for better tracking of empty textinput/image elements in
+        # illformed feeds.
+        if (not prefix) and tag not in ('title', 'link', 'description', 'name'):
+            self.intextinput = 0
+        if (not prefix) and tag not in ('title', 'link', 'description', 'url', 'href', 'width', 'height'):
+            self.inimage = 0
+
+        # call special handler (if defined) or default handler
+        methodname = '_start_' + prefix + suffix
+        try:
+            method = getattr(self, methodname)
+            return method({})
+        except AttributeError:
+            # No handler: no attributes, so merge it into the enclosing dictionary
+            unknown_tag = prefix + suffix
+            return self.push(unknown_tag, 1)
+
+    return unknown_starttag
 
 
 from feedparser import mixin as _mixin  # noqa: E402  (the module whose helpers pop calls)

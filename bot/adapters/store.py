@@ -735,6 +735,12 @@ class Store:
         without building an Entry per item. Summaries: summary_of."""
         return self._window_rows(since, Q.INDEX_COLS)
 
+    def set_signatures(self, rows: list[tuple[str, int]]) -> None:
+        """(dedup_sig, id) pairs: signatures recomputed at warm-up, stored for the next one."""
+        with self.transaction(durable=False) as c:     # lost on a power cut: recomputed again
+            for chunk in chunks(rows, 1000):
+                c.executemany(Q.SET_SIGNATURE, chunk)
+
     def summary_of(self, guid: str) -> str:
         """A stored item's summary ("" when there is no such item): the duplicate index reads
         an indexed item's text when a comparison first needs it, instead of holding them all."""

@@ -16,7 +16,7 @@ from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
-from bot.core.dedup import _EPOCH, Deduper, signature, unpack_sig
+from bot.core.dedup import _EPOCH, Deduper, pack_sig, signature, unpack_sig
 from bot.core.stories import unpack_features
 from bot.core.model import Entry
 from bot.core.matcher import Matcher
@@ -193,25 +193,37 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     # them again and again while they pile up (~12% of the time)
     paused = gc.isenabled()
     gc.disable()
+    redone: list[tuple[str, int]] = []
     try:
-        n = index_stored(deduper, store.index_rows(since), hits, now, store.summary_of, key=1)
+        n = index_stored(deduper, store.index_rows(since), hits, now, store.summary_of, key=1,
+                         redone=redone)
     finally:
         if paused:
             gc.enable()
     if n:
         log.info("duplicate index warmed with %d recent items", n)
+    if redone and not store.readonly:
+        # items stored before schema v6 (or with an unreadable signature): their signatures are
+        # written now, so that the next start decodes them (a database upgraded from v5 pays
+        # for recomputing its window once, not at every `poll --once`)
+        try:
+            store.set_signatures(redone)
+            log.info("stored the recomputed duplicate signatures of %d items", len(redone))
+        except Exception as e:         # bookkeeping only: recomputed again next time
+            log.warning("could not store recomputed duplicate signatures: %s", e)
     return n
 
 
 def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, *,
-                 key: int = 0, skip_known: bool = False) -> int:
+                 key: int = 0, skip_known: bool = False, redone: list | None = None) -> int:
     """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
     entry does: the copy signature and the story features of matched items decoded from those
     stored with the item (dedup.unpack_sig, stories.unpack_features), recomputed from the
     headline (and summary) when there are none (items stored before schema v6) or when they
     cannot be read (logged). Summaries are not read here: an indexed item reads its own
     (`summary_of(guid)`) when a comparison first needs it. `hits`: what each item matched, by
-    row[key] (0: id, 1: guid). `skip_known`: items whose guid the index holds are left out."""
+    row[key] (0: id, 1: guid). `skip_known`: items whose guid the index holds are left out.
+    `redone`: gets (signature as stored, id) of each item whose signature was recomputed."""
     from bot.core.model import DupVerdict
     nowts = now.timestamp()
     add, add_stored = deduper.add, deduper.add_stored
@@ -235,6 +247,8 @@ def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, 
         if sig is None:                 # none stored, or unreadable: from the headline
             sig = signature(Entry(guid, "", title, link, "", pub, lang), ts)
             sig.root = root
+            if redone is not None:
+                redone.append((pack_sig(sig), r[0]))
         sig.summary_from(summary_of)
         if not link:
             url = ""

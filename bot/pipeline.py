@@ -6,7 +6,8 @@ one transaction, so a crash before it only causes a refetch. That commit is a gr
 the event loop (Store.flush) before any of its alerts is published; a power cut before it undoes
 the feed's poll whole, which again only causes a refetch. Fan-out is durable: every matched
 item is stored with a "to publish" mark in that transaction; the mark is cleared only after the
-sinks have queued its alerts, and marks left by a crash are published by recover() at the next
+sinks have queued its alerts (in the next feed's transaction, or at the end of the cycle: one
+commit fewer per feed), and marks left by a crash are published by recover() at the next
 start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
 queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -111,6 +113,9 @@ class Pipeline:
         self.instance = instance              # this instance's name in feed leases
         self.catch_up = catch_up              # brings the duplicate index up to the database
         self.lease = lease                    # seconds a claimed feed stays ours (renewed)
+        # stored items whose alerts the sinks have queued: their "to publish" marks are cleared
+        # in the next feed transaction (or at the end of the cycle, or before a recovery)
+        self._queued: list[int] = []
 
     def claim(self, now: datetime, **kw) -> list[FeedState]:
         """Lease feeds to this instance (Store.claim_feeds): no other instance polls them until
@@ -196,7 +201,7 @@ class Pipeline:
         # index, then this batch is decided and stored; two copies of a story polled by two
         # instances at the same moment are still folded.
         # group commit: made durable by flush() below, before anything is published from it
-        with self.store.shared_section(group=True):
+        with self._feed_transaction():
             if self.catch_up is not None:
                 self.catch_up()
             known = self.store.known_guids(e.id for e in parsed.entries)
@@ -242,6 +247,38 @@ class Pipeline:
             if pairs:
                 await self.also_in(pairs)
 
+    @contextmanager
+    def _feed_transaction(self):
+        """A feed's one transaction (the shared section, group commit). It also clears the marks
+        of the alerts queued since the last one: a commit fewer per feed. Should it roll back,
+        those marks are cleared by a later commit (a crash before that: published again at the
+        next start, which the outbox's unique key absorbs, as after a crash right after queuing)."""
+        queued, self._queued = self._queued, []
+        try:
+            with self.store.shared_section(group=True) as c:
+                if queued:
+                    self.store.clear_pending(queued)
+                yield c
+        except BaseException:
+            self._queued[:0] = queued
+            raise
+
+    def _clear_queued(self) -> None:
+        """Clear the marks of the alerts queued so far now (own transaction)."""
+        queued, self._queued = self._queued, []
+        try:
+            self.store.clear_pending(queued)
+        except BaseException:
+            self._queued[:0] = queued
+            raise
+
+    def _end_cycle(self) -> None:
+        try:
+            self._clear_queued()
+        except Exception:
+            log.exception("could not clear the marks of queued alerts; cleared later (a crash "
+                          "before that publishes them again)")
+
     def _to_publish(self, stored: list[StoredItem], now: datetime | None, first: bool = False
                     ) -> tuple[list[StoredItem], list[StoredItem]]:
         """(matched, to publish) among freshly stored items. now=None: judge each item's age
@@ -259,13 +296,14 @@ class Pipeline:
         if publish:
             await self.publish(publish)
         faults.point("published")
-        self.store.clear_pending(s.rowid for s in stored if s.hits)
+        self._queued += [s.rowid for s in stored if s.hits]     # marks cleared in a later commit
 
     async def recover(self) -> int:
         """At start: publish the matched items a crash left stored but unqueued. Returns how
         many alerts were handed to the sinks."""
         if self.publish is None:
             return 0
+        self._clear_queued()            # alerts queued already are not pending any more
         pending = self.store.pending_items()
         if not pending:
             return 0
@@ -273,6 +311,7 @@ class Pipeline:
         log.warning("%d stored match(es) were not queued before the last stop (crash?); "
                     "publishing %d alert(s) now", len(pending), len(publish))
         await self._publish(pending, publish)
+        self._clear_queued()
         return len(publish)
 
     async def _recover_into(self, report: CycleReport) -> None:
@@ -357,6 +396,7 @@ class Pipeline:
         finally:
             if renew is not None:
                 renew.cancel()
+            self._end_cycle()
         report.duration = time.perf_counter() - t0
         return report
 
@@ -390,6 +430,7 @@ class Pipeline:
             renew.cancel()
             for t in pending:
                 t.cancel()
+            self._end_cycle()
         report.outcomes = [o for _, o in sorted(results, key=lambda r: r[0])]
         report.duration = time.perf_counter() - t0
         return report

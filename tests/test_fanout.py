@@ -41,16 +41,18 @@ def feed(n: int = 3) -> bytes:
                         "pubDate": now}])
 
 
-def conf(tmp_path: Path, url: str | None) -> Path:
+def conf(tmp_path: Path, url: str | list[str] | None) -> Path:
     d = tmp_path / "conf"
     d.mkdir(exist_ok=True)
     (d / "cuba.yaml").write_text(CUBA)
-    (d / "feeds.yaml").write_text(f"feeds:\n  - {{name: News, url: '{url}', lang: en}}\n"
-                                  if url else "feeds: []\n")
+    urls = [url] if isinstance(url, str) else url or []
+    (d / "feeds.yaml").write_text("feeds:\n" + "".join(
+        f"  - {{name: News{k or ''}, url: '{u}', lang: en}}\n" for k, u in enumerate(urls))
+        if urls else "feeds: []\n")
     return d
 
 
-async def open_app(tmp_path: Path, url: str):
+async def open_app(tmp_path: Path, url: str | list[str]):
     """App + a Telegram sink (not started: publish() only queues outbox rows)."""
     from bot.app import App
     from bot.settings import Settings
@@ -279,3 +281,86 @@ async def test_service_killed_at_a_boundary_delivers_every_alert_once_after_rest
                 p.kill()
         log.close()
         await api.close()
+
+
+# ------------------------------------------------- marks cleared without a commit of their own
+def _three_feeds(feed_server) -> list[str]:
+    now = datetime.now(timezone.utc)
+    return [feed_server.route(f"/f{k}.xml", body=make_rss(
+        [{"title": f"Cuba story {k}{i} in Havana", "link": f"https://n.example/{k}/{i}",
+          "guid": f"f{k}-{i}", "pubDate": now - timedelta(minutes=i)} for i in range(2)]))
+        for k in range(3)]
+
+
+def _in_turn(app, urls: list[str]) -> None:
+    """Each feed is fetched once the previous one is done (its alerts queued): a fixed order."""
+    done = {u: asyncio.Event() for u in urls}
+    fetch = app.pipeline.fetcher.fetch
+
+    async def fetch_in_turn(url, **kw):
+        k = urls.index(url)
+        if k:
+            await done[urls[k - 1]].wait()
+        return await fetch(url, **kw)
+
+    app.pipeline.fetcher.fetch = fetch_in_turn
+    app.pipeline.on_outcome.append(lambda out: done[out.url].set())
+
+
+async def test_marks_of_queued_alerts_are_cleared_in_a_later_feed_transaction(
+        tmp_path, feed_server):
+    """Clearing the "to publish" marks of queued alerts joins the next feed's transaction (the
+    cycle's last ones: one commit at its end), instead of a transaction per feed. Fails when each
+    feed's marks get their own BEGIN/DELETE/COMMIT again."""
+    urls = _three_feeds(feed_server)
+    app, sink = await open_app(tmp_path, urls)
+    try:
+        _in_turn(app, urls)
+        seen: list[str] = []
+        app.store.conn.set_trace_callback(seen.append)
+        report = await app.pipeline.poll_many(app.store.feeds())
+        app.store.conn.set_trace_callback(None)
+        assert report.matched == 6 and report.recovered == 0
+        assert len(queued(sink)) == 12 and app.store.pending_count() == 0
+        clears = [i for i, q in enumerate(seen) if q.startswith("DELETE FROM publish_pending")]
+        alone = [i for i in clears if seen[i - 1].startswith("BEGIN") and seen[i + 1] == "COMMIT"]
+        inside = [i for i in clears if any(q.startswith("INSERT INTO items") for q in seen[i:i + 9])]
+        assert len(clears) == 3 and len(alone) == 1 and len(inside) == 2, seen
+    finally:
+        await app.close()
+
+
+async def test_a_feed_transaction_rolled_back_keeps_the_marks_it_would_have_cleared(
+        tmp_path, feed_server):
+    """The second feed's transaction fails after the first feed's alerts were queued: clearing
+    the first feed's marks was part of it and is undone, so it is done again by a later commit;
+    every alert is queued exactly once and no mark is left behind (also after a restart)."""
+    urls = _three_feeds(feed_server)
+    app, sink = await open_app(tmp_path, urls)
+    stored = []
+
+    def hook(point):
+        if point == "items_stored":
+            stored.append(point)
+            if len(stored) == 2:
+                assert app.pipeline._queued == []       # taken into this transaction
+                raise RuntimeError("disk trouble")      # a failure inside the transaction
+    try:
+        _in_turn(app, urls)
+        faults.hook = hook
+        report = await app.pipeline.poll_many(app.store.feeds())
+        faults.hook = None
+        assert [o.status for o in report.outcomes] == ["ok", "failed", "ok"], [o.error for o in report.outcomes]
+        assert len(queued(sink)) == 8 and app.store.pending_count() == 0
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.recovered == 0 and report.new_items == 2
+        assert len(queued(sink)) == 12 and app.store.pending_count() == 0
+    finally:
+        faults.hook = None
+        await app.close()
+    app, sink = await open_app(tmp_path, urls)
+    try:
+        report = await app.pipeline.poll_many(app.store.feeds())
+        assert report.recovered == 0 and len(queued(sink)) == 12
+    finally:
+        await app.close()

@@ -92,6 +92,43 @@ async def test_a_dead_worker_is_replaced_and_the_new_one_gets_the_watchlists():
         pool.close()
 
 
+@pytest.mark.timeout(120)
+async def test_answers_are_unpickled_on_the_loop_thread_and_a_garbled_one_fails_its_feed_only(
+        monkeypatch):
+    """A worker's answer travels pickled to the event loop's thread (a feeder thread unpickling
+    it would take the GIL from the loop for every feed); an answer that cannot be unpickled
+    fails that feed, and the pool goes on with the next one."""
+    import threading
+
+    import bot.adapters.parse as parse_mod
+    one = Preparer(Matcher([CUBA]))
+    pool = ParserPool("process", workers=1)
+    where: list[str] = []
+    real = parse_mod.pickle.loads
+
+    class Pickle:                       # bot.adapters.parse's view of the pickle module
+        @staticmethod
+        def loads(data):
+            where.append(threading.current_thread().name)
+            return real(data)
+    monkeypatch.setattr(parse_mod, "pickle", Pickle)
+    try:
+        res = await pool.parse(BODY, feed_name="f", preparer=one)
+        assert not res.failed and hit_names(res) == [["cuba"], [], ["cuba"], []]
+        assert where == [threading.current_thread().name]
+        [w] = pool._all
+        call = w.call
+        monkeypatch.setattr(w, "call", lambda *a: call(*a)[:-40])     # cut short on the way
+        bad = await pool.parse(BODY, feed_name="g", preparer=one)
+        assert bad.failed and bad.entries == [] and "unreadable" in bad.bozo
+        monkeypatch.setattr(w, "call", call)
+        again = await pool.parse(BODY, feed_name="h", preparer=one)
+        assert not again.failed and hit_names(again) == [["cuba"], [], ["cuba"], []]
+        assert pool._all == {w}
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize("kind", ["thread", "inline"])
 async def test_thread_and_inline_pools_prepare_too(kind):
     one = Preparer(Matcher([CUBA]))

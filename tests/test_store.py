@@ -810,3 +810,34 @@ def test_the_window_is_what_the_unindexed_condition_selects(store):
         plan = " ".join(str(r[-1]) for r in store.conn.execute(
             "EXPLAIN QUERY PLAN " + Q.RECENT_IDS, (s, s)).fetchall())
         assert "items_published_late" in plan and "SCAN items" not in plan
+
+
+def test_one_statement_writes_join_the_feed_transaction_without_a_savepoint(database):
+    """A feed's poll record and the clearing of marks are one statement each: inside the feed's
+    transaction they join it without SAVEPOINT/RELEASE; on their own they are a transaction.
+    An unknown feed inside a transaction raises KeyError having changed nothing, so the rest of
+    the transaction still commits (both engines)."""
+    store = Store.open(database)
+    try:
+        store.sync_feeds([Feed(name="n", url="https://ex.com/f")], 300, T0)
+        with store.shared_section(group=True):
+            store.save_processed([proc("a", hits=[HIT])], fetched_at=T0)
+            with pytest.raises(KeyError):
+                store.record_fetch("https://ex.com/unknown", status="ok", next_poll_at=T0, now=T0)
+            state = store.record_fetch("https://ex.com/f", status="ok", new_items=1,
+                                       next_poll_at=T0, now=T0)
+            store.clear_pending([store.item("a").rowid])
+        assert state.items_total == 1 and store.feed("https://ex.com/f").items_total == 1
+        assert store.pending_count() == 0 and store.item("a") is not None
+        if store.engine == "sqlite":
+            seen: list[str] = []
+            store.conn.set_trace_callback(seen.append)
+            with store.shared_section(group=True):
+                store.record_fetch("https://ex.com/f", status="ok", next_poll_at=T0, now=T0)
+                store.clear_pending([1, 2])
+            store.record_fetch("https://ex.com/f", status="not_modified", next_poll_at=T0, now=T0)
+            store.conn.set_trace_callback(None)
+            kinds = [q.split()[0] for q in seen if not q.startswith("PRAGMA")]
+            assert kinds == ["BEGIN", "UPDATE", "DELETE", "COMMIT", "BEGIN", "UPDATE", "COMMIT"]
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ import io
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import re
 import threading
@@ -370,11 +371,12 @@ class _Worker:
         return status == "ok"
 
     def call(self, body: bytes, kw: dict, budget: float | None,
-             version: int | None = None) -> "ParseResult":
+             version: int | None = None) -> bytes:
+        """The pickled ParseResult (unpickled by _resolve, on the event loop's thread)."""
         self.conn.send(("parse", body, kw, version))
         if not self.conn.poll(budget):
             raise _Timeout
-        return self.conn.recv()
+        return self.conn.recv_bytes()
 
     def stop(self, kill: bool = False) -> None:
         try:
@@ -391,9 +393,19 @@ class _Worker:
         self.conn.close()
 
 
-def _resolve(fut: asyncio.Future, res: "ParseResult") -> None:
-    if not fut.done():
-        fut.set_result(res)
+def _resolve(fut: asyncio.Future, res: "ParseResult | bytes") -> None:
+    """On the event loop's thread. A worker's answer arrives pickled and is unpickled here: a
+    feeder thread unpickling it would take the GIL from the loop for every result (and keep its
+    worker waiting for the next body meanwhile)."""
+    if fut.done():
+        return
+    if res.__class__ is bytes:
+        try:
+            res = pickle.loads(res)
+        except Exception as exc:  # noqa: BLE001 - a garbled answer fails this feed only
+            res = ParseResult([], f"parser worker answer unreadable ({type(exc).__name__})",
+                              True, "")
+    fut.set_result(res)
 
 
 class ParserPool:
@@ -410,7 +422,8 @@ class ParserPool:
 
     Processes: one small feeder thread per worker process takes jobs from one FIFO queue (so jobs
     start in the order they were submitted, as with ProcessPoolExecutor), hands the body to its
-    process through a pipe and waits at most `budget` for the answer.
+    process through a pipe and waits at most `budget` for the answer, which the event loop's
+    thread unpickles (_resolve).
     """
 
     def __init__(self, kind: str = "thread", workers: int | None = None,
@@ -470,7 +483,8 @@ class ParserPool:
                 res = ParseResult([], failure or "parser pool closed", True, "")
             else:
                 res = self._run(w, body, kw, preparer)
-                if res.error_kind == "timeout_parse" or res.extra.get("died"):
+                if res.__class__ is not bytes and (res.error_kind == "timeout_parse"
+                                                   or res.extra.get("died")):
                     w = None
             loop.call_soon_threadsafe(_resolve, fut, res)
         if w is not None:
@@ -478,7 +492,8 @@ class ParserPool:
                 self._all.discard(w)
             w.stop()
 
-    def _run(self, w: _Worker, body: bytes, kw: dict, preparer: Preparer | None) -> ParseResult:
+    def _run(self, w: _Worker, body: bytes, kw: dict,
+             preparer: Preparer | None) -> ParseResult | bytes:
         try:
             version = None
             if preparer is not None:

@@ -256,6 +256,7 @@ MAX_ITEM_ID = "SELECT COALESCE(MAX(id), 0) FROM items"
 INDEX_COLS = ("id, guid, title, link, published_at, lang, duplicate_of, canonical_link, dedup_sig, "
               "story_sig")
 SUMMARY_OF = "SELECT summary FROM items WHERE guid = ?"
+SET_SIGNATURE = "UPDATE items SET dedup_sig = ? WHERE id = ?"
 INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 
 # --- items -------------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ _ATOM_SWITCHING = [
 
 # plain RSS elements that still need the SAX layers: an xmlns:xlink declaration (feedparser
 # passes it on as an attribute), mixed-case and prefixed names, attributes
+RSS_HEAD = '<rss version="2.0"><channel>'
 _RSS_ODD = [
     '<item xmlns:xlink="http://www.w3.org/1999/xlink"><title>x</title><link>/a</link></item>',
     '<item><custom xmlns:xlink="http://www.w3.org/1999/xlink">v</custom><title>t</title></item>',
@@ -154,7 +155,7 @@ def test_atom_1_0_content_switching_to_xhtml_keeps_expats_pieces(element):
     assert repr(after) == repr(before)
 
 
-def _calls(body: bytes, method: str = "characters") -> int:
+def _calls(body: bytes, method: str) -> int:
     """How many times expat (through the SAX layer) called feedparser's `method` on `body`."""
     calls = []
     original = getattr(api.StrictFeedParser, method)
@@ -170,6 +171,23 @@ def _calls(body: bytes, method: str = "characters") -> int:
     return len(calls)
 
 
+def _pieces(body: bytes) -> int:
+    """How many pieces of text feedparser collected for the elements of `body`."""
+    pieces = []
+    original = mixin._FeedParserMixin.pop
+
+    def counting(self, element, *args):
+        if self.elementstack and self.elementstack[-1][0] == element:
+            pieces.append(len(self.elementstack[-1][2]))
+        return original(self, element, *args)
+    mixin._FeedParserMixin.pop = counting
+    try:
+        _fp_based(body)
+    finally:
+        mixin._FeedParserMixin.pop = original
+    return sum(pieces)
+
+
 _DESC = "&lt;p&gt;Cuba &amp;amp; Mexico&lt;/p&gt;\n&lt;a href=&quot;/x&quot;&gt;more&lt;/a&gt;"
 
 
@@ -180,12 +198,13 @@ def test_rss_text_comes_in_one_piece_and_atom_1_0_as_expat_splits_it():
             f'<summary type="html">{_DESC}</summary></entry></feed>').encode()
     feedparser_patch.remove()
     try:
-        rss_before, atom_before = _calls(rss), _calls(atom)
+        rss_before, atom_before = _pieces(rss), _pieces(atom)
     finally:
         assert feedparser_patch.apply()
-    assert rss_before > 15 and _calls(rss) == 2      # "t" and the whole description
-    assert _calls(atom) == atom_before > 15
+    assert rss_before > 15 and _pieces(rss) == 2     # "t" and the whole description
+    assert _pieces(atom) == atom_before > 15
     assert _calls(rss, "startElementNS") == 1        # only <rss version=...>: the plain ones skip
+    assert _calls(rss, "characters") == 0            # expat hands text to feedparser directly
     assert _calls(atom, "startElementNS") == 4       # Atom's are namespaced
 
 
@@ -204,11 +223,16 @@ def test_the_guards_leave_feedparser_alone_when_it_is_not_the_code_they_replace(
         assert _base._parse_date is datetimes._parse_date
         feedparser_patch.remove()
         monkeypatch.undo()
+        monkeypatch.setattr(feedparser_patch, "_TEXT_SOURCE", "0" * 64)  # another handle_data
+        assert feedparser_patch.apply()
+        assert _calls(_RSS_ODD[2].join([RSS_HEAD, "</channel></rss>"]).encode(), "characters") == 3
+        feedparser_patch.remove()
+        monkeypatch.undo()
         monkeypatch.setattr(feedparser_patch, "_TAGS_SOURCE", "0" * 64)  # other SAX layers
         assert feedparser_patch.apply() and api.PREFERRED_XML_PARSERS == [feedparser_patch.__name__]
-        rss = _RSS_ODD[2].join(['<rss version="2.0"><channel>', "</channel></rss>"]).encode()
+        rss = _RSS_ODD[2].join([RSS_HEAD, "</channel></rss>"]).encode()
         assert _calls(rss, "startElementNS") == 6                # every element the long way
-        assert _calls(rss) == 3                                  # text runs still in one piece
+        assert _pieces(rss) == 3                                 # text runs still in one piece
         feedparser_patch.remove()
         plain = _fp(rss)
         assert feedparser_patch.apply()

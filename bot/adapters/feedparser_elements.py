@@ -2,6 +2,9 @@
 per-element overheads taken out (patch 6 of bot.adapters.feedparser_patch, which installs them
 only over the exact source they were written from).
 
+Text: expat calls feedparser's `characters`, which calls `handle_data(text)`; `make_characters`
+is both in one function, given to expat directly (bot.adapters.feedparser_patch's reader).
+
 `unknown_starttag` (every element opened): an element without attributes, outside content and
 with no base URI in force (every element of a plain RSS item) skips the attribute, xml:base,
 xml:lang, xmlns and inline-content steps, whose outcome is then known: the base URI stays "",
@@ -28,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import xml.sax.saxutils
 
 _ENTITY_IN_LINK = re.compile("&([A-Za-z0-9_]+);")       # the original's re.sub pattern
 _dict_get, _dict_pop = dict.get, dict.pop
@@ -236,6 +240,20 @@ def make_starttag(original):
             return self.push(unknown_tag, 1)
 
     return unknown_starttag
+
+
+def make_characters(handler):
+    """expat's CharacterDataHandler for feedparser's strict parser object `handler`: its
+    `characters(text)`, i.e. `handle_data(text)` with escape=1."""
+
+    def characters(text):
+        if not handler.elementstack:
+            return
+        if _dict_get(handler.contentparams, 'type') == 'application/xhtml+xml':
+            text = xml.sax.saxutils.escape(text)
+        handler.elementstack[-1][2].append(text)
+
+    return characters
 
 
 from feedparser import mixin as _mixin  # noqa: E402  (the module whose helpers pop calls)

@@ -169,15 +169,16 @@ def _cp1252_table(mapping: dict) -> str:
 _TAGS_SOURCE = "11ba85a35ae822fda31457ede818035ed4140080203b649768f2363e37fb46da"
 
 
-def _text_run_reader(strict_parser: type | None):
+def _text_run_reader(strict_parser: type, plain_tags: bool = False, characters=None):
     """Patch 5: expat's SAX reader, handing each text run over in one piece (pyexpat's
     `buffer_text`) from the first start tag after which the document is known not to be
     Atom 1.0: feedparser's `version` is then set and is not "atom10" (feedparser never changes
-    such a version into "atom10"). With `strict_parser` (feedparser's StrictFeedParser class,
-    when the _TAGS_SOURCE guard holds), an element without namespace and attributes (RSS 2.0's
-    <title>, <link>, <pubDate>...) goes straight to feedparser's unknown_starttag/endtag with
-    its lower-cased name: what the two SAX layers make of it on the way (no namespace, no prefix
-    to add, no attribute, no pending xmlns declaration)."""
+    such a version into "atom10"). For feedparser's `strict_parser` (StrictFeedParser) and
+    with `plain_tags` (when the _TAGS_SOURCE guard holds), an element without namespace and
+    attributes (RSS 2.0's <title>, <link>, <pubDate>...) goes straight to feedparser's
+    unknown_starttag/endtag with its lower-cased name: what the two SAX layers make of it on the way (no namespace, no prefix
+    to add, no attribute, no pending xmlns declaration). With `characters` (feedparser_elements'
+    make_characters, when the _TEXT_SOURCE guard holds), expat hands text to it directly."""
     from xml.sax import expatreader
     base = expatreader.ExpatParser
     base_start, base_end = base.start_element_ns, base.end_element_ns
@@ -186,8 +187,10 @@ def _text_run_reader(strict_parser: type | None):
         def reset(self):
             base.reset(self)
             h = self._cont_handler
-            self._plain_tags = (strict_parser is not None and type(h) is strict_parser
+            self._plain_tags = (plain_tags and type(h) is strict_parser
                                 and not h._matchnamespaces.get(""))
+            if characters is not None and type(h) is strict_parser:
+                self._parser.CharacterDataHandler = characters(h)
 
         def start_element_ns(self, name, attrs):
             self._start(name, attrs)
@@ -210,6 +213,19 @@ def _text_run_reader(strict_parser: type | None):
                 base_end(self, name)
 
     return TextRunReader
+
+
+# sha256 of the source of feedparser 6.0.x's _StrictFeedParser.characters + the mixin's
+# handle_data, as feedparser_elements.make_characters reproduces them
+_TEXT_SOURCE = "418490f8801a353932aa5260d50a5481106318ba6fbef4091356d923ec248a9e"
+
+
+def _text_guard(api, mixin) -> bool:
+    from feedparser.parsers import strict
+    s, m = strict._StrictFeedParser, mixin._FeedParserMixin
+    return (_source_is(_TEXT_SOURCE, s.characters, m.handle_data)
+            and api.StrictFeedParser.characters is s.characters
+            and api.StrictFeedParser.handle_data is m.handle_data)
 
 
 def _tags_guard(api) -> bool:
@@ -328,8 +344,11 @@ def _apply() -> bool:
             mixin._cp1252 = _cp1252_table(cp)
             from feedparser import api
             if _sax_guard(api):
+                from bot.adapters.feedparser_elements import make_characters
                 _state["reader"] = _text_run_reader(
-                    api.StrictFeedParser if _tags_guard(api) else None)
+                    api.StrictFeedParser, _tags_guard(api),
+                    make_characters if _text_guard(api, mixin) and _FAST_KEYS.isdisjoint(special)
+                    else None)
                 _state["sax"] = api.PREFERRED_XML_PARSERS
                 api.PREFERRED_XML_PARSERS = [__name__]
             if _pop_guard(api, mixin) and _FAST_KEYS.isdisjoint(special):

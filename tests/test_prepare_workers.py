@@ -275,3 +275,19 @@ async def test_a_reload_while_a_feed_is_parsed_is_applied_to_that_feed(feed_serv
         assert app.store.item("n1").watchlists == ["greenland"]     # decided with the new ones
     finally:
         await app.close()
+
+
+async def test_parser_workers_run_below_the_main_process_priority():
+    """The main process (dedup, store, delivery) goes first when the cores are contended."""
+    import os
+    from bot.adapters.parse import WORKER_NICE
+    pool = ParserPool("process", workers=2)
+    try:
+        await asyncio.gather(*(pool.parse(BODY, feed_name=f"f{i}") for i in range(4)))
+        pids = [w.proc.pid for w in pool._all]
+        assert len(pids) == 2
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICE)
+                   for pid in pids)
+    finally:
+        pool.close()

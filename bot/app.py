@@ -71,7 +71,7 @@ class App:
                     pass
             store.close()
             raise
-        parsers = ParserPool(parser_kind, budget=settings.parse_timeout)
+        parsers = ParserPool(parser_kind, budget=settings.parse_timeout, nice=settings.parser_nice)
         app = cls(settings, config, store, deduper, None, fetcher, parsers, None,  # type: ignore[arg-type]
                   instance=name, registered=True)
         # the duplicate index is warmed on first need (the first item to decide), not here: a

@@ -64,6 +64,7 @@ class Settings:
     debug: bool = False                            # SOKUHO_DEBUG=1 / --debug
     allow_private_networks: bool = False           # SOKUHO_ALLOW_PRIVATE_NETWORKS=1 / --allow-private-networks
     parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget
+    parser_nice: int = 10                          # SOKUHO_PARSER_NICE: workers' priority below main
     max_new_items: int = 200                       # SOKUHO_MAX_NEW_ITEMS: new items kept per feed per poll
     digest_max_items: int = 30                     # SOKUHO_DIGEST_MAX_ITEMS: items per digest, the rest on request
     fetch_concurrency: int = 32                    # SOKUHO_FETCH_CONCURRENCY: requests in flight, all hosts
@@ -129,6 +130,9 @@ class Settings:
         n = _int_setting(env, "SOKUHO_FETCH_PER_HOST", 1, 64)
         if n is not None:
             s.fetch_per_host = n
+        n = _int_setting(env, "SOKUHO_PARSER_NICE", 0, 19)
+        if n is not None:
+            s.parser_nice = n
         s._token = env.get("TELEGRAM_BOT_TOKEN") or None
         if not s._token and env.get("CREDENTIALS_DIRECTORY"):
             p = Path(env["CREDENTIALS_DIRECTORY"]) / _TOKEN_FILE

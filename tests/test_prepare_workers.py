@@ -277,17 +277,28 @@ async def test_a_reload_while_a_feed_is_parsed_is_applied_to_that_feed(feed_serv
         await app.close()
 
 
-async def test_parser_workers_run_below_the_main_process_priority():
-    """The main process (dedup, store, delivery) goes first when the cores are contended."""
+@pytest.mark.parametrize("env,nice", [({}, 10), ({"SOKUHO_PARSER_NICE": "0"}, 0),
+                                      ({"SOKUHO_PARSER_NICE": "3"}, 3)])
+async def test_parser_workers_run_below_the_main_process_priority(env, nice, tmp_path):
+    """The main process (dedup, store, delivery) goes first when the cores are contended, by
+    SOKUHO_PARSER_NICE (default 10; 0 = the same priority)."""
     import os
-    from bot.adapters.parse import WORKER_NICE
-    pool = ParserPool("process", workers=2)
+    s = Settings.from_env({"SOKUHO_WATCHLISTS": str(tmp_path), "SOKUHO_STATE": str(tmp_path),
+                           **env})
+    assert s.parser_nice == nice
+    pool = ParserPool("process", workers=1, nice=s.parser_nice)   # one: the one that parsed
     try:
-        await asyncio.gather(*(pool.parse(BODY, feed_name=f"f{i}") for i in range(4)))
-        pids = [w.proc.pid for w in pool._all]
-        assert len(pids) == 2
+        res = await pool.parse(BODY, feed_name="f")
+        assert not res.failed
+        [pid] = [w.proc.pid for w in pool._all]
         mine = os.getpriority(os.PRIO_PROCESS, 0)
-        assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICE)
-                   for pid in pids)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + nice)
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("value", ["-1", "20", "ten"])
+def test_a_bad_parser_nice_is_a_clear_error(value, tmp_path):
+    from bot.settings import SettingsError
+    with pytest.raises(SettingsError, match="SOKUHO_PARSER_NICE"):
+        Settings.from_env({"SOKUHO_WATCHLISTS": str(tmp_path), "SOKUHO_PARSER_NICE": value})

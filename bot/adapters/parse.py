@@ -278,21 +278,22 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
 
 
 # ----------------------------------------------------------------------------- pool
-# How much lower the parser workers' CPU priority is than the main process's (nice increment).
-# The main process is the serial stage (duplicate check, store, delivery, the watchdog's pings):
+# How much lower the parser workers' CPU priority is than the main process's, by default (nice
+# increment; SOKUHO_PARSER_NICE). The main process is the serial stage (duplicate check, store, delivery, the watchdog's pings):
 # when the cores are contended it goes first, and the workers, which run ahead of it with a
 # queue of bodies, take the rest. Measured on 2 cores, a cold poll of 25,000 items: ~5% sooner.
 WORKER_NICE = 10
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, nice: int = WORKER_NICE) -> None:
     """Parser workers leave Ctrl-C to the main process (which shuts the pool down in order) and
     die with it: a main process killed with SIGKILL must not leave orphans parsing nothing.
-    They run WORKER_NICE below the main process's priority."""
+    They run `nice` below the main process's priority."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        os.nice(WORKER_NICE)
+        if nice:
+            os.nice(nice)
     except (OSError, AttributeError):              # pragma: no cover - not allowed / no nice()
         pass
     try:                                            # Linux: PR_SET_PDEATHSIG
@@ -313,14 +314,14 @@ def parse_prepared(body: bytes, kw: dict, preparer: Preparer | None) -> ParseRes
     return res
 
 
-def _worker_main(conn, parent: int) -> None:
+def _worker_main(conn, parent: int, nice: int = WORKER_NICE) -> None:
     """One parser process. Jobs on its pipe:
       ("config", version, watchlists) -> builds the matcher, answers ("ok", version) or
                                           ("error", text);
       ("parse", body, kwargs, version) -> a ParseResult, its entries prepared when `version` is
                                           the version of the watchlists it holds;
       None                             -> exits (as does a closed pipe)."""
-    _worker_init(parent)
+    _worker_init(parent, nice)
     conn.send("ready")
     preparer: Preparer | None = None
     while True:
@@ -354,11 +355,11 @@ class _Worker:
 
     STARTUP = 60.0   # seconds a new process may take to import feedparser and say "ready"
 
-    def __init__(self, ctx, parent: int):
+    def __init__(self, ctx, parent: int, nice: int = WORKER_NICE):
         self.version: int | None = None      # the watchlists it matches with
         self.refused: int | None = None      # a version it could not load (not sent again)
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, parent, nice), daemon=True,
                                 name="sokuho-parse")
         self.proc.start()
         child.close()
@@ -439,10 +440,11 @@ class ParserPool:
     """
 
     def __init__(self, kind: str = "thread", workers: int | None = None,
-                 budget: float | None = None):
+                 budget: float | None = None, nice: int = WORKER_NICE):
         if kind not in ("thread", "process", "inline"):
             raise ValueError(f"ParserPool kind must be thread, process or inline, not {kind!r}")
         self.kind = kind
+        self.nice = nice                  # worker processes: CPU priority below the main process
         self.budget = budget if budget and budget > 0 else None
         self.workers = workers or (min(4, os.cpu_count() or 1) if kind == "thread"
                                    else (os.cpu_count() or 1))
@@ -461,7 +463,7 @@ class ParserPool:
         with self._lock:
             if self._closed:
                 return None
-            w = _Worker(self._ctx, os.getpid())
+            w = _Worker(self._ctx, os.getpid(), self.nice)
             self._all.add(w)
         try:
             w.wait_ready()

@@ -77,7 +77,7 @@ def run(args, settings) -> int:
 async def _run(sources: list[str], settings, processor: Processor) -> int:
     fetched = await _read_all(sources, settings.user_agent, settings.allow_private_networks)
     kind = "process" if sum(1 for _, res in fetched if res.ok) > 1 else "inline"
-    with ParserPool(kind) as pool:
+    with ParserPool(kind, nice=settings.parser_nice) as pool:
         jobs = [asyncio.ensure_future(pool.parse(res.body, feed_name=src, headers=res.headers,
                                                  base_url=src, preparer=processor.preparer))
                 if res.ok else None for src, res in fetched]

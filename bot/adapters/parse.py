@@ -285,7 +285,7 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
 WORKER_NICE = 10
 
 
-def _worker_init(parent: int, nice: int = WORKER_NICE) -> None:
+def _worker_init(parent: int, nice: int) -> None:
     """Parser workers leave Ctrl-C to the main process (which shuts the pool down in order) and
     die with it: a main process killed with SIGKILL must not leave orphans parsing nothing.
     They run `nice` below the main process's priority."""
@@ -314,7 +314,7 @@ def parse_prepared(body: bytes, kw: dict, preparer: Preparer | None) -> ParseRes
     return res
 
 
-def _worker_main(conn, parent: int, nice: int = WORKER_NICE) -> None:
+def _worker_main(conn, parent: int, nice: int) -> None:
     """One parser process. Jobs on its pipe:
       ("config", version, watchlists) -> builds the matcher, answers ("ok", version) or
                                           ("error", text);
@@ -355,7 +355,7 @@ class _Worker:
 
     STARTUP = 60.0   # seconds a new process may take to import feedparser and say "ready"
 
-    def __init__(self, ctx, parent: int, nice: int = WORKER_NICE):
+    def __init__(self, ctx, parent: int, nice: int):
         self.version: int | None = None      # the watchlists it matches with
         self.refused: int | None = None      # a version it could not load (not sent again)
         self.conn, child = ctx.Pipe()

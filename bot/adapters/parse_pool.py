@@ -258,9 +258,9 @@ class ParserPool:
                 if res.__class__ is not bytes and (res.error_kind == "timeout_parse"
                                                    or res.extra.get("died")):
                     w = None
-            loop.call_soon_threadsafe(_resolve, fut, res)
-            with self._lock:
+            with self._lock:                # free before its answer can bring the next job
                 self._free += 1
+            loop.call_soon_threadsafe(_resolve, fut, res)
         if w is not None:
             with self._lock:
                 self._all.discard(w)

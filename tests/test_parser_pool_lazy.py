@@ -134,10 +134,28 @@ async def test_a_worker_imports_neither_pydantic_asyncio_nor_multiprocessing():
         assert lib not in maps, lib
 
 
+# every field the matcher reads, set away from its default
+EVERY_FIELD = Watchlist.model_validate({
+    "name": "fields", "title": {"en": "Fields", "ja": "項目"}, "context": ["Greenland"],
+    "excludes": ["Marilyn Monroe"],
+    "aliases": {"en": [{"text": "Monroe", "context": ["doctrine"], "within": 30},
+                       {"text": "Maduro", "case": "sensitive", "kind": "person"},
+                       {"text": "Sheinbaum", "match": "exact"},
+                       {"text": "Nuuk", "needs_context": True},
+                       {"text": "Caracas", "match": "fuzzy", "kind": "place"}],
+                "ja": [{"text": "グリーンランド", "unless": ["遊園地"]}]}})
+FIELD_ITEMS = ["Monroe doctrine revived", "Monroe, the town, votes", "Marilyn Monroe film",
+               "MADURO rally", "Maduro speaks", "Sheinbaums visit", "Sheinbaum visits",
+               "Nuuk airport in Greenland", "Nuuk airport", "Caracass blackout",
+               "グリーンランド遊園地が再開", "グリーンランドで選挙"]
+
+
 def test_plain_watchlists_match_as_the_models_do():
-    """The shipped watchlists, as models and as the plain copies workers get: the same hits,
-    evidence and rejections on every item of the regression corpus."""
-    models = list(load_config(ROOT / "watchlists").watchlists.values())
+    """The shipped watchlists and one setting every alias field, as models and as the plain
+    copies workers get: the same hits, evidence and rejections on every item of the regression
+    corpus and on items made for those fields."""
+    from bot.core.model import Entry
+    models = list(load_config(ROOT / "watchlists").watchlists.values()) + [EVERY_FIELD]
     copies = pickle.loads(pickle.dumps(plain(models)))        # as they travel to a worker
     assert all(isinstance(w, PlainWatchlist) for w in copies) and plain(copies) == copies
     assert [w.name for w in copies] == [w.name for w in models]
@@ -149,6 +167,7 @@ def test_plain_watchlists_match_as_the_models_do():
     a, b = Matcher(models), Matcher(copies)
     entries = [e for f in sorted((ROOT / "eval/regression/feeds").glob("*.xml"))
                for e in parse_feed(f.read_bytes(), feed_name=f.name).entries]
+    entries += [Entry(f"x{i}", "f", t, "", "") for i, t in enumerate(FIELD_ITEMS)]
     assert len(entries) > 300
     hits = 0
     for e in entries:
@@ -159,6 +178,14 @@ def test_plain_watchlists_match_as_the_models_do():
         assert a.match(e) == b.match(e)
         hits += len(ta.hits)
     assert hits > 50
+    one, other = Matcher([EVERY_FIELD]), Matcher(plain([EVERY_FIELD]))
+    fields = [[h.alias for h in one.match(Entry("x", "f", t, "", ""))] for t in FIELD_ITEMS]
+    assert fields == [[h.alias for h in other.match(Entry("x", "f", t, "", ""))]
+                      for t in FIELD_ITEMS]
+    # the fields made a difference: context, needs_context, unless, exact, fuzzy
+    assert fields[0] == ["Monroe"] and fields[1] == [] and fields[-2] == [] and \
+        fields[-1] == ["グリーンランド"] and fields[7:9] == [["Nuuk"], []] and \
+        fields[5:7] == [[], ["Sheinbaum"]] and fields[9] == ["Caracas"]
 
 
 def _config(tmp_path, urls: dict[str, str]) -> Settings:

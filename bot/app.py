@@ -19,7 +19,6 @@ from bot.adapters.store_sql import from_ts
 from bot.core.dedup import _EPOCH, Deduper, pack_sig, signature, unpack_sig
 from bot.core.stories import unpack_features
 from bot.core.model import Entry
-from bot.core.matcher import Matcher
 from bot.core.process import Processor
 from bot.pipeline import Pipeline, utcnow
 from bot.settings import Settings
@@ -153,6 +152,7 @@ class App:
         new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file,
                           cache_dir=self.settings.state)
         changes = diff_config(self.config, new)
+        from bot.core.matcher import Matcher
         matcher = Matcher(new.watchlists)       # built fully before anything is swapped
         self.store.sync_feeds(list(new.feeds.feeds), new.feeds.defaults.interval, utcnow())
         self.processor = Processor(matcher, self.deduper)

@@ -255,3 +255,34 @@ async def test_feeds_without_validators_prestart_one_worker_each_up_to_the_pool(
         await _until(lambda: [w.version for w in list(app.parsers._all)] == [version])
     finally:
         await app.close()
+
+
+@pytest.mark.timeout(120)
+async def test_the_main_process_of_a_poll_loads_neither_feedparser_nor_the_matcher(feed_server,
+                                                                                  tmp_path):
+    """`sokuho poll --once` as a cron job runs it: the parser workers parse and match, so the
+    main process imports neither feedparser nor the matcher, whether its feeds bring bodies or
+    all answer 304 (what is loaded, not how long it takes)."""
+    import sys
+    url = feed_server.route("/a.xml", body=make_rss([{"title": "Havana blackout", "guid": "a1"}]),
+                            etag='"a1"')
+    s = _config(tmp_path, {"a": url})
+    code = ("import sys\nfrom bot.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('LOADED', *[m for m in ('feedparser', 'bot.core.matcher', 'bot.core.phrases')"
+            " if m in sys.modules])\nsys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOKUHO_", "TELEGRAM_"))}
+
+    async def poll() -> list[str]:
+        p = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, "poll", "--once", "--watchlists", str(s.watchlists),
+            "--state", str(s.state), "--allow-private-networks", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await p.communicate()
+        assert p.returncode == 0, err.decode()
+        return out.decode().splitlines()
+    first = await poll()
+    assert any("1 ok" in line and "1 matched" in line for line in first), first
+    assert "LOADED" in first
+    again = await poll()
+    assert any("1 not modified" in line for line in again), again
+    assert "LOADED" in again

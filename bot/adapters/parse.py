@@ -32,10 +32,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import feedparser
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe
-
-from bot.adapters import feedparser_patch
 from bot.core.model import Entry
 from bot.core.normalize import strip_controls, strip_html
 
@@ -243,6 +239,12 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
     """Parse one feed body. Never raises: a parser crash becomes failed=True with the reason."""
     if not body or not body.strip():
         return ParseResult([], "empty document", True, "")
+    # imported here, not with the module: a main process that parses nothing (its feeds answer
+    # 304, or its parser workers parse) never loads feedparser
+    import feedparser
+    from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
+    from bot.adapters import feedparser_patch
     feedparser_patch.apply()   # once per process: feedparser's hot helpers (guarded, tested)
     try:
         hdrs = _feedparser_headers(body, headers, lang)

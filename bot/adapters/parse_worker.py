@@ -102,8 +102,10 @@ class _Conn:
 
 
 def _worker_main(conn) -> None:
+    from bot.adapters import feedparser_patch
     from bot.adapters.parse import parse_prepared
     from bot.core.process import Preparer
+    feedparser_patch.apply()        # feedparser imported and patched before the first body
     conn.send("ready")
     preparer: Preparer | None = None
     while True:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.dedup import Deduper
 from bot.core.dedup import Prepared as DedupPrepared
 from bot.core.dedup import prepare as dedup_prepare
-from bot.core.matcher import Matcher
 from bot.core.model import Entry, Hit, Processed
 from bot.core.normalize import detect_lang, prep
 from bot.core.watchlist_plain import plain
+
+if TYPE_CHECKING:   # imported when a matcher is built: the main process of a poll may need none
+    from bot.core.matcher import Matcher
 
 SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
 
@@ -77,6 +80,7 @@ class Preparer:
     @property
     def matcher(self) -> Matcher:
         if self._matcher is None:
+            from bot.core.matcher import Matcher
             self._matcher = Matcher(self._models)
         return self._matcher
 

@@ -1,4 +1,5 @@
-"""Feed bytes -> ParseResult(list[Entry]) with feedparser, plus a pool to keep it off the loop.
+"""Feed bytes -> ParseResult(list[Entry]) with feedparser (the pool that keeps it off the event
+loop is bot.adapters.parse_pool.ParserPool, still importable from here).
 
     result = parse_feed(fetch.body, feed_name=feed.name, headers=fetch.headers, lang=feed.lang,
                         base_url=fetch.final_url or feed.url)

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-stress check demo bench eval decisions clean install bytecode
+.PHONY: run test test-stress check demo bench eval decisions clean install bytecode lexicon-json
 
 
 $(STAMP): pyproject.toml
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 # start, ~0.1 s of CPU per process and per parser worker (a cron `poll --once`).
 bytecode:
 	$(BIN)/python -m compileall -q bot
+
+lexicon-json: $(STAMP)  ## after editing bot/data/lexicon.yaml: its JSON copy, read by every matching process
+	$(BIN)/python -c "from bot.core.lexicon import twin_json; open('bot/data/lexicon.json', 'w', encoding='utf-8').write(twin_json())"
 
 install: $(STAMP)
 

@@ -1,0 +1,278 @@
+"""The duplicate check without warming the whole window (pure; the stored part is a WindowView).
+
+A `sokuho poll --once` run from cron every minute decides a handful of new items against a window
+of, say, 100,000 stored ones. Warming the in-memory index of that whole window (Deduper: guid,
+URL and headline-key maps, the postings and df of every headline feature) costs seconds, for
+every run, to decide 50 items. LazyDeduper gives the same verdicts reading only what they need:
+
+* the stored window is a `WindowView` (bot/adapters/window.py): for just the features a decided
+  headline holds, how many stored items of the window hold each one (df) and the newest
+  `max_postings` of them in warm-up order (the postings as the warmed index holds them); the
+  first stored item of a headline key in a language; the root of a stored guid or URL;
+* what this run adds goes into the ordinary in-memory structures (the overlay), exactly as
+  add() always did;
+* each copy check sees the two merged, as a warmed index would hold them: the window's items
+  first (warm-up adds them first), then the run's; df the sum; a term's postings the newest
+  `max_postings` of the concatenation. Deduper._near itself runs on those small merged maps.
+
+The story index (items a watchlist matched: a few percent of the window) is built in full, as
+by warm-up; its gate reads the merged df. Anything else that needs the whole index (expire,
+len) first materialises it: the window's items decoded and indexed, then the run's replayed in
+their order, which is the warmed index (the same objects in the same order) from then on.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterable, Protocol
+
+from bot.core.dedup import Deduper, Sig
+
+
+class WindowView(Protocol):
+    """The stored window, frozen when it was read (items stored later are not in it)."""
+
+    def want(self, terms: Iterable[str], keys: Iterable[bytes] = ()) -> None:
+        """Look these headline features and keys up now (one pass for a whole batch)."""
+
+    def df(self, term: str) -> int:
+        """How many of the window's items hold this headline feature."""
+
+    def postings(self, term: str, cap: int) -> list[Sig]:
+        """The newest `cap` of them, oldest first, as indexed (compact) Sigs; one stored item
+        is always the same object."""
+
+    def key_first(self, lang, key: bytes) -> Sig | None:
+        """The first of the window's items (warm-up order) with this headline key and language."""
+
+    def guid_root(self, guid: str) -> str | None:
+        """The root of the window's item with this guid (None: not in the window)."""
+
+    def url_root(self, url: str) -> str | None:
+        """The root of the first of the window's items with this canonical link."""
+
+    def add(self, *args, **kw) -> None:
+        self._settle()
+        super().add(*args, **kw)
+
+    def add_stored(self, *args, **kw) -> None:
+        self._settle()
+        super().add_stored(*args, **kw)
+
+    def __contains__(self, guid: str) -> bool: ...
+
+    def all_sigs(self) -> Iterable[tuple[Sig, str, float]]:
+        """Every item of the window, in warm-up order: (Sig, canonical link, added_at)."""
+
+
+class _Postings:
+    """The merged postings of one decision (Deduper._near reads them with .get): decoded from
+    the store only for the probes _near picks."""
+
+    __slots__ = ("view", "post", "cap")
+
+    def __init__(self, view: WindowView, post: dict, cap: int):
+        self.view, self.post, self.cap = view, post, cap
+
+    def get(self, term, default=None):
+        base = self.view.postings(term, self.cap) if self.view.df(term) else []
+        mine = self.post.get(term)
+        if mine is None:
+            return base or default
+        return base + (mine if mine.__class__ is list else [mine])
+
+    def __getitem__(self, term):
+        out = self.get(term)
+        if out is None:
+            raise KeyError(term)
+        return out
+
+
+class LazyDeduper(Deduper):
+    """A Deduper whose stored window is read on demand (attach()); without a view, a Deduper."""
+
+    def __init__(self, *args, max_scans: int = 8, **kw):
+        super().__init__(*args, **kw)
+        self._view: WindowView | None = None
+        self._last: tuple = (None, None)        # (sig, merged df) of the last copy check
+        self._expire_at: float | None = None
+        self.max_scans = max_scans              # look-ups of the window before indexing it all
+        self.scans = 0
+        self._stories_only = False
+
+    @property
+    def lazy(self) -> bool:
+        return self._view is not None
+
+    def attach(self, view: WindowView) -> None:
+        """Use `view` for the stored window (called by the loader instead of warming)."""
+        self._view = view
+
+    @contextmanager
+    def stories_only(self):
+        """Within: add() indexes the story only (the window's copies are the view's)."""
+        self._stories_only = True
+        try:
+            yield
+        finally:
+            self._stories_only = False
+
+    def _index(self, *args) -> None:
+        if not self._stories_only:
+            super()._index(*args)
+
+    # --- the merged view ------------------------------------------------------------------------
+
+    def prefetch(self, sigs: Iterable[Sig]) -> None:
+        """Look up the headline features and keys of a batch about to be decided in one pass."""
+        if self._loader is not None:
+            self.load()
+        self._settle()
+        if self._view is None:
+            return
+        sigs = list(sigs)
+        terms: set = set()
+        for s in sigs:
+            terms.update(s.title)
+        self._want(terms, {s.key for s in sigs if len(s.key) >= 10})
+
+    def _want(self, terms, keys) -> None:
+        view = self._view
+        if view.want(terms, keys):              # True: it had to scan the window
+            self.scans += 1
+            if self.scans > self.max_scans:     # many batches: index the window once instead
+                self.materialize()
+
+    def _merged(self, sig: Sig) -> tuple[dict, _Postings, dict]:
+        title = sig.title
+        self._want(title, (sig.key,) if len(sig.key) >= 10 else ())
+        view = self._view
+        if view is None:                        # materialised meanwhile
+            return self._df, self._post, self._key
+        mine = self._df
+        df = {}
+        for x in title:
+            n = view.df(x) + mine.get(x, 0)
+            if n:
+                df[x] = n
+        keys: dict = {}
+        if len(sig.key) >= 10:
+            first = view.key_first(sig.lang, sig.key)
+            if first is None:
+                own = self._key.get(sig.lang)
+                first = own.get(sig.key) if own is not None else None
+            if first is not None:
+                keys[sig.lang] = {sig.key: first}
+        return df, _Postings(view, self._post, self.max_postings), keys
+
+    def _near(self, sig: Sig):
+        self._settle()
+        if self._view is None:
+            return super()._near(sig)
+        df, post, keys = self._merged(sig)
+        if self._view is None:
+            return super()._near(sig)
+        self._last = (sig, df)
+        saved = self._df, self._post, self._key
+        self._df, self._post, self._key = df, post, keys
+        try:
+            return super()._near(sig)
+        finally:
+            self._df, self._post, self._key = saved
+
+    def _gate_df(self, sig: Sig) -> dict:
+        if self._view is None:
+            return self._df
+        last, df = self._last
+        if last is not sig:
+            df = self._merged(sig)[0]
+        return df
+
+    def _check(self, entry, url, make_sig):
+        self._settle()
+        view = self._view
+        if view is None:
+            return super()._check(entry, url, make_sig)
+        # the window's items were added first: theirs is the root the maps kept (setdefault)
+        root = view.guid_root(entry.id)
+        if root is None:
+            root = self._guid.get(entry.id)
+        if root is not None:
+            return self._verdict(root, "guid"), None
+        if url:
+            root = view.url_root(url)
+            if root is None:
+                root = self._url.get(url)
+            if root is not None:
+                return self._verdict(root, "url"), None
+        sig = make_sig()
+        return self._near(sig), sig
+
+    @staticmethod
+    def _verdict(root, reason):
+        from bot.core.model import DupVerdict
+        return DupVerdict(root, reason, 1.0)
+
+    def add(self, *args, **kw) -> None:
+        self._settle()
+        super().add(*args, **kw)
+
+    def add_stored(self, *args, **kw) -> None:
+        self._settle()
+        super().add_stored(*args, **kw)
+
+    def __contains__(self, guid: str) -> bool:
+        if self._loader is not None:
+            self.load()
+        self._settle()
+        if self._view is not None and guid in self._view:
+            return True
+        return guid in self._guid
+
+    def __len__(self) -> int:
+        if self._loader is not None:
+            self.load()
+        self.materialize()
+        return super().__len__()
+
+    # --- the whole index, when needed -----------------------------------------------------------
+
+    def expire(self, before: float) -> int:
+        """Lazy: remembered, and done when the index is next used (materialised first): a
+        `poll --once` prunes at its end and never uses the index again. Returns 0 then."""
+        if self._loader is not None:
+            return 0
+        if self._view is None:
+            return super().expire(before)
+        if self.stories is not None:
+            self.stories.expire(before)
+        self._expire_at = before if self._expire_at is None else max(self._expire_at, before)
+        return 0
+
+    def _settle(self) -> None:
+        if self._expire_at is not None:
+            before, self._expire_at = self._expire_at, None
+            self.materialize()
+            super().expire(before)
+
+    def materialize(self) -> None:
+        """Index the stored window in full (as warm-up does), then the run's items again in
+        their order: from then on this is the warmed index."""
+        view, self._view = self._view, None
+        if view is None:
+            return
+        import gc
+        mine = list(self._order)
+        self._guid, self._url, self._key = {}, {}, {}
+        self._post, self._df = {}, {}
+        self._order.clear()
+        self._last = (None, None)
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            for sig, url, added in view.all_sigs():
+                self._index(sig.id, sig.root, sig, url, added)
+            for sig in mine:
+                self._index(sig.id, sig.root, sig, sig.url, sig.added)
+        finally:
+            if paused:
+                gc.enable()

@@ -735,11 +735,24 @@ class Store:
         without building an Entry per item. Summaries: summary_of."""
         return self._window_rows(since, Q.INDEX_COLS)
 
-    def window_sigs(self, since: datetime) -> list[tuple]:
+    def window_sigs(self, since: datetime, size: int = 8192) -> Iterator[list[tuple]]:
         """(id, canonical link or "" without a link, dedup_sig) of the window's items, in
-        index_rows' order: what the lazy duplicate check scans."""
+        index_rows' order, `size` rows at a time: what the lazy duplicate check scans. (The
+        store is held until the iterator is exhausted or closed.)"""
         s = to_ts(since)
-        return self._all(Q.WINDOW_SIGS, (s, s))
+        with self._lock, self._errors("reading"):
+            cur = self.conn.execute(Q.WINDOW_SIGS, (s, s))
+            while True:
+                rows = cur.fetchmany(size)
+                if not rows:
+                    return
+                yield rows
+
+    def with_link(self, url: str, since: datetime) -> list[int]:
+        """The ids of the window's items with this canonical link (and a link), in
+        index_rows' order (no index: a scan of the window)."""
+        s = to_ts(since)
+        return [r[0] for r in self._all(Q.WITH_LINK, (url, s, s))]
 
     def index_rows_matched(self, since: datetime) -> list[tuple]:
         """index_rows() of the window's items that matched a watchlist (the same order)."""

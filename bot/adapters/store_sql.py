@@ -269,6 +269,7 @@ WINDOW_SIGS = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, 
 INDEX_ROWS_MATCHED = (f"SELECT {INDEX_COLS} FROM items WHERE EXISTS (SELECT 1 FROM matches m "
                       "WHERE m.item_id = items.id) AND " + WINDOW_WHERE)
 ROOT_OF_GUID = "SELECT id, duplicate_of FROM items WHERE guid = ?"
+WITH_LINK = "SELECT id FROM items WHERE canonical_link = ? AND link <> '' AND " + WINDOW_WHERE
 
 # --- items -------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from bot.adapters import procs
 from bot.adapters.parse import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
-from bot.adapters.window import StoreWindow, stored_sig
+from bot.adapters.window import StoreWindow, StoryWindow, stored_sig
 from bot.core.dedup import Deduper, pack_sig
 from bot.core.lazydedup import LazyDeduper
 from bot.core.stories import unpack_features
@@ -227,22 +227,22 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
 
 
 def warm_lazy(deduper: LazyDeduper, store: Store, window: float) -> int | None:
-    """warm() for a LazyDeduper: the story index of the window's matched items is built, the
-    copy index is read from the store on demand (StoreWindow). None when the window cannot be
-    read that way (an item stored before v6): then warm() it, which also stores the missing
+    """warm() for a LazyDeduper: the window is read from the store on demand (StoreWindow for
+    the copies, StoryWindow for the stories of its matched items). None when it cannot be read
+    that way (an item stored before v6): then warm() it, which also stores the missing
     signatures for the next time."""
     now = utcnow()
     since = now - timedelta(seconds=window)
     view = StoreWindow.read(store, since, now)
     if view is None:
         return None
+    stories = None
     if deduper.stories is not None:
-        hits = store.recent_hits(since)
-        if hits:
-            with deduper.stories_only():
-                index_stored(deduper, store.index_rows_matched(since), hits, now,
-                             store.summary_of, key=1)
-    deduper.attach(view)
+        try:
+            stories = StoryWindow.read(store, since, now)
+        except ValueError:              # a stored story term holding a separator: warm it all
+            return None
+    deduper.attach(view, stories)
     return len(view)
 
 

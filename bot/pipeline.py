@@ -214,7 +214,7 @@ class Pipeline:
             keep, backlog = self._cap(fs, new)
             if keep and hasattr(deduper, "prefetch"):
                 # a lazy index (poll --once): the batch's headlines looked up in one pass
-                deduper.prefetch(p.dedup.sig for p in map(prepared.get, map(id, keep))
+                deduper.prefetch(p.dedup for p in map(prepared.get, map(id, keep))
                                  if p is not None and p.dedup is not None)
             batch = [processor.decide(entry, prepared.get(id(entry)) or processor.prepare(entry),
                                       now) for entry in keep]

@@ -69,7 +69,7 @@ def decide(d, proc, items: list[Entry], batch: int = 0) -> list:
     prepared = [proc.prepare(e) for e in items]
     for k, (e, p) in enumerate(zip(items, prepared)):
         if batch and k % batch == 0:
-            d.prefetch(q.dedup.sig for q in prepared[k:k + batch])
+            d.prefetch(q.dedup for q in prepared[k:k + batch])
         v = d.process(e, NOW, hits=p.hits, prepared=p.dedup)
         out.append((e.id, v.duplicate_of, v.reason, v.score, v.evidence))
     return out
@@ -135,11 +135,21 @@ def test_lazy_verdicts_are_the_warmed_index_verdicts(database, entries, monkeypa
         d = lazy(s, max_scans=10**6)
         assert decide(d, proc, items) == ref
         assert d.lazy                                   # never indexed the whole window
+        assert d.stories._view is not None              # nor its stories
         assert len(d._order) == len(items)              # it holds only what the run added
+        assert len(d.stories._order) + len(d.stories._view) == len(ref_index.stories._order)
+        # the window's reports it built (candidates), weighed as warm-up weighed them
+        built = d.stories._view._reports
+        assert sum(1 for r in built.values() if r.f.w is not None) > 20
+        for r in built.values():
+            if r.f.w is not None:
+                full_r = ref_index.stories._by_id[r.id]
+                assert (r.f.w, r.f.wsum, r.root, r.t, r.wls, r.title) == (
+                    full_r.f.w, full_r.f.wsum, full_r.root, full_r.t, full_r.wls, full_r.title)
         for batch in (1, 25):
             d = lazy(s, max_scans=10**6)
             assert decide(d, proc, items, batch) == ref
-            assert d.lazy
+            assert d.lazy and d.stories._view is not None
         # many look-ups: the window is indexed in full midway, then it is the warmed index
         d = lazy(s, max_scans=3)
         assert decide(d, proc, items, 10) == ref

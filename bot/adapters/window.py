@@ -14,7 +14,9 @@ import logging
 from datetime import datetime
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from collections import Counter
+from itertools import accumulate, groupby
+from sys import intern as _intern
 from operator import itemgetter
 
 import ahocorasick
@@ -22,6 +24,9 @@ import ahocorasick
 from bot.adapters.store_sql import from_ts
 from bot.core.dedup import _EPOCH, SIG_FORMAT, Sig, _count_elements, signature, unpack_sig
 from bot.core.model import Entry
+from bot.core.normalize import prep
+from bot.core.stories import (STORY_FORMAT, Report, StoryIndex, _words, unpack_features)
+from bot.core.stories import features as story_features
 
 log = logging.getLogger("sokuho.window")
 
@@ -261,3 +266,218 @@ class StoreWindow:
                 sig.added = added if added != sig.t else sig.t
                 sigs[r[0]] = sig
         return [sigs[i] for i in rowids]
+
+
+_US = "\x1f"                # between story terms (stories.pack_features)
+
+
+class StoryWindow:
+    """The window's matched items as the story index would hold them (StoryWindowView for
+    LazyStoryIndex): read once (the rows, a few percent of the window), scanned for just the
+    terms a decision needs; a report is built only when it is a candidate, with the weights the
+    story index gave it when warm-up added it (the rarity among the reports before it)."""
+
+    def __init__(self, store, now: datetime, rows: list, hits: dict):
+        self.store, self.now, self.nowts = store, now, now.timestamp()
+        self._rows = rows               # index_rows of the matched items, in warm-up order
+        self._hits = hits               # guid -> [(watchlist, matched text)]
+        self._feats: dict[int, object] = {}     # row index -> Features (decoded or recomputed)
+        self._reports: dict[int, Report] = {}
+        self._pending: dict[int, int] = {}      # id(features) -> row, reports not weighed yet
+        self._by_guid = {r[1]: i for i, r in reversed(list(enumerate(rows)))}
+        self._langs = []                # each row's language (as the index keys it)
+        self._nbefore = array("q")      # same-language rows before each row
+        seen: Counter = Counter()
+        terms, gates = [], []
+        for i, r in enumerate(rows):
+            lang = _intern(r[5]) if r[5].__class__ is str else r[5]
+            self._langs.append(lang)
+            self._nbefore.append(seen[lang])
+            seen[lang] += 1
+            terms.append(self._terms(i, r))
+            gates.append(r[8].split("\t", 3)[2])      # the copy signature's title features
+        self._n = seen
+        self._terms_text = _US + f"{_US}\n{_US}".join(terms) + _US
+        self._terms_starts = array("q", accumulate(map((3).__add__, map(len, terms)),
+                                                   initial=0))
+        self._gate_text = " " + " \n ".join(gates) + " "
+        self._df: dict[str, int] = {}
+        self._ends: dict[str, list[int]] = {}   # term -> the offsets of all its matches
+        self._gate: dict[str, int] = {}
+        self._post: dict[str, list] = {}
+
+    @classmethod
+    def read(cls, store, since: datetime, now: datetime) -> "StoryWindow":
+        hits = store.recent_hits(since)
+        rows = store.index_rows_matched(since) if hits else []
+        return cls(store, now, [r for r in rows if hits.get(r[1])], hits)
+
+    def _terms(self, i: int, r: tuple) -> str:
+        """The row's story terms as one string (features recomputed, as warm-up does, when
+        none are stored or they cannot be read)."""
+        packed = r[9]
+        if packed is not None and "\n" not in packed:
+            p = packed.split("\t")
+            if (len(p) == 13 and p[0] == STORY_FORMAT and p[8] in ("", "1")
+                    and p[9] in ("", "1") and not len(_words(p[10])) % 2
+                    and not any(s and (s[0] == _US or s[-1] == _US or _US + _US in s)
+                                for s in p[1:])):
+                return p[2]
+        f = self._features(i)
+        joined = _US.join(f.terms)
+        if joined.count(_US) != len(f.terms) - 1 or "\n" in joined or "" in f.terms:
+            raise ValueError("a story term holding a separator")
+        return joined
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _features(self, i: int):
+        f = self._feats.get(i)
+        if f is None:
+            r = self._rows[i]
+            f = None
+            if r[9] is not None:
+                try:
+                    f = unpack_features(r[9])
+                except ValueError:
+                    pass
+            if f is None:                   # as add() computes them at warm-up
+                matched = self._hits.get(r[1], ())
+                summary = self.store.summary_of(r[1])
+                f = story_features(prep(r[2]), prep(summary[:400]) if summary else "",
+                                   r[5], {t for _, t in matched})
+            self._feats[i] = f
+        return f
+
+    # --- look-ups -------------------------------------------------------------------------------
+
+    def want(self, terms=(), gates=()) -> bool:
+        """Scan for the story terms and headline (gate) features not looked up yet."""
+        terms = [x for x in terms if x not in self._df]
+        gates = [x for x in gates if x not in self._gate]
+        if terms:
+            found = _scan(self._terms_text, terms, _US, _US, "\n")
+            for x, ends in zip(terms, found):
+                self._df[x] = len(ends)
+                self._ends[x] = ends
+        if gates:
+            for x, ends in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n")):
+                self._gate[x] = len(ends)
+        return bool(terms or gates)
+
+    def df(self, term: str) -> int:
+        if term not in self._df:
+            self.want((term,))
+        return self._df[term]
+
+    def gate(self, x: str) -> int:
+        if x not in self._gate:
+            self.want((), (x,))
+        return self._gate[x]
+
+    def n(self, lang) -> int:
+        return self._n[lang]
+
+    def postings(self, term: str, cap: int) -> list:
+        out = self._post.get(term)
+        if out is None:
+            self.df(term)
+            starts = self._terms_starts
+            out = self._post[term] = [self.report(bisect_right(starts, e) - 1)
+                                      for e in self._ends[term][-cap:]]
+        return out[-cap:]
+
+    def index_of(self, guid: str) -> int | None:
+        return self._by_guid.get(guid)
+
+    def report(self, i: int) -> Report:
+        """Row i's report as the story index holds it. Its weights (the rarity among the
+        reports before it, as when warm-up added it) are computed when first needed
+        (weigh_base, or prefetch_reports for several in one scan)."""
+        rep = self._reports.get(i)
+        if rep is None:
+            r = self._rows[i]
+            f = self._features(i)
+            sig, _, _, _ = stored_sig(r, self.now, self.nowts, self.store.summary_of)
+            sig.compact()
+            matched = self._hits.get(r[1], ())
+            rep = self._reports[i] = Report(r[1], r[6] or r[1], self._langs[i], sig.t,
+                                            frozenset(w for w, _ in matched), f, r[2],
+                                            sig.title)
+            if f.w is None:
+                self._pending[id(f)] = i
+        return rep
+
+    def prefetch_reports(self, reports) -> None:
+        rows = [self._pending[id(r.f)] for r in reports if id(r.f) in self._pending]
+        if rows:
+            self.want({t for i in rows for t in self._feats[i].terms})
+            for i in rows:
+                self._weigh(i)
+
+    def weigh_base(self, f) -> bool:
+        """Weigh `f` if it is a report of the window not weighed yet; False if it is not one."""
+        i = self._pending.get(id(f))
+        if i is None or self._feats.get(i) is not f:
+            return False
+        self._weigh(i)
+        return True
+
+    def _weigh(self, i: int) -> None:
+        f = self._feats[i]
+        self._pending.pop(id(f), None)
+        if f.w is not None:
+            return
+        self.want(f.terms)
+        at, ends = self._terms_starts[i], self._ends
+        lang = self._langs[i]
+        StoryIndex.weigh(_Rarity({t: bisect_left(ends[t], at) for t in f.terms},
+                                 {lang: self._nbefore[i]}), f, lang)
+        f.terms, f.surface = f.w.keys(), None       # as StoryIndex.add keeps them
+
+    def entries(self):
+        """Every report's (added_at, id, root, lang, t, wls, features, title, gate), in
+        order: the features weighed already or not (then weighed as they are added)."""
+        now, nowts, summary_of = self.now, self.nowts, self.store.summary_of
+        for i, r in enumerate(self._rows):
+            rep = self._reports.get(i)
+            if rep is not None:
+                f = rep.f
+                if id(f) in self._pending and f.w is None:
+                    self._pending.pop(id(f))
+                t, gate = rep.t, rep.gate
+            else:
+                f = self._features(i)
+                sig, _, _, _ = stored_sig(r, now, nowts, summary_of)
+                sig.compact()
+                t, gate = sig.t, sig.title
+            when = from_ts(r[4]) or now
+            matched = self._hits.get(r[1], ())
+            yield (min(when.timestamp(), nowts), r[1], r[6] or r[1], self._langs[i], t,
+                   {w for w, _ in matched}, f, r[2], gate)
+
+
+class _Rarity:
+    """What StoryIndex.weigh reads (df, reports per language), for one report's add time."""
+
+    __slots__ = ("_df", "_n", "min_docs")
+
+    def __init__(self, df: dict, n: dict):
+        self._df, self._n, self.min_docs = df, n, StoryIndex().min_docs
+
+
+def _scan(text: str, terms: list, left: str, right: str, bad: str) -> list[list[int]]:
+    """Each term's match offsets (the end of `left term right`) in `text`, in text order."""
+    auto = ahocorasick.Automaton()
+    for i, x in enumerate(terms):
+        if x and not any(c in x for c in bad + left + right):
+            auto.add_word(f"{left}{x}{right}", i)
+    out: list[list[int]] = [[] for _ in terms]
+    if len(auto):
+        auto.make_automaton()
+        found = list(auto.iter(text))
+        found.sort(key=_second)
+        for i, grp in groupby(found, _second):
+            out[i] = [e for e, _ in grp]
+    return out

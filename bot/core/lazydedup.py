@@ -22,10 +22,12 @@ their order, which is the warmed index (the same objects in the same order) from
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from typing import Iterable, Protocol
 
 from bot.core.dedup import Deduper, Sig
+from bot.core.stories import Report, StoryIndex
 
 
 class WindowView(Protocol):
@@ -97,43 +99,40 @@ class LazyDeduper(Deduper):
         self._expire_at: float | None = None
         self.max_scans = max_scans              # look-ups of the window before indexing it all
         self.scans = 0
-        self._stories_only = False
+        if self.stories is not None:
+            self.stories = LazyStoryIndex(self.window)
 
     @property
     def lazy(self) -> bool:
         return self._view is not None
 
-    def attach(self, view: WindowView) -> None:
-        """Use `view` for the stored window (called by the loader instead of warming)."""
+    def attach(self, view: WindowView, stories: "StoryWindowView | None" = None) -> None:
+        """Use `view` for the stored window, `stories` for its matched items (called by the
+        loader instead of warming)."""
         self._view = view
-
-    @contextmanager
-    def stories_only(self):
-        """Within: add() indexes the story only (the window's copies are the view's)."""
-        self._stories_only = True
-        try:
-            yield
-        finally:
-            self._stories_only = False
-
-    def _index(self, *args) -> None:
-        if not self._stories_only:
-            super()._index(*args)
+        if self.stories is not None:
+            self.stories.attach(stories)
 
     # --- the merged view ------------------------------------------------------------------------
 
-    def prefetch(self, sigs: Iterable[Sig]) -> None:
-        """Look up the headline features and keys of a batch about to be decided in one pass."""
+    def prefetch(self, prepared: Iterable) -> None:
+        """Look up what a batch about to be decided needs (dedup.Prepared of each: headline
+        features and keys, story terms of the matched ones) in one pass each."""
         if self._loader is not None:
             self.load()
         self._settle()
         if self._view is None:
             return
-        sigs = list(sigs)
+        prepared = list(prepared)
         terms: set = set()
-        for s in sigs:
-            terms.update(s.title)
-        self._want(terms, {s.key for s in sigs if len(s.key) >= 10})
+        story: set = set()
+        for p in prepared:
+            terms.update(p.sig.title)
+            if p.story is not None:
+                story.update(p.story.terms)
+        if self.stories is not None and self.stories._view is not None:
+            self.stories._view.want(story, terms)
+        self._want(terms, {p.sig.key for p in prepared if len(p.sig.key) >= 10})
 
     def _want(self, terms, keys) -> None:
         view = self._view
@@ -243,8 +242,6 @@ class LazyDeduper(Deduper):
             return 0
         if self._view is None:
             return super().expire(before)
-        if self.stories is not None:
-            self.stories.expire(before)
         self._expire_at = before if self._expire_at is None else max(self._expire_at, before)
         return 0
 
@@ -257,6 +254,8 @@ class LazyDeduper(Deduper):
     def materialize(self) -> None:
         """Index the stored window in full (as warm-up does), then the run's items again in
         their order: from then on this is the warmed index."""
+        if self.stories is not None:
+            self.stories.materialize()
         view, self._view = self._view, None
         if view is None:
             return
@@ -276,3 +275,163 @@ class LazyDeduper(Deduper):
         finally:
             if paused:
                 gc.enable()
+
+
+class StoryWindowView(Protocol):
+    """The window's matched items, as the story index would hold them (frozen when read)."""
+
+    def want(self, terms: Iterable[str] = (), gates: Iterable[str] = ()) -> bool: ...
+    def df(self, term: str) -> int: ...                 # reports holding the term
+    def gate(self, feature: str) -> int: ...            # reports whose headline holds it
+    def n(self, lang) -> int: ...                       # reports in the language
+    def postings(self, term: str, cap: int) -> list: ...    # newest `cap` Reports, oldest first
+    def index_of(self, id: str) -> int | None: ...
+    def report(self, i: int) -> Report: ...
+    def weigh_base(self, features) -> bool: ...         # a report's, weighed as when added
+    def prefetch_reports(self, reports: Iterable[Report]) -> None: ...
+    def entries(self) -> Iterable[tuple]: ...            # (added_at, id, root, lang, t, wls,
+    #                                                      features, title, gate), in order
+
+
+class _StoryPostings:
+    __slots__ = ("view", "post", "cap")
+
+    def __init__(self, view: StoryWindowView, post: dict, cap: int):
+        self.view, self.post, self.cap = view, post, cap
+
+    def __getitem__(self, term):
+        base = self.view.postings(term, self.cap) if self.view.df(term) else []
+        return base + self.post.get(term, [])
+
+
+class _StoryIds:
+    """StoryIndex._by_id over the window's reports and the run's."""
+    __slots__ = ("view", "own")
+
+    def __init__(self, view: StoryWindowView, own: dict):
+        self.view, self.own = view, own
+
+    def get(self, id, default=None):
+        r = self.own.get(id)
+        if r is None:
+            i = self.view.index_of(id)
+            r = self.view.report(i) if i is not None else default
+        return r
+
+    def __contains__(self, id) -> bool:
+        return id in self.own or self.view.index_of(id) is not None
+
+
+class LazyStoryIndex(StoryIndex):
+    """A StoryIndex whose window's reports are read on demand (attach()); the run's reports are
+    indexed as always. Each look-up sees the two merged, as the warmed index holds them."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._view: StoryWindowView | None = None
+        self._merging = False
+
+    def attach(self, view: StoryWindowView) -> None:
+        self._view = view
+
+    @contextmanager
+    def _merged(self, terms=(), lang=None, gates=None):
+        """Within: _df (for `terms`), _n, _post, _by_id (and _gate for `gates`) merged."""
+        view = self._view
+        view.want(terms, gates or ())
+        own_df, own_n = self._df, self._n
+        df = {}
+        for t in terms:
+            k = view.df(t) + own_df.get(t, 0)
+            if k:
+                df[t] = k
+        saved = (self._df, self._n, self._post, self._by_id, self._gate)
+        self._df = df
+        self._n = Counter({lang: view.n(lang) + own_n[lang]})
+        self._post = _StoryPostings(view, saved[2], self.max_postings)
+        self._by_id = _StoryIds(view, saved[3])
+        if gates is not None:
+            own_g = self._gate
+            self._gate = {x: view.gate(x) + own_g.get(x, 0) for x in gates}
+        self._merging = True
+        try:
+            yield
+        finally:
+            self._merging = False
+            self._df, self._n, self._post, self._by_id, self._gate = saved
+
+    def weigh(self, f, lang):
+        if f.w is not None or self._view is None:
+            return super().weigh(f, lang)
+        if self._view.weigh_base(f):            # a report of the window: as when it was added
+            return f
+        if self._merging:
+            return super().weigh(f, lang)
+        with self._merged(f.terms, lang):
+            return super().weigh(f, lang)
+
+    def gate(self, headline_features, df_all: dict) -> bool:
+        if self._view is None:
+            return super().gate(headline_features, df_all)
+        with self._merged(gates=headline_features):
+            return super().gate(headline_features, df_all)
+
+    def check(self, id, lang, t, wls, f, *, any_watchlist=False):
+        if self._view is None:
+            return super().check(id, lang, t, wls, f, any_watchlist=any_watchlist)
+        with self._merged(f.terms, lang):
+            self._prefetch(f)
+            return super().check(id, lang, t, wls, f, any_watchlist=any_watchlist)
+
+    def _prefetch(self, f) -> None:
+        """The window's reports check() will score, weighed in one scan (it picks them as
+        check() does; any other it needs is weighed when asked)."""
+        df = self._df
+        probes = sorted(x for x in f.terms if x in df)
+        probes.sort(key=df.__getitem__)
+        view, rows = self._view, Counter()
+        for term in probes[: self.probe]:
+            rows.update(self._post[term][-self.max_postings:])
+        ranked = sorted(rows.items(), key=lambda kv: kv[1], reverse=True)[: self.candidates]
+        view.prefetch_reports(r for r, _ in ranked)
+
+    def conflicts(self, id, f) -> str:
+        if self._view is None:
+            return super().conflicts(id, f)
+        with self._merged():
+            return super().conflicts(id, f)
+
+    def root_of(self, id):
+        if self._view is None:
+            return super().root_of(id)
+        with self._merged():
+            return super().root_of(id)
+
+    def add(self, id, *args, **kw) -> None:
+        if self._view is not None and self._view.index_of(id) is not None:
+            return                              # the window's report (as add() skips it)
+        super().add(id, *args, **kw)
+
+    def expire(self, before: float) -> int:
+        self.materialize()
+        return super().expire(before)
+
+    def __len__(self) -> int:
+        self.materialize()
+        return super().__len__()
+
+    def materialize(self) -> None:
+        """Index the window's reports in full, in order (weighed as they are added, as warm-up
+        does), then the run's again: from then on this is the warmed story index."""
+        view, self._view = self._view, None
+        if view is None:
+            return
+        mine = list(self._order)
+        self._post, self._df, self._by_id, self._gate = {}, {}, {}, {}
+        self._n = Counter()
+        self._order.clear()
+        add = super().add
+        for added, id, root, lang, t, wls, f, title, gate in view.entries():
+            add(id, root, lang, t, wls, f, title, added, gate)
+        for added, r in mine:
+            add(r.id, r.root, r.lang, r.t, r.wls, r.f, r.title, added, r.gate)

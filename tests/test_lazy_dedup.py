@@ -22,6 +22,7 @@ from bot.app import warm, warm_lazy
 from bot.core.dedup import Deduper
 from bot.core.lazydedup import LazyDeduper
 from bot.core.model import Entry
+from bot.core.stories import StoryIndex
 
 try:
     from tests import test_warm_signatures as W
@@ -227,3 +228,82 @@ def test_an_empty_window_and_hostile_headlines(database, monkeypatch):
         ref = decide(Deduper(WINDOW), proc, items)
         assert decide(d, proc, items) == ref
         assert ref[2][2] == "title"
+
+
+def same_state(d: LazyDeduper, ref: Deduper, proc, items: list[Entry]) -> None:
+    """Every piece of state a decision of these items reads, seen through the lazy merge, is the
+    warmed index's: df, the newest postings (ids, in order), the headline-key map per language,
+    guid and URL roots; story df, postings, reports per language, gate counts."""
+    cap = ref.max_postings
+    for e in items:
+        p = proc.prepare(e).dedup
+        sig = p.sig
+        df, post, keys = d._merged(sig)
+        for x in sig.title:
+            assert df.get(x, 0) == ref._df.get(x, 0), x
+            want = ref._post.get(x)
+            want = [] if want is None else want if isinstance(want, list) else [want]
+            got = post.get(x) or []
+            got = got if isinstance(got, list) else [got]
+            assert [s.id for s in got[-cap:]] == [s.id for s in want[-cap:]], x
+        if len(sig.key) >= 10:
+            want = ref._key.get(sig.lang, {}).get(sig.key)
+            got = keys.get(sig.lang, {}).get(sig.key)
+            assert (got and got.id) == (want and want.id), e.id
+        f = p.story or p.story_features(e)
+        lang = e.lang
+        st, rst = d.stories, ref.stories
+        with st._merged(f.terms, lang, gates=sig.title):
+            for t in f.terms:
+                assert st._df.get(t, 0) == rst._df.get(t, 0), t
+                if t in rst._post:
+                    assert [r.id for r in st._post[t][-cap:]] == \
+                        [r.id for r in rst._post[t][-cap:]], t
+            assert st._n[lang] == rst._n[lang]
+            for x in sig.title:
+                assert st._gate.get(x, 0) == rst._gate.get(x, 0), x
+    for guid, root in ref._guid.items():
+        assert (d._view.guid_root(guid) or d._guid.get(guid)) == root, guid
+    for url, root in ref._url.items():
+        assert (d._view.url_root(url) or d._url.get(url)) == root, url
+
+
+def test_the_lazy_view_is_the_warmed_index(database, entries, monkeypatch):
+    """The state itself (not only the verdicts it gave): a window with items fetched exactly at
+    its start and just before, the same headline stored in two languages (the other language
+    first), a link stored twice with different roots, and a rarity floor below the number of
+    reports, so that every report's weight depends on how many came before it."""
+    monkeypatch.setattr(StoryIndex.__init__, "__kwdefaults__",
+                        {**StoryIndex.__init__.__kwdefaults__, "min_docs": 5})
+    proc = W.fill(database, entries)
+    monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
+    since = NOW - timedelta(seconds=WINDOW)
+    edge = [Entry(f"edge{i}", "edge", f"Edge case {i}: Maduro hearing adjourned in New York",
+                  f"https://edge.example/{i}", "", None, "en") for i in range(4)]
+    twins = [Entry(f"twin-{lang}", "twin", "Greenland premier rejects Washington purchase offer",
+                   "", "", NOW - timedelta(hours=h), lang) for lang, h in (("es", 5), ("en", 4))]
+    with Store.open(database) as s:
+        for batch, at in ((edge[:2], since), (edge[2:], since - timedelta(microseconds=1)),
+                          (twins, NOW - timedelta(hours=3))):
+            s.save_processed([proc.decide(e, proc.prepare(e), NOW) for e in batch],
+                             fetched_at=at)
+        rows = s._all("SELECT id, guid, link, canonical_link FROM items WHERE published_at >= ? "
+                      "AND duplicate_of IS NULL AND link <> '' "
+                      "ORDER BY COALESCE(published_at, fetched_at), id LIMIT 2",
+                      (W.Q.to_ts(since + timedelta(hours=1)),))
+        with s.transaction() as c:
+            c.execute("UPDATE items SET link = ?, canonical_link = ? WHERE id = ?",
+                      (rows[0][2], rows[0][3], rows[1][0]))
+        items = later(entries) + [
+            Entry("twin-later", "twin", twins[0].title, "", "", NOW, "en"),
+            Entry("link-later", "x", "Something else entirely", rows[0][2], "", NOW, "en")]
+        ref = full(s)
+        got_ref = decide(ref, proc, items)
+        d = lazy(s, max_scans=10**6)
+        assert decide(d, proc, items) == got_ref
+        assert d.lazy and d.stories._view is not None
+        assert "edge0" in ref._guid and "edge2" not in ref._guid
+        v = {x[0]: x for x in got_ref}
+        assert v["twin-later"][1:3] == ("twin-en", "title")
+        assert v["link-later"][1:3] == (rows[0][1], "url")
+        same_state(d, ref, proc, items)

@@ -284,6 +284,7 @@ class StoryWindow:
         self._feats: dict[int, object] = {}     # row index -> Features (decoded or recomputed)
         self._reports: dict[int, Report] = {}
         self._pending: dict[int, int] = {}      # id(features) -> row, reports not weighed yet
+        self.min_docs = 200                     # (the story index's: set by attach)
         self._by_guid = {r[1]: i for i, r in reversed(list(enumerate(rows)))}
         self._langs = []                # each row's language (as the index keys it)
         self._nbefore = array("q")      # same-language rows before each row
@@ -433,7 +434,7 @@ class StoryWindow:
         at, ends = self._terms_starts[i], self._ends
         lang = self._langs[i]
         StoryIndex.weigh(_Rarity({t: bisect_left(ends[t], at) for t in f.terms},
-                                 {lang: self._nbefore[i]}), f, lang)
+                                 {lang: self._nbefore[i]}, self.min_docs), f, lang)
         f.terms, f.surface = f.w.keys(), None       # as StoryIndex.add keeps them
 
     def entries(self):
@@ -463,8 +464,8 @@ class _Rarity:
 
     __slots__ = ("_df", "_n", "min_docs")
 
-    def __init__(self, df: dict, n: dict):
-        self._df, self._n, self.min_docs = df, n, StoryIndex().min_docs
+    def __init__(self, df: dict, n: dict, min_docs: int):
+        self._df, self._n, self.min_docs = df, n, min_docs
 
 
 def _scan(text: str, terms: list, left: str, right: str, bad: str) -> list[list[int]]:

@@ -331,7 +331,9 @@ class LazyStoryIndex(StoryIndex):
         self._view: StoryWindowView | None = None
         self._merging = False
 
-    def attach(self, view: StoryWindowView) -> None:
+    def attach(self, view: StoryWindowView | None) -> None:
+        if view is not None:
+            view.min_docs = self.min_docs      # the rarity floor its reports are weighed with
         self._view = view
 
     @contextmanager

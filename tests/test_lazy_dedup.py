@@ -109,6 +109,10 @@ def crowd() -> list[Entry]:
         out.append(Entry(f"crowd{i}", "crowd", title, f"https://crowd.example/{i}",
                          f"{title}. Officials in {p} said shipments were delayed.",
                          None if i % 11 == 0 else t, lang))
+    # dated after they are stored (clock skew): indexed as added now, not at their date
+    out += [Entry(f"future{i}", "future", f"Cuba fuel shipment {i} announced for next week",
+                  f"https://future.example/{i}", "", NOW + timedelta(hours=5 + i), "en")
+            for i in range(3)]
     return out
 
 
@@ -177,6 +181,9 @@ def test_expire_then_decide_is_the_same(database, entries, monkeypatch):
         got += decide(d, proc, items[half:])
         assert got == ref
         assert not d.lazy
+        a, b = W.structure(d), W.structure(ref_index)   # (as expired: when each was added)
+        for k in a:
+            assert a[k] == b[k], k
 
 
 def test_a_window_with_unreadable_or_missing_signatures_is_warmed_instead(database, entries,

@@ -52,14 +52,6 @@ class WindowView(Protocol):
     def url_root(self, url: str) -> str | None:
         """The root of the first of the window's items with this canonical link."""
 
-    def add(self, *args, **kw) -> None:
-        self._settle()
-        super().add(*args, **kw)
-
-    def add_stored(self, *args, **kw) -> None:
-        self._settle()
-        super().add_stored(*args, **kw)
-
     def __contains__(self, guid: str) -> bool: ...
 
     def all_sigs(self) -> Iterable[tuple[Sig, str, float]]:

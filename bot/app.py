@@ -236,6 +236,8 @@ def warm_lazy(deduper: LazyDeduper, store: Store, window: float) -> int | None:
     view = StoreWindow.read(store, since, now)
     if view is None:
         return None
+    if not len(view):                   # nothing stored in the window: an ordinary index
+        return 0
     stories = None
     if deduper.stories is not None:
         try:

@@ -84,6 +84,7 @@ class StoreWindow:
         self._post: dict[str, list[Sig]] = {}
         self._sigs: dict[int, Sig] = {}
         self._first: dict[tuple, Sig | None] = {}
+        self._keyat: dict[bytes, list[int]] = {}   # key -> the items holding it, in order
         self.cap = 16
 
     @classmethod
@@ -147,29 +148,22 @@ class StoreWindow:
     # --- look-ups -------------------------------------------------------------------------------
 
     def want(self, terms, keys=()) -> bool:
-        """Scan the window for the features not looked up yet; True if it scanned. (Keys are
-        looked up in the list of keys, in C, when asked.)"""
+        """Scan the window for the features and headline keys not looked up yet; True if it
+        scanned the features (keys: a pass over the key text only)."""
         known = self._df
         terms = [x for x in terms if x not in known]
+        keys = [k for k in keys if k not in self._keyat]
+        if keys:
+            found = _scan(self._keys, [k.hex() for k in keys], "", "", " ")
+            for k, (_, ends) in zip(keys, found):
+                # an item's key: a match aligned on a 32-character slot
+                self._keyat[k] = [e // 32 for e in ends if e % 32 == 31]
         if not terms:
             return False
-        auto = ahocorasick.Automaton()
-        for i, x in enumerate(terms):
-            if x and not (" " in x or "\n" in x):     # else never a stored feature
-                auto.add_word(f" {x} ", i)
-        found: list = []
-        if len(auto) and self.ids:
-            auto.make_automaton()
-            found = list(auto.iter(self._text))      # (end offset, pattern), in text order
-        counts: dict = {}
-        _count_elements(counts, map(_second, found))
-        found.sort(key=_second)                     # stable: each pattern's matches in order
-        at, cap = 0, self.cap
-        for i, x in enumerate(terms):
-            n = counts.get(i, 0)
+        newest = self._ends
+        for x, (n, ends) in zip(terms, _scan(self._text, terms, " ", " ", "\n", self.cap)):
             known[x] = n
-            self._ends[x] = [e for e, _ in found[max(at, at + n - cap): at + n]]
-            at += n
+            newest[x] = ends
         return True
 
     def df(self, term: str) -> int:
@@ -192,19 +186,14 @@ class StoreWindow:
         k = (lang, key)
         if k in self._first:
             return self._first[k]
-        keys, h, found, at = self._keys, key.hex(), None, 0
-        while True:
-            at = keys.find(h, at)
-            if at < 0:
-                break
-            if at % 32:                 # straddling two keys
-                at += 1
-                continue
-            sig = self._decode([self.ids[at // 32]])[0]
+        if key not in self._keyat:
+            self.want((), (key,))
+        found = None
+        for i in self._keyat[key]:
+            sig = self._decode([self.ids[i]])[0]
             if sig.lang == lang:
                 found = sig
                 break
-            at += 32
         self._first[k] = found
         return found
 
@@ -359,12 +348,12 @@ class StoryWindow:
         gates = [x for x in gates if x not in self._gate]
         if terms:
             found = _scan(self._terms_text, terms, _US, _US, "\n")
-            for x, ends in zip(terms, found):
-                self._df[x] = len(ends)
+            for x, (n, ends) in zip(terms, found):
+                self._df[x] = n
                 self._ends[x] = ends
         if gates:
-            for x, ends in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n")):
-                self._gate[x] = len(ends)
+            for x, (n, _) in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n", 0)):
+                self._gate[x] = n
         return bool(terms or gates)
 
     def df(self, term: str) -> int:
@@ -468,17 +457,26 @@ class _Rarity:
         self._df, self._n, self.min_docs = df, n, min_docs
 
 
-def _scan(text: str, terms: list, left: str, right: str, bad: str) -> list[list[int]]:
-    """Each term's match offsets (the end of `left term right`) in `text`, in text order."""
+def _scan(text: str, terms: list, left: str, right: str, bad: str,
+          keep: int | None = None) -> list[tuple[int, list[int]]]:
+    """Each term's number of matches and their offsets (the end of `left term right`) in
+    `text`, in text order (`keep`: the last so many only). A term holding a character of `bad`,
+    `left` or `right` is never in the text as a term: none."""
     auto = ahocorasick.Automaton()
     for i, x in enumerate(terms):
         if x and not any(c in x for c in bad + left + right):
             auto.add_word(f"{left}{x}{right}", i)
-    out: list[list[int]] = [[] for _ in terms]
+    out: list[tuple[int, list[int]]] = [(0, [])] * len(terms)
     if len(auto):
         auto.make_automaton()
-        found = list(auto.iter(text))
-        found.sort(key=_second)
-        for i, grp in groupby(found, _second):
-            out[i] = [e for e, _ in grp]
+        found = list(auto.iter(text))           # (end offset, term), in text order: in C
+        counts: dict = {}
+        _count_elements(counts, map(_second, found))
+        found.sort(key=_second)                 # stable: each term's matches stay in order
+        at = 0
+        for i in sorted(counts):
+            n = counts[i]
+            grp = found[at + n - keep if keep is not None and n > keep else at: at + n]
+            out[i] = (n, [e for e, _ in grp])
+            at += n
     return out

@@ -84,7 +84,7 @@ class _Postings:
 class LazyDeduper(Deduper):
     """A Deduper whose stored window is read on demand (attach()); without a view, a Deduper."""
 
-    def __init__(self, *args, max_scans: int = 8, **kw):
+    def __init__(self, *args, max_scans: int = 4, **kw):
         super().__init__(*args, **kw)
         self._view: WindowView | None = None
         self._last: tuple = (None, None)        # (sig, merged df) of the last copy check

@@ -220,20 +220,24 @@ def test_a_window_with_unreadable_or_missing_signatures_is_warmed_instead(databa
         assert StoreWindow.read(s, since, NOW) is not None
 
 
-def test_an_empty_window_and_hostile_headlines(database, monkeypatch):
+def test_an_empty_window_and_hostile_headlines(database, entries, monkeypatch):
+    """Headlines from strangers: huge, with separators of the scan texts (space, tab, newline,
+    U+001F), thousands of distinct words: the same verdicts, looked up in one pass each."""
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
-    from bot.core.matcher import Matcher
-    from bot.core.process import Processor
-    from bot.adapters.config import load_config
-    proc = Processor(Matcher(load_config(W.ROOT / "watchlists").watchlists), Deduper(WINDOW))
-    items = [Entry("h1", "x", "a " * 50_000, "", "b" * 100_000, NOW, "en"),
-             Entry("h2", "x", "\t\n" * 1000 + "Venezuela", "", "", NOW, "en"),
-             Entry("h3", "x", "a " * 50_000, "", "", NOW, "en")]
+    words = " ".join(f"w{i}x{i * 7919 % 10007}" for i in range(20_000))
+    hostile = [Entry("h1", "x", "a " * 50_000, "", "b" * 100_000, NOW, "en"),
+               Entry("h2", "x", "\t\n\x1f" * 1000 + "Venezuela Maduro trial", "", "", NOW, "en"),
+               Entry("h3", "x", "a " * 50_000, "", "", NOW, "en"),
+               Entry("h4", "x", words, "https://h.example/4", words, NOW, "en"),
+               Entry("h5", "x", "Venezuela " + words, "", "", NOW, "es")]
     with Store.open(database) as s:
         d = LazyDeduper(WINDOW)
         assert warm_lazy(d, s, WINDOW) == 0 and not d.lazy    # nothing to read lazily
-        ref = decide(Deduper(WINDOW), proc, items)
-        assert decide(d, proc, items) == ref
+    proc = W.fill(database, entries)
+    items = hostile + later(entries)[:40] + hostile
+    with Store.open(database) as s:
+        ref = decide(full(s), proc, items)
+        assert decide(lazy(s, max_scans=10**6), proc, items, 7) == ref
         assert ref[2][2] == "title"
 
 

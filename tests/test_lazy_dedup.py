@@ -137,7 +137,7 @@ def test_lazy_verdicts_are_the_warmed_index_verdicts(database, entries, monkeypa
         assert len(crowded) >= 5, crowded
         assert any(v[0].startswith("runcopy") and v[1] for v in ref)
 
-        d = lazy(s, max_scans=10**6)
+        d = lazy(s, scan_budget=1e12)
         assert decide(d, proc, items) == ref
         assert d.lazy                                   # never indexed the whole window
         assert d.stories._view is not None              # nor its stories
@@ -152,11 +152,11 @@ def test_lazy_verdicts_are_the_warmed_index_verdicts(database, entries, monkeypa
                 assert (r.f.w, r.f.wsum, r.root, r.t, r.wls, r.title) == (
                     full_r.f.w, full_r.f.wsum, full_r.root, full_r.t, full_r.wls, full_r.title)
         for batch in (1, 25):
-            d = lazy(s, max_scans=10**6)
+            d = lazy(s, scan_budget=1e12)
             assert decide(d, proc, items, batch) == ref
             assert d.lazy and d.stories._view is not None
         # many look-ups: the window is indexed in full midway, then it is the warmed index
-        d = lazy(s, max_scans=3)
+        d = lazy(s, scan_budget=1)
         assert decide(d, proc, items, 10) == ref
         assert not d.lazy
         a, b = W.structure(d), W.structure(ref_index)
@@ -175,7 +175,7 @@ def test_expire_then_decide_is_the_same(database, entries, monkeypatch):
         ref = decide(ref_index, proc, items[:half])
         ref_index.expire(cut)
         ref += decide(ref_index, proc, items[half:])
-        d = lazy(s, max_scans=10**6)
+        d = lazy(s, scan_budget=1e12)
         got = decide(d, proc, items[:half])
         assert d.expire(cut) == 0 and d.lazy            # remembered, not done yet
         got += decide(d, proc, items[half:])
@@ -237,7 +237,7 @@ def test_an_empty_window_and_hostile_headlines(database, entries, monkeypatch):
     items = hostile + later(entries)[:40] + hostile
     with Store.open(database) as s:
         ref = decide(full(s), proc, items)
-        assert decide(lazy(s, max_scans=10**6), proc, items, 7) == ref
+        assert decide(lazy(s, scan_budget=1e12), proc, items, 7) == ref
         assert ref[2][2] == "title"
 
 
@@ -310,7 +310,7 @@ def test_the_lazy_view_is_the_warmed_index(database, entries, monkeypatch):
             Entry("link-later", "x", "Something else entirely", rows[0][2], "", NOW, "en")]
         ref = full(s)
         got_ref = decide(ref, proc, items)
-        d = lazy(s, max_scans=10**6)
+        d = lazy(s, scan_budget=1e12)
         assert decide(d, proc, items) == got_ref
         assert d.lazy and d.stories._view is not None
         assert "edge0" in ref._guid and "edge2" not in ref._guid

@@ -147,9 +147,9 @@ class StoreWindow:
 
     # --- look-ups -------------------------------------------------------------------------------
 
-    def want(self, terms, keys=()) -> bool:
-        """Scan the window for the features and headline keys not looked up yet; True if it
-        scanned the features (keys: a pass over the key text only)."""
+    def want(self, terms, keys=()) -> int:
+        """Scan the window for the features and headline keys not looked up yet; returns the
+        cost: the postings matched, and the pass over the text as one per 300 characters."""
         known = self._df
         terms = [x for x in terms if x not in known]
         keys = [k for k in keys if k not in self._keyat]
@@ -159,12 +159,18 @@ class StoreWindow:
                 # an item's key: a match aligned on a 32-character slot
                 self._keyat[k] = [e // 32 for e in ends if e % 32 == 31]
         if not terms:
-            return False
-        newest = self._ends
+            return 0
+        newest, cost = self._ends, len(self._text) // 300
         for x, (n, ends) in zip(terms, _scan(self._text, terms, " ", " ", "\n", self.cap)):
             known[x] = n
             newest[x] = ends
-        return True
+            cost += n
+        return cost
+
+    def release(self) -> None:
+        self._text = self._keys = ""
+        self._urls, self._df, self._ends, self._keyat, self._first = {}, {}, {}, {}, {}
+        self._starts = array("q", [0])
 
     def df(self, term: str) -> int:
         n = self._df.get(term)

@@ -33,8 +33,14 @@ from bot.core.stories import Report, StoryIndex
 class WindowView(Protocol):
     """The stored window, frozen when it was read (items stored later are not in it)."""
 
-    def want(self, terms: Iterable[str], keys: Iterable[bytes] = ()) -> None:
-        """Look these headline features and keys up now (one pass for a whole batch)."""
+    def want(self, terms: Iterable[str], keys: Iterable[bytes] = ()) -> int:
+        """Look these headline features and keys up now (one pass for a whole batch); returns
+        what it cost (postings matched, plus the pass itself as so many)."""
+
+    def __len__(self) -> int: ...
+
+    def release(self) -> None:
+        """Forget the look-up structures (all_sigs still works)."""
 
     def df(self, term: str) -> int:
         """How many of the window's items hold this headline feature."""
@@ -84,13 +90,17 @@ class _Postings:
 class LazyDeduper(Deduper):
     """A Deduper whose stored window is read on demand (attach()); without a view, a Deduper."""
 
-    def __init__(self, *args, max_scans: int = 4, **kw):
+    def __init__(self, *args, scan_budget: float = 16.0, **kw):
         super().__init__(*args, **kw)
         self._view: WindowView | None = None
         self._last: tuple = (None, None)        # (sig, merged df) of the last copy check
         self._expire_at: float | None = None
-        self.max_scans = max_scans              # look-ups of the window before indexing it all
-        self.scans = 0
+        # what the window's look-ups may cost (WindowView.want's units: postings matched, about
+        # a third of a microsecond each) per item of the window before indexing it all is
+        # cheaper: warming costs ~35 us an item, so 16 lets a run spend ~15% of a warm-up on
+        # look-ups (one feed's 50 new items at 100,000 stored cost ~7 a stored item)
+        self.scan_budget = scan_budget
+        self.spent = 0
         if self.stories is not None:
             self.stories = LazyStoryIndex(self.window)
 
@@ -128,10 +138,9 @@ class LazyDeduper(Deduper):
 
     def _want(self, terms, keys) -> None:
         view = self._view
-        if view.want(terms, keys):              # True: it had to scan the window
-            self.scans += 1
-            if self.scans > self.max_scans:     # many batches: index the window once instead
-                self.materialize()
+        self.spent += view.want(terms, keys)
+        if self.spent > self.scan_budget * len(view):   # many new items: index it all once
+            self.materialize()
 
     def _merged(self, sig: Sig) -> tuple[dict, _Postings, dict]:
         title = sig.title
@@ -251,6 +260,7 @@ class LazyDeduper(Deduper):
         view, self._view = self._view, None
         if view is None:
             return
+        view.release()
         import gc
         mine = list(self._order)
         self._guid, self._url, self._key = {}, {}, {}

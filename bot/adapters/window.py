@@ -167,6 +167,10 @@ class StoreWindow:
             cost += n
         return cost
 
+    def unknown(self, terms, keys=()) -> bool:
+        known, kk = self._df, self._keyat
+        return any(x not in known for x in terms) or any(k not in kk for k in keys)
+
     def release(self) -> None:
         self._text = self._keys = ""
         self._urls, self._df, self._ends, self._keyat, self._first = {}, {}, {}, {}, {}
@@ -280,6 +284,7 @@ class StoryWindow:
         self._reports: dict[int, Report] = {}
         self._pending: dict[int, int] = {}      # id(features) -> row, reports not weighed yet
         self.min_docs = 200                     # (the story index's: set by attach)
+        self.spent = 0                          # what its scans cost (StoreWindow.want's units)
         self._by_guid = {r[1]: i for i, r in reversed(list(enumerate(rows)))}
         self._langs = []                # each row's language (as the index keys it)
         self._nbefore = array("q")      # same-language rows before each row
@@ -354,9 +359,11 @@ class StoryWindow:
         gates = [x for x in gates if x not in self._gate]
         if terms:
             found = _scan(self._terms_text, terms, _US, _US, "\n")
+            self.spent += len(self._terms_text) // 300
             for x, (n, ends) in zip(terms, found):
                 self._df[x] = n
                 self._ends[x] = ends
+                self.spent += n
         if gates:
             for x, (n, _) in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n", 0)):
                 self._gate[x] = n

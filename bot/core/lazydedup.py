@@ -39,6 +39,9 @@ class WindowView(Protocol):
 
     def __len__(self) -> int: ...
 
+    def unknown(self, terms: Iterable[str], keys: Iterable[bytes] = ()) -> bool:
+        """Would want() have to look any of these up?"""
+
     def release(self) -> None:
         """Forget the look-up structures (all_sigs still works)."""
 
@@ -90,17 +93,19 @@ class _Postings:
 class LazyDeduper(Deduper):
     """A Deduper whose stored window is read on demand (attach()); without a view, a Deduper."""
 
-    def __init__(self, *args, scan_budget: float = 16.0, **kw):
+    def __init__(self, *args, scan_budget: float = 8.0, **kw):
         super().__init__(*args, **kw)
         self._view: WindowView | None = None
         self._last: tuple = (None, None)        # (sig, merged df) of the last copy check
         self._expire_at: float | None = None
         # what the window's look-ups may cost (WindowView.want's units: postings matched, about
         # a third of a microsecond each) per item of the window before indexing it all is
-        # cheaper: warming costs ~35 us an item, so 16 lets a run spend ~15% of a warm-up on
-        # look-ups (one feed's 50 new items at 100,000 stored cost ~7 a stored item)
+        # cheaper: warming costs ~35 us an item, so 8 lets a run spend ~7% of a warm-up on
+        # look-ups (one feed's 50 new items at 100,000 stored cost ~7 a stored item); a look-up
+        # that would cross it (as much as the last one) is not made
         self.scan_budget = scan_budget
         self.spent = 0
+        self._last_cost = 0
         if self.stories is not None:
             self.stories = LazyStoryIndex(self.window)
 
@@ -138,9 +143,22 @@ class LazyDeduper(Deduper):
 
     def _want(self, terms, keys) -> None:
         view = self._view
-        self.spent += view.want(terms, keys)
-        if self.spent > self.scan_budget * len(view):   # many new items: index it all once
-            self.materialize()
+        budget = self.scan_budget * len(view)
+        if self._cost + self._last_cost > budget and view.unknown(terms, keys):
+            self.materialize()          # the next look-up would not pay: index it all once
+            return
+        cost = view.want(terms, keys)
+        if cost:
+            self.spent += cost
+            self._last_cost = cost
+            if self._cost > budget:
+                self.materialize()
+
+    @property
+    def _cost(self) -> int:
+        """What the look-ups cost so far (the story index's included)."""
+        stories = self.stories._view if self.stories is not None else None
+        return self.spent + (stories.spent if stories is not None else 0)
 
     def _merged(self, sig: Sig) -> tuple[dict, _Postings, dict]:
         title = sig.title

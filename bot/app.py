@@ -13,7 +13,7 @@ from bot.adapters.config import Config, ConfigError, diff_config, load_config
 from bot.adapters.files import private_dir
 from bot.adapters.fetch import Fetcher
 from bot.adapters import procs
-from bot.adapters.parse import ParserPool
+from bot.adapters.parse_pool import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
 from bot.adapters.window import StoreWindow, StoryWindow, stored_sig
@@ -21,7 +21,6 @@ from bot.core.dedup import Deduper, pack_sig
 from bot.core.lazydedup import LazyDeduper
 from bot.core.stories import unpack_features
 from bot.core.model import Entry
-from bot.core.matcher import Matcher
 from bot.core.process import Processor
 from bot.pipeline import Pipeline, utcnow
 from bot.settings import Settings
@@ -48,9 +47,19 @@ class App:
                    parser_kind: str = "process", command: str = "run") -> "App":
         """Load config (ConfigError), open the store (StoreError), register this instance; the
         duplicate index is warmed when it is first needed (warm_index)."""
-        config = load_config(settings.watchlists, feeds_file=settings.feeds_file,
-                             cache_dir=state_dir(settings))
-        store = Store.open(settings.database)
+        parsers = ParserPool(parser_kind, budget=settings.parse_timeout, nice=settings.parser_nice)
+        if command in ("poll", "run") and settings.database_url is None \
+                and not settings.db_path.exists():
+            # a new state: every feed brings a body. The workers' start-up (imports) runs on the
+            # other core meanwhile, instead of after the first response
+            parsers.prestart()
+        try:
+            config = load_config(settings.watchlists, feeds_file=settings.feeds_file,
+                                 cache_dir=state_dir(settings))
+            store = Store.open(settings.database)
+        except BaseException:
+            parsers.close()
+            raise
         name = instance_name(settings)
         registered = False
         try:
@@ -74,13 +83,15 @@ class App:
                 except Exception:
                     pass
             store.close()
+            parsers.close()
             raise
-        parsers = ParserPool(parser_kind, budget=settings.parse_timeout, nice=settings.parser_nice)
         app = cls(settings, config, store, deduper, None, fetcher, parsers, None,  # type: ignore[arg-type]
                   instance=name, registered=True)
         # the duplicate index is warmed on first need (the first item to decide), not here: a
         # start-up or a `poll --once` whose feeds bring nothing new never reads the window
         deduper.defer(app.warm_index)
+        if command in ("poll", "run"):
+            app.prestart_parsers()
         app.pipeline = Pipeline(store=store, fetcher=fetcher, parsers=parsers,
                                 processor=app.current_processor, publish=publish,
                                 also_in=also_in,
@@ -103,11 +114,25 @@ class App:
         self.last_item_id = max(self.last_item_id, last_id)
         return n
 
+    def prestart_parsers(self) -> int:
+        """Start the parser workers a poll will need for certain, one per feed without a
+        validator (ETag, Last-Modified: never polled, or a server without conditional GET, so a
+        body comes), at most the pool's size; each loads the watchlists before the first body
+        arrives. None for feeds that can answer 304: a `poll --once` whose feeds all do starts
+        none, and one feed with news starts one (ParserPool grows with the backlog)."""
+        if self.parsers.kind != "process":
+            return 0
+        bodies = sum(1 for f in self.store.feeds() if f.enabled and not (f.etag or f.last_modified))
+        self.parsers.prestart(min(bodies, self.parsers.workers),
+                              preparer=self.current_processor().preparer if bodies else None)
+        return self.parsers.started
+
     def current_processor(self) -> Processor:
-        """The matcher is built when the first feed body needs it: a poll whose feeds all answer
-        304 never pays for it (nor for the lexicon it loads)."""
+        """The matcher is built when an entry must be prepared in this process (the parser
+        workers prepare them, with their own): a poll whose feeds all answer 304, or whose
+        entries are all prepared in the workers, never builds it here."""
         if self.processor is None:
-            self.processor = Processor(Matcher(self.config.watchlists), self.deduper)
+            self.processor = Processor(None, self.deduper, watchlists=self.config.watchlists)
         return self.processor
 
     def catch_up(self, stored_upto: int | None = None) -> int:
@@ -135,6 +160,7 @@ class App:
         new = load_config(self.settings.watchlists, feeds_file=self.settings.feeds_file,
                           cache_dir=self.settings.state)
         changes = diff_config(self.config, new)
+        from bot.core.matcher import Matcher
         matcher = Matcher(new.watchlists)       # built fully before anything is swapped
         self.store.sync_feeds(list(new.feeds.feeds), new.feeds.defaults.interval, utcnow())
         self.processor = Processor(matcher, self.deduper)

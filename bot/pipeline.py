@@ -25,7 +25,7 @@ from typing import Callable
 
 from bot import faults
 from bot.adapters.fetch import Fetcher, backoff_delay
-from bot.adapters.parse import ParserPool
+from bot.adapters.parse_pool import ParserPool
 from bot.adapters.store import FeedState, Store, StoreError
 from bot.core.model import Processed, StoredItem, utcnow
 from bot.core.process import Processor

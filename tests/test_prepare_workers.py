@@ -100,13 +100,13 @@ async def test_answers_are_unpickled_on_the_loop_thread_and_a_garbled_one_fails_
     fails that feed, and the pool goes on with the next one."""
     import threading
 
-    import bot.adapters.parse as parse_mod
+    import bot.adapters.parse_pool as parse_mod
     one = Preparer(Matcher([CUBA]))
     pool = ParserPool("process", workers=1)
     where: list[str] = []
     real = parse_mod.pickle.loads
 
-    class Pickle:                       # bot.adapters.parse's view of the pickle module
+    class Pickle:                       # bot.adapters.parse_pool's view of the pickle module
         @staticmethod
         def loads(data):
             where.append(threading.current_thread().name)

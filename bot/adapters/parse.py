@@ -1,4 +1,5 @@
-"""Feed bytes -> ParseResult(list[Entry]) with feedparser, plus a pool to keep it off the loop.
+"""Feed bytes -> ParseResult(list[Entry]) with feedparser (the pool that keeps it off the event
+loop is bot.adapters.parse_pool.ParserPool, still importable from here).
 
     result = parse_feed(fetch.body, feed_name=feed.name, headers=fetch.headers, lang=feed.lang,
                         base_url=fetch.final_url or feed.url)
@@ -22,32 +23,21 @@ Rules:
 """
 from __future__ import annotations
 
-import asyncio
 import calendar
 import codecs
 import hashlib
 import io
-import logging
-import multiprocessing
-import os
-import pickle
-import queue
 import re
-import threading
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import feedparser
-from feedparser.exceptions import ThingsNobodyCaresAboutButMe
-
-from bot.adapters import feedparser_patch
 from bot.core.model import Entry
 from bot.core.normalize import strip_controls, strip_html
-from bot.core.process import Prepared, Preparer
 
-log = logging.getLogger("sokuho.parse")
+if TYPE_CHECKING:   # a parser worker imports this module: only what parse_feed needs
+    from bot.core.process import Prepared, Preparer
 
 __all__ = ["ParseResult", "parse_feed", "ParserPool", "derive_id", "choose_encoding",
            "MAX_TITLE", "MAX_SUMMARY"]
@@ -250,6 +240,12 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
     """Parse one feed body. Never raises: a parser crash becomes failed=True with the reason."""
     if not body or not body.strip():
         return ParseResult([], "empty document", True, "")
+    # imported here, not with the module: a main process that parses nothing (its feeds answer
+    # 304, or its parser workers parse) never loads feedparser
+    import feedparser
+    from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
+    from bot.adapters import feedparser_patch
     feedparser_patch.apply()   # once per process: feedparser's hot helpers (guarded, tested)
     try:
         hdrs = _feedparser_headers(body, headers, lang)
@@ -277,34 +273,6 @@ def parse_feed(body: bytes, *, feed_name: str, headers: dict | None = None,
                        encoding=d.get("encoding") or "", duplicates=dups)
 
 
-# ----------------------------------------------------------------------------- pool
-# How much lower the parser workers' CPU priority is than the main process's, by default (nice
-# increment; SOKUHO_PARSER_NICE). The main process is the serial stage (duplicate check, store, delivery, the watchdog's pings):
-# when the cores are contended it goes first, and the workers, which run ahead of it with a
-# queue of bodies, take the rest. Measured on 2 cores, a cold poll of 25,000 items: ~5% sooner.
-WORKER_NICE = 10
-
-
-def _worker_init(parent: int, nice: int) -> None:
-    """Parser workers leave Ctrl-C to the main process (which shuts the pool down in order) and
-    die with it: a main process killed with SIGKILL must not leave orphans parsing nothing.
-    They run `nice` below the main process's priority."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        if nice:
-            os.nice(nice)
-    except (OSError, AttributeError):              # pragma: no cover - not allowed / no nice()
-        pass
-    try:                                            # Linux: PR_SET_PDEATHSIG
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:                      # the parent died before prctl took effect
-        os._exit(0)
-
-
 def parse_prepared(body: bytes, kw: dict, preparer: Preparer | None) -> ParseResult:
     """parse_feed, then (with a preparer) normalise and match every entry."""
     res = parse_feed(body, **kw)
@@ -314,265 +282,10 @@ def parse_prepared(body: bytes, kw: dict, preparer: Preparer | None) -> ParseRes
     return res
 
 
-def _worker_main(conn, parent: int, nice: int) -> None:
-    """One parser process. Jobs on its pipe:
-      ("config", version, watchlists) -> builds the matcher, answers ("ok", version) or
-                                          ("error", text);
-      ("parse", body, kwargs, version) -> a ParseResult, its entries prepared when `version` is
-                                          the version of the watchlists it holds;
-      None                             -> exits (as does a closed pipe)."""
-    _worker_init(parent, nice)
-    conn.send("ready")
-    preparer: Preparer | None = None
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        if job[0] == "config":
-            _, version, watchlists = job
-            try:
-                from bot.core.matcher import Matcher
-                preparer = Preparer(Matcher(watchlists), version)
-                conn.send(("ok", version))
-            except Exception as exc:  # noqa: BLE001 - the main process prepares instead
-                preparer = None
-                conn.send(("error", f"{type(exc).__name__}: {exc}"[:300]))
-            continue
-        _, body, kw, version = job
-        use = preparer if preparer is not None and version == preparer.version else None
-        conn.send(parse_prepared(body, kw, use))
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Worker:
-    """A parser process the pool can kill on its own (ProcessPoolExecutor can only kill them all)."""
-
-    STARTUP = 60.0   # seconds a new process may take to import feedparser and say "ready"
-
-    def __init__(self, ctx, parent: int, nice: int):
-        self.version: int | None = None      # the watchlists it matches with
-        self.refused: int | None = None      # a version it could not load (not sent again)
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, parent, nice), daemon=True,
-                                name="sokuho-parse")
-        self.proc.start()
-        child.close()
-
-    def wait_ready(self) -> None:
-        if not self.conn.poll(self.STARTUP):
-            raise EOFError("parser worker did not start")
-        self.conn.recv()
-
-    def configure(self, preparer: Preparer) -> bool:
-        """Sends the preparer's watchlists (once per version); False if the worker could not
-        build its matcher (the main process then prepares). Raises EOFError if it died."""
-        self.conn.send(("config", preparer.version, preparer.watchlists))
-        if not self.conn.poll(self.STARTUP):
-            raise EOFError("parser worker did not load the watchlists")
-        status, detail = self.conn.recv()
-        if status != "ok":
-            log.warning("parser worker could not load the watchlists (%s): entries are matched "
-                        "in the main process", detail)
-            self.refused = preparer.version
-        self.version = preparer.version if status == "ok" else None
-        return status == "ok"
-
-    def call(self, body: bytes, kw: dict, budget: float | None,
-             version: int | None = None) -> bytes:
-        """The pickled ParseResult (unpickled by _resolve, on the event loop's thread)."""
-        self.conn.send(("parse", body, kw, version))
-        if not self.conn.poll(budget):
-            raise _Timeout
-        return self.conn.recv_bytes()
-
-    def stop(self, kill: bool = False) -> None:
-        try:
-            if kill:
-                self.proc.kill()
-            else:
-                self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        self.proc.join(2.0)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(2.0)
-        self.conn.close()
-
-
-def _resolve(fut: asyncio.Future, res: "ParseResult | bytes") -> None:
-    """On the event loop's thread. A worker's answer arrives pickled and is unpickled here: a
-    feeder thread unpickling it would take the GIL from the loop for every result (and keep its
-    worker waiting for the next body meanwhile)."""
-    if fut.done():
-        return
-    if res.__class__ is bytes:
-        try:
-            res = pickle.loads(res)
-        except Exception as exc:  # noqa: BLE001 - a garbled answer fails this feed only
-            res = ParseResult([], f"parser worker answer unreadable ({type(exc).__name__})",
-                              True, "")
-    fut.set_result(res)
-
-
-class ParserPool:
-    """Runs parse_feed off the event loop: kind="thread" (default), "process" or "inline".
-
-    Threads keep the loop responsive but share the GIL; processes parse in parallel at the cost
-    of pickling bodies/results (see bench/parse_pool_bench.py for figures). Processes use the
-    "spawn" start method (safe next to a running event loop and other threads).
-
-    `budget` (seconds) bounds one feed's parse. With processes, a worker over budget is killed
-    (SIGKILL) and replaced, and the feed gets a failed result with error_kind "timeout_parse";
-    the other workers go on. Threads cannot be killed: the feed is reported the same way at the
-    deadline, but the thread finishes its work in the background.
-
-    Processes: one small feeder thread per worker process takes jobs from one FIFO queue (so jobs
-    start in the order they were submitted, as with ProcessPoolExecutor), hands the body to its
-    process through a pipe and waits at most `budget` for the answer, which the event loop's
-    thread unpickles (_resolve).
-    """
-
-    def __init__(self, kind: str = "thread", workers: int | None = None,
-                 budget: float | None = None, nice: int = WORKER_NICE):
-        if kind not in ("thread", "process", "inline"):
-            raise ValueError(f"ParserPool kind must be thread, process or inline, not {kind!r}")
-        self.kind = kind
-        self.nice = nice                  # worker processes: CPU priority below the main process
-        self.budget = budget if budget and budget > 0 else None
-        self.workers = workers or (min(4, os.cpu_count() or 1) if kind == "thread"
-                                   else (os.cpu_count() or 1))
-        self._closed = False
-        self._lock = threading.Lock()
-        self._all: set[_Worker] = set()
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._feeders: list[threading.Thread] = []
-        self._ctx = multiprocessing.get_context("spawn")
-        self._ex: Executor | None = (
-            ThreadPoolExecutor(self.workers, thread_name_prefix="sokuho-parse")
-            if kind == "thread" else None)
-
-    # ------------------------------------------------------------------ workers
-    def _spawn(self) -> _Worker | None:
-        with self._lock:
-            if self._closed:
-                return None
-            w = _Worker(self._ctx, os.getpid(), self.nice)
-            self._all.add(w)
-        try:
-            w.wait_ready()
-        except (EOFError, OSError):
-            self._drop(w)
-            raise
-        return w
-
-    def _drop(self, w: _Worker) -> None:
-        with self._lock:
-            self._all.discard(w)
-        w.stop(kill=True)
-
-    def _feed(self) -> None:
-        """A feeder thread: keeps one worker process alive and feeds it jobs from the queue."""
-        w: _Worker | None = None
-        while True:
-            if w is None and not self._closed:
-                try:
-                    w = self._spawn()
-                except (EOFError, OSError) as exc:
-                    w = None
-                    failure = f"parser worker could not start: {exc}"
-                else:
-                    failure = None
-            job = self._jobs.get()
-            if job is None:
-                break
-            body, kw, preparer, fut, loop = job
-            if w is None:
-                res = ParseResult([], failure or "parser pool closed", True, "")
-            else:
-                res = self._run(w, body, kw, preparer)
-                if res.__class__ is not bytes and (res.error_kind == "timeout_parse"
-                                                   or res.extra.get("died")):
-                    w = None
-            loop.call_soon_threadsafe(_resolve, fut, res)
-        if w is not None:
-            with self._lock:
-                self._all.discard(w)
-            w.stop()
-
-    def _run(self, w: _Worker, body: bytes, kw: dict,
-             preparer: Preparer | None) -> ParseResult | bytes:
-        try:
-            version = None
-            if preparer is not None:
-                if w.version != preparer.version and w.refused != preparer.version:
-                    w.configure(preparer)
-                version = w.version
-            return w.call(body, kw, self.budget, version)
-        except _Timeout:
-            self._drop(w)
-            return self._over_budget()
-        except (EOFError, OSError) as exc:            # died: OOM-killed, crashed...
-            self._drop(w)
-            return ParseResult([], f"parser worker died ({exc or 'exit code ' + str(w.proc.exitcode)})",
-                               True, "", extra={"died": True})
-
-    def _over_budget(self) -> ParseResult:
-        return ParseResult([], f"parsing took longer than {self.budget:g}s; the parser was "
-                               "stopped (feed too large or hostile?)", True, "",
-                           error_kind="timeout_parse")
-
-    # ------------------------------------------------------------------ API
-    async def parse(self, body: bytes, *, preparer: Preparer | None = None, **kw) -> ParseResult:
-        """parse_feed(body, **kw) off the loop; with `preparer`, its entries prepared too (see
-        the module docstring)."""
-        if self.kind == "inline":
-            return parse_prepared(body, kw, preparer)
-        if self._closed:
-            raise RuntimeError("ParserPool is closed")
-        loop = asyncio.get_running_loop()
-        if self.kind == "thread":
-            fut = loop.run_in_executor(self._ex, parse_prepared, body, kw, preparer)
-            try:
-                return await asyncio.wait_for(asyncio.shield(fut), self.budget)
-            except TimeoutError:
-                return self._over_budget()
-        if not self._feeders:
-            for i in range(self.workers):
-                t = threading.Thread(target=self._feed, name=f"sokuho-parse-{i}", daemon=True)
-                t.start()
-                self._feeders.append(t)
-        fut = loop.create_future()
-        self._jobs.put((body, kw, preparer, fut, loop))
-        return await fut
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        for _ in self._feeders:
-            self._jobs.put(None)
-        for t in self._feeders:
-            t.join(5.0)
-        with self._lock:
-            left, self._all = set(self._all), set()
-        for w in left:                                 # still busy after 5 s: killed
-            w.stop(kill=True)
-        for t in self._feeders:
-            t.join(5.0)
-        if self._ex is not None:
-            self._ex.shutdown(wait=True, cancel_futures=True)
-            self._ex = None
-
-    def __enter__(self) -> "ParserPool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+def __getattr__(name: str):
+    """The pool lives in bot.adapters.parse_pool (it imports asyncio and threading, which a parser
+    worker, importing this module for parse_feed, does not need); still importable from here."""
+    if name in ("ParserPool", "WORKER_NICE"):
+        from bot.adapters import parse_pool
+        return getattr(parse_pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ import sys
 
 from bot.adapters.config import ConfigError, load_config
 from bot.adapters.fetch import Fetcher
-from bot.adapters.parse import ParserPool
+from bot.adapters.parse_pool import ParserPool
 from bot.core.dedup import Deduper
 from bot.core.matcher import Matcher
 from bot.core.process import Processor

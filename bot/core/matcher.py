@@ -18,13 +18,16 @@ context word and exclude phrase in the item); this module decides:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.core import evidence as ev
 from bot.core.lexicon import lexicon
 from bot.core.model import Entry, Hit
 from bot.core.normalize import fold, prep
 from bot.core.phrases import TOKEN, Occurrence, Phrase, PhraseIndex
-from bot.core.watchlist import Alias, Watchlist
+
+if TYPE_CHECKING:   # a parser worker matches with plain copies (bot.core.watchlist_plain)
+    from bot.core.watchlist import Alias, Watchlist
 
 FIELDS = ("title", "summary")
 

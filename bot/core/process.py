@@ -16,13 +16,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.dedup import Deduper
 from bot.core.dedup import Prepared as DedupPrepared
 from bot.core.dedup import prepare as dedup_prepare
-from bot.core.matcher import Matcher
 from bot.core.model import Entry, Hit, Processed
 from bot.core.normalize import detect_lang, prep
+from bot.core.watchlist_plain import plain
+
+if TYPE_CHECKING:   # imported when a matcher is built: the main process of a poll may need none
+    from bot.core.matcher import Matcher
 
 SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
 
@@ -56,15 +60,41 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
 
 class Preparer:
     """`prepare` for one set of watchlists, under a version number that changes with every
-    (re)load: a parser worker holding another version is sent the watchlists first."""
+    (re)load: a parser worker holding another version is sent the watchlists first (their plain
+    form, bot.core.watchlist_plain: a worker never imports pydantic).
 
-    def __init__(self, matcher: Matcher, version: int | None = None):
-        self.matcher = matcher
+    Given `watchlists=` instead of a matcher, the matcher is built on first use: the main process
+    of a poll whose entries are all prepared in the parser workers never builds one."""
+
+    def __init__(self, matcher: Matcher | None = None, version: int | None = None, *,
+                 watchlists: list | None = None):
+        if matcher is None and watchlists is None:
+            raise TypeError("Preparer needs a matcher or watchlists")
+        self._matcher = matcher
+        if matcher is not None:
+            watchlists = matcher.watchlists
+        self._models = list(watchlists.values() if isinstance(watchlists, dict) else watchlists)
+        self._plain: list | None = None
         self.version = version if version is not None else next(_versions)
 
     @property
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            from bot.core.matcher import Matcher
+            self._matcher = Matcher(self._models)
+        return self._matcher
+
+    @property
+    def built(self) -> bool:
+        """Whether this process has built the matcher."""
+        return self._matcher is not None
+
+    @property
     def watchlists(self) -> list:
-        return list(self.matcher.watchlists.values())
+        """What a parser worker builds its matcher from."""
+        if self._plain is None:
+            self._plain = plain(self._models)
+        return self._plain
 
     def prepare(self, entry: Entry) -> Prepared:
         return prepare(entry, self.matcher)
@@ -74,13 +104,18 @@ class Preparer:
 
 
 class Processor:
-    def __init__(self, matcher: Matcher, deduper: Deduper):
-        self.matcher = matcher
+    def __init__(self, matcher: Matcher | None, deduper: Deduper, *,
+                 watchlists: list | None = None):
+        """`watchlists` instead of a matcher: built on first need (see Preparer)."""
         self.deduper = deduper
-        self.preparer = Preparer(matcher)
+        self.preparer = Preparer(matcher, watchlists=watchlists)
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.preparer.matcher
 
     def prepare(self, entry: Entry) -> Prepared:
-        return prepare(entry, self.matcher)
+        return prepare(entry, self.preparer.matcher)
 
     def decide(self, entry: Entry, prepared: Prepared, now: datetime | None = None) -> Processed:
         """The duplicate verdict for an entry prepared (here or in a parser worker)."""

@@ -207,3 +207,38 @@ def test_match_and_explain_say_which_story_a_report_joined_and_why(tmp_path, wl)
     assert "first report of its story" in first.stdout and "also in: " in first.stdout
     assert "folded into the story of '" in later.stdout and "shared figures: 553" in later.stdout
     assert sokuho("explain", "--item", "zz", *common).returncode == 1
+
+
+def test_a_command_process_freezes_what_it_built_before_exiting(tmp_path, wl):
+    """`sokuho ...` (main() reading the process's own argv) freezes what is left in memory out of
+    the cyclic GC before the interpreter exits, so exit does not walk the duplicate index; the
+    output, the exit code and the atexit handlers are as before."""
+    f = tmp_path / "feed.xml"
+    f.write_bytes(make_rss([{"title": "Havana blackout", "link": "https://n.example/a",
+                             "guid": "g1"}]))
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+             "from bot.cli import main\n"
+             "sys.argv = ['sokuho', 'match', '--watchlists', sys.argv[1], sys.argv[2]]\n"
+             "sys.exit(main())\n")
+    r = subprocess.run([sys.executable, "-c", probe, str(wl), str(f)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line)["watchlists"] for line in r.stdout.splitlines()] == [["cuba"]]
+    frozen = re.search(r"^frozen (\d+)$", r.stderr, re.M)
+    assert frozen and int(frozen.group(1)) > 10_000, r.stderr     # the modules, the matcher, ...
+
+
+def test_main_given_argv_leaves_the_callers_gc_alone(monkeypatch):
+    import gc
+
+    import bot.cli
+    monkeypatch.setattr(bot.cli, "_main", lambda argv: 3)
+    before = gc.get_freeze_count()
+    try:
+        assert bot.cli.main(["match", "x.xml"]) == 3
+        assert gc.get_freeze_count() == before
+        assert bot.cli.main() == 3
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

@@ -302,3 +302,32 @@ def test_a_bad_parser_nice_is_a_clear_error(value, tmp_path):
     from bot.settings import SettingsError
     with pytest.raises(SettingsError, match="SOKUHO_PARSER_NICE"):
         Settings.from_env({"SOKUHO_WATCHLISTS": str(tmp_path), "SOKUHO_PARSER_NICE": value})
+
+
+async def test_a_worker_told_to_stop_exits_at_once_without_the_interpreters_teardown(
+        tmp_path, monkeypatch):
+    """The parent waits for each worker when the pool closes (the end of every poll): a worker
+    told to stop ends with os._exit, not by the interpreter's exit, which would first walk and
+    free its matcher and modules. Seen here by an atexit handler that must not run, and the
+    exit code, 0 as before."""
+    import os
+    site = tmp_path / "site"
+    site.mkdir()
+    marker = tmp_path / "finalized"
+    (site / "sitecustomize.py").write_text(
+        "import atexit\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('teardown ran'))\n",
+        encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    pool = ParserPool("process", workers=1)
+    try:
+        res = await pool.parse(BODY, feed_name="f")
+        assert not res.failed and len(res.entries) == 4
+        [w] = list(pool._all)
+    finally:
+        pool.close()
+    assert w.proc._popen.returncode == 0
+    assert not marker.exists()
+    # the handler does run where the interpreter exits normally (the check above can fail)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert marker.read_text(encoding="utf-8") == "teardown ran"

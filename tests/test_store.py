@@ -681,6 +681,19 @@ def test_timestamps_round_trip_and_sort(a, b):
     assert (ta < tb) == (a < b) and (ta == tb) == (a == b)
 
 
+@settings(max_examples=300)
+@given(aware)
+def test_a_timestamp_is_the_same_text_in_any_zone(a):
+    """to_ts formats UTC datetimes directly and converts the others first: the same text as
+    the field-by-field formatting of the UTC time, whichever zone object says it."""
+    u = a.astimezone(timezone.utc)
+    ref = (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
+           f"{u.second:02d}.{u.microsecond:06d}Z")
+    assert to_ts(a) == to_ts(u) == ref
+    assert to_ts(u.replace(tzinfo=timezone(timedelta(0), "UTC+0"))) == ref   # not the singleton
+    assert to_ts(u.replace(microsecond=0)) == ref[:20] + "000000Z"
+
+
 def test_naive_timestamps_are_refused():
     with pytest.raises(ValueError):
         to_ts(datetime(2025, 1, 1))

@@ -22,11 +22,16 @@ def to_ts(dt: datetime | None) -> str | None:
     store cannot know which zone they meant."""
     if dt is None:
         return None
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"naive datetime {dt!r}: the store needs timezone-aware datetimes")
-    u = dt.astimezone(timezone.utc)
-    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
-            f"{u.second:02d}.{u.microsecond:06d}Z")
+    if dt.tzinfo is not _UTC:                 # (parsed entries are UTC already)
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise ValueError(f"naive datetime {dt!r}: the store needs timezone-aware datetimes")
+        dt = dt.astimezone(_UTC)
+    # %-formatting: one C call (an f-string formats each field by a call of its own)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (dt.year, dt.month, dt.day, dt.hour, dt.minute,
+                                                    dt.second, dt.microsecond)
+
+
+_UTC = timezone.utc
 
 
 def from_ts(s: str | None) -> datetime | None:

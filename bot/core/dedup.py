@@ -13,7 +13,6 @@ import re
 import sys
 from hashlib import blake2b
 from collections import Counter, deque
-from itertools import compress
 
 try:
     from collections import _count_elements     # Counter.update's C loop, on any dict
@@ -105,7 +104,6 @@ _CJK_BIGRAM = re.compile(r"(?=([\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]{2}))")
 _CJK_SINGLE = re.compile(r"(?<![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
                          r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]"
                          r"(?![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])")
-_ONE = 1
 
 
 def _cjk_features(f: str, out: set) -> None:
@@ -467,8 +465,8 @@ class Deduper:
         if not counts:
             return DupVerdict(None)
         lang, t, window = sig.lang, sig.t, self.window
-        if len(probes) > 2:                     # need two shared probes (selected in C)
-            cands = list(compress(counts.keys(), map(_ONE.__lt__, counts.values())))
+        if len(probes) > 2:                     # need two shared probes
+            cands = [c for c, n in counts.items() if n > 1]
         else:
             cands = counts
         best: tuple[float, Sig | None, str] = (0.0, None, "")

@@ -590,10 +590,10 @@ class StoryIndex:
         join a story of any watchlist (it is never delivered itself)."""
         wls = frozenset(wls)
         df = self._df
-        probes = [x for x in f.terms if x in df]
+        # equally rare terms: in a fixed order (not set order)
+        probes = sorted(df.keys() & f.terms)
         if not probes:
             return None
-        probes.sort()                        # equally rare terms: in a fixed order (not set order)
         probes.sort(key=df.__getitem__)
         counts: Counter[Report] = Counter()
         cap = self.max_postings

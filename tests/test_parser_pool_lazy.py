@@ -289,3 +289,30 @@ async def test_the_main_process_of_a_poll_loads_neither_feedparser_nor_the_match
     again = await poll()
     assert any("1 not modified" in line for line in again), again
     assert "LOADED" in again
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_that_cannot_start_fails_its_feed_clearly_and_the_next_one_starts(
+        monkeypatch, caplog):
+    """Whatever stops a worker process from starting (here a TypeError from the start itself),
+    the body waiting for it fails with the reason, nothing hangs, and the next body gets a
+    worker again."""
+    import bot.adapters.parse_pool as pool_mod
+    real = pool_mod.start_worker
+    calls = []
+
+    def broken(parent, nice):
+        calls.append(parent)
+        if len(calls) == 1:
+            raise TypeError("no interpreter to start")
+        return real(parent, nice)
+    monkeypatch.setattr(pool_mod, "start_worker", broken)
+    pool = ParserPool("process", workers=1)
+    try:
+        bad = await asyncio.wait_for(pool.parse(BODY, feed_name="a"), 60)
+        assert bad.failed and "could not start" in bad.bozo and "no interpreter" in bad.bozo
+        assert any("could not start" in m for m in caplog.messages)
+        good = await asyncio.wait_for(pool.parse(BODY, feed_name="b"), 60)
+        assert not good.failed and len(good.entries) == 2 and len(calls) == 2
+    finally:
+        pool.close()

@@ -79,7 +79,7 @@ def start_worker(parent: int, nice: int) -> tuple[_Proc, Connection]:
         fd = theirs.fileno()
         popen = subprocess.Popen(
             [sys.executable, *subprocess._args_from_interpreter_flags(), "-c", BOOT,
-             json.dumps(sys.path), str(fd), str(parent), str(nice)],
+             json.dumps([os.fspath(p) for p in sys.path]), str(fd), str(parent), str(nice)],
             pass_fds=(fd,), stdin=subprocess.DEVNULL)
     except BaseException:
         mine.close()
@@ -204,7 +204,7 @@ class ParserPool:
             self._all.add(w)
         try:
             w.wait_ready()
-        except (EOFError, OSError):
+        except Exception:
             self._drop(w)
             raise
         return w
@@ -238,11 +238,12 @@ class ParserPool:
                     ready = self._ready
                     if w is not None and ready is not None:
                         w.configure(ready)     # the matcher built before the first body comes
-                except (EOFError, OSError) as exc:
-                    if w is not None:
+                except Exception as exc:  # noqa: BLE001 - this thread must live: the jobs
+                    if w is not None:     # queued for it fail (a clear error), none hangs
                         self._drop(w)
                     w = None
-                    failure = f"parser worker could not start: {exc}"
+                    failure = f"parser worker could not start: {type(exc).__name__}: {exc}"[:300]
+                    log.error("%s", failure)
                 else:
                     failure = None
             job = self._jobs.get()

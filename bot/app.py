@@ -16,7 +16,9 @@ from bot.adapters import procs
 from bot.adapters.parse_pool import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
-from bot.core.dedup import _EPOCH, Deduper, pack_sig, signature, unpack_sig
+from bot.adapters.window import StoreWindow, StoryWindow, stored_sig
+from bot.core.dedup import Deduper, pack_sig
+from bot.core.lazydedup import LazyDeduper
 from bot.core.stories import unpack_features
 from bot.core.model import Entry
 from bot.core.process import Processor
@@ -66,7 +68,9 @@ class App:
             store.register_instance(name, host=socket.gethostname(), pid=os.getpid(),
                                     command=command, now=utcnow(), proc=procs.identity())
             registered = True
-            deduper = Deduper(settings.dedup_window)
+            # `poll --once` decides a few items and exits: it reads the stored window on
+            # demand (LazyDeduper, same verdicts); a service warms the whole index once
+            deduper = (LazyDeduper if command == "poll" else Deduper)(settings.dedup_window)
             fetcher = Fetcher(user_agent=settings.user_agent,
                               allow_private=settings.allow_private_networks,
                               total_concurrency=settings.fetch_concurrency,
@@ -102,7 +106,11 @@ class App:
         """Fill the duplicate index from the store: every item of the window (run by the
         Deduper on first need; the pipeline asks just before its shared write section)."""
         last_id = self.store.max_item_id()   # before warming: later items come by catch_up
-        n = warm(self.deduper, self.store, self.settings.dedup_window)
+        n = None
+        if isinstance(self.deduper, LazyDeduper):
+            n = warm_lazy(self.deduper, self.store, self.settings.dedup_window)
+        if n is None:
+            n = warm(self.deduper, self.store, self.settings.dedup_window)
         self.last_item_id = max(self.last_item_id, last_id)
         return n
 
@@ -244,6 +252,28 @@ def warm(deduper: Deduper, store: Store, window: float) -> int:
     return n
 
 
+def warm_lazy(deduper: LazyDeduper, store: Store, window: float) -> int | None:
+    """warm() for a LazyDeduper: the window is read from the store on demand (StoreWindow for
+    the copies, StoryWindow for the stories of its matched items). None when it cannot be read
+    that way (an item stored before v6): then warm() it, which also stores the missing
+    signatures for the next time."""
+    now = utcnow()
+    since = now - timedelta(seconds=window)
+    view = StoreWindow.read(store, since, now)
+    if view is None:
+        return None
+    if not len(view):                   # nothing stored in the window: an ordinary index
+        return 0
+    stories = None
+    if deduper.stories is not None:
+        try:
+            stories = StoryWindow.read(store, since, now)
+        except ValueError:              # a stored story term holding a separator: warm it all
+            return None
+    deduper.attach(view, stories)
+    return len(view)
+
+
 def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, *,
                  key: int = 0, skip_known: bool = False, redone: list | None = None) -> int:
     """Add stored items (Store.index_rows) to the duplicate index, as add() of each stored
@@ -261,29 +291,13 @@ def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, 
     n = 0
     bad: list[str] = []
     for r in rows:
-        _, guid, title, link, published, lang, dup_of, url, packed, story_packed = r
+        _, guid, title, link, published, lang, dup_of, _, _, story_packed = r
         if skip_known and guid in deduper:
             continue
-        pub = from_ts(published)
-        when = pub or now
-        ts = (when - _EPOCH).total_seconds()        # the time signature() gives (Deduper._time)
-        root = dup_of or guid
-        sig = None
-        if packed is not None:
-            try:
-                sig = unpack_sig(packed, guid, root, lang, ts)
-            except ValueError as e:
-                bad.append(f"{guid}: {e}")
-        if sig is None:                 # none stored, or unreadable: from the headline
-            sig = signature(Entry(guid, "", title, link, "", pub, lang), ts)
-            sig.root = root
-            if redone is not None:
-                redone.append((pack_sig(sig), r[0]))
-        sig.summary_from(summary_of)
-        if not link:
-            url = ""
+        sig, url, added_at, recomputed = stored_sig(r, now, nowts, summary_of, bad)
+        if recomputed and redone is not None:
+            redone.append((pack_sig(sig), r[0]))
         n += 1
-        added_at = min(when.timestamp(), nowts)
         matched = hits.get(r[key])
         if not matched:
             add_stored(sig, url, added_at)
@@ -296,7 +310,7 @@ def index_stored(deduper: Deduper, rows, hits: dict, now: datetime, summary_of, 
                 bad.append(f"{guid}: {e}")
         # story features to compute (add() does): from the stored summary
         entry = Entry(guid, "", title, link, summary_of(guid) if stories and story is None else "",
-                      pub, lang)
+                      from_ts(r[4]), lang)
         add(entry, DupVerdict(dup_of), now=now, added_at=added_at, sig=sig, url=url,
             watchlists={w for w, _ in matched}, topic={t for _, t in matched}, story=story)
     if bad:

@@ -735,6 +735,39 @@ class Store:
         without building an Entry per item. Summaries: summary_of."""
         return self._window_rows(since, Q.INDEX_COLS)
 
+    def window_sigs(self, since: datetime, size: int = 8192) -> Iterator[list[tuple]]:
+        """(id, canonical link or "" without a link, dedup_sig) of the window's items, in
+        index_rows' order, `size` rows at a time: what the lazy duplicate check scans. (The
+        store is held until the iterator is exhausted or closed.)"""
+        s = to_ts(since)
+        with self._lock, self._errors("reading"):
+            cur = self.conn.execute(Q.WINDOW_SIGS, (s, s))
+            while True:
+                rows = cur.fetchmany(size)
+                if not rows:
+                    return
+                yield rows
+
+    def with_link(self, url: str, since: datetime) -> list[int]:
+        """The ids of the window's items with this canonical link (and a link), in
+        index_rows' order (no index: a scan of the window)."""
+        s = to_ts(since)
+        return [r[0] for r in self._all(Q.WITH_LINK, (url, s, s))]
+
+    def index_rows_matched(self, since: datetime) -> list[tuple]:
+        """index_rows() of the window's items that matched a watchlist (the same order)."""
+        s = to_ts(since)
+        return self._all(Q.INDEX_ROWS_MATCHED, (s, s))
+
+    def index_rows_of(self, rowids: list[int]) -> Iterator[tuple]:
+        """index_rows() of these items, in this order (one already deleted is left out)."""
+        return self._rows_of(rowids, Q.INDEX_COLS)
+
+    def guid_row(self, guid: str) -> tuple | None:
+        """(id, duplicate_of) of the stored item with this guid, or None."""
+        rows = self._all(Q.ROOT_OF_GUID, (guid,))
+        return rows[0] if rows else None
+
     def set_signatures(self, rows: list[tuple[str, int]]) -> None:
         """(dedup_sig, id) pairs: signatures recomputed at warm-up, stored for the next one."""
         with self.transaction(durable=False) as c:     # lost on a power cut: recomputed again
@@ -749,7 +782,9 @@ class Store:
 
     def _window_rows(self, since: datetime, cols: str) -> Iterator[tuple]:
         s = to_ts(since)
-        ids = [r[0] for r in self._all(Q.RECENT_IDS, (s, s))]
+        return self._rows_of([r[0] for r in self._all(Q.RECENT_IDS, (s, s))], cols)
+
+    def _rows_of(self, ids: list[int], cols: str) -> Iterator[tuple]:
         for chunk in chunks(ids):
             rows = {r[0]: r for r in self._all(
                 Q.ITEMS_BY_ID.format(cols=cols, marks=marks(len(chunk))), chunk)}

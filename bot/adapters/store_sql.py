@@ -264,6 +264,18 @@ SUMMARY_OF = "SELECT summary FROM items WHERE guid = ?"
 SET_SIGNATURE = "UPDATE items SET dedup_sig = ? WHERE id = ?"
 INDEX_ROWS_AFTER = f"SELECT {INDEX_COLS} FROM items WHERE id > ? ORDER BY id"
 
+# The window as the lazy duplicate check reads it (bot/adapters/window.py): (id, canonical link,
+# "" without a link, stored signature), in the warm-up's order.
+WINDOW_WHERE = ("((published_at > fetched_at AND published_at >= ?) OR fetched_at >= ?) "
+                "ORDER BY COALESCE(published_at, fetched_at), id")
+WINDOW_SIGS = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, dedup_sig "
+               "FROM items WHERE " + WINDOW_WHERE)
+# the window's matched items (the story index is built from these alone), in the same order
+INDEX_ROWS_MATCHED = (f"SELECT {INDEX_COLS} FROM items WHERE EXISTS (SELECT 1 FROM matches m "
+                      "WHERE m.item_id = items.id) AND " + WINDOW_WHERE)
+ROOT_OF_GUID = "SELECT id, duplicate_of FROM items WHERE guid = ?"
+WITH_LINK = "SELECT id FROM items WHERE canonical_link = ? AND link <> '' AND " + WINDOW_WHERE
+
 # --- items -------------------------------------------------------------------------------------
 
 # A feed's new items in one statement per ITEM_ROWS rows: {rows} is ITEM_ROW repeated. RETURNING

@@ -566,7 +566,7 @@ class Deduper:
         # an item no watchlist matched is never delivered: it only joins a watched story, when its
         # headline shares rare words with one (a cheap gate: most items stop there)
         if self.stories is not None and (wls or (verdict.duplicate_of is None
-                                                 and self.stories.gate(sig.title, self._df))):
+                                                 and self.stories.gate(sig.title, self._gate_df(sig)))):
             if story is None:
                 story = prepared.story_features(entry)
             if verdict.reason == "similar" and self.stories.conflicts(verdict.duplicate_of, story):
@@ -578,6 +578,10 @@ class Deduper:
         self.add(entry, verdict, now=now, sig=sig, url=url, watchlists=wls, topic=topic,
                  story=story if wls else None)
         return verdict
+
+    def _gate_df(self, sig: Sig) -> dict:
+        """The df the story gate reads for `sig`'s headline (LazyDeduper: the merged one)."""
+        return self._df
 
     def expire(self, before: float) -> int:
         """Forget entries added before `before` (seconds since the epoch). Returns how many.

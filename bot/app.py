@@ -41,6 +41,7 @@ class App:
     instance: str = ""
     last_item_id: int = 0          # the duplicate index holds every item up to this id
     registered: bool = field(default=False)
+    _private: tuple = field(default=(None, frozenset()), repr=False)   # (config, its URLs)
 
     @classmethod
     async def open(cls, settings: Settings, *, publish=None, also_in=None,
@@ -168,8 +169,14 @@ class App:
         return changes
 
     def allows_private(self, url: str) -> bool:
-        """feeds.yaml `allow_private: true` on this feed (the operator's word, read live)."""
-        return any(f.allow_private for f in self.config.feeds.feeds if f.url == url)
+        """feeds.yaml `allow_private: true` on this feed (the operator's word, read live: the
+        set of such URLs is made again when the config is replaced; once per feed it was a scan
+        of every feed, quadratic in their number)."""
+        config, urls = self._private
+        if config is not self.config:
+            urls = frozenset(f.url for f in self.config.feeds.feeds if f.allow_private)
+            self._private = (self.config, urls)
+        return url in urls
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete items older than the retention, but never one the duplicate window still

@@ -118,8 +118,11 @@ async def test_a_reload_reaches_workers_started_later_and_prestarted_ones():
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
 @pytest.mark.timeout(120)
-async def test_a_worker_imports_neither_pydantic_asyncio_nor_multiprocessing():
-    """What a worker loads, not how long it takes: its compiled modules, read from /proc."""
+async def test_a_worker_imports_neither_pydantic_asyncio_multiprocessing_nor_a_yaml_parser():
+    """What a worker loads, not how long it takes: its compiled modules, read from /proc (the
+    lexicon comes from its JSON copy)."""
+    from ruamel.yaml import YAML
+    YAML(typ="safe").load("a: 1")                              # the main process has them all
     pool = ParserPool("process", workers=1)
     try:
         res = await pool.parse(BODY, feed_name="a", preparer=Preparer(Matcher([CUBA])))
@@ -129,7 +132,7 @@ async def test_a_worker_imports_neither_pydantic_asyncio_nor_multiprocessing():
         mine = Path("/proc/self/maps").read_text()
     finally:
         pool.close()
-    for lib in ("_pydantic_core", "_asyncio", "_multiprocessing"):
+    for lib in ("_pydantic_core", "_asyncio", "_multiprocessing", "_ruamel_yaml"):
         assert lib in mine                                      # the main process has them
         assert lib not in maps, lib
 

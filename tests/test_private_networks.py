@@ -89,6 +89,28 @@ async def _app(tmp_path, url: str, *, setting: bool, per_feed: bool) -> App:
     return await App.open(s, parser_kind="inline")
 
 
+async def test_feeds_yaml_allow_private_follows_a_reload(tmp_path, feed_server):
+    """The per-feed permission is the current feeds.yaml's: granted, then withdrawn by reloads,
+    and only for the URL it is written on."""
+    url = feed_server.route("/feed.xml", body=FEED)
+    app = await _app(tmp_path, url, setting=False, per_feed=False)
+    feeds = tmp_path / "wl" / "feeds.yaml"
+    other = feed_server.url("/other.xml")
+    try:
+        assert not app.allows_private(url)
+        feeds.write_text(f"feeds:\n  - {{name: local, url: '{url}', allow_private: true}}\n"
+                         f"  - {{name: other, url: '{other}'}}\n", encoding="utf-8")
+        app.reload()
+        assert app.allows_private(url) and not app.allows_private(other)
+        report = await app.pipeline.poll_many([f for f in app.store.feeds() if f.url == url])
+        assert [(o.status, o.entries) for o in report.outcomes] == [("ok", 1)]
+        feeds.write_text(f"feeds:\n  - {{name: local, url: '{url}'}}\n", encoding="utf-8")
+        app.reload()
+        assert not app.allows_private(url)
+    finally:
+        await app.close()
+
+
 @pytest.mark.parametrize("setting,per_feed,ok", [(False, False, False), (True, False, True),
                                                  (False, True, True)])
 async def test_setting_and_feeds_yaml_allow_private(tmp_path, feed_server, setting, per_feed, ok):

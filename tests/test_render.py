@@ -5,6 +5,7 @@ import html
 import re
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from fakebotapi import telegram_text_error, visible_units
@@ -142,3 +143,25 @@ def test_also_in_line_names_only_other_outlets():
     assert out.getvalue() == ""
     asyncio.run(sink.also_in([(other, other)]))
     assert "also in: Harbor Times" in out.getvalue()
+
+
+def _clip_whole(s: str, n: int) -> str:
+    """clip as it was: the whole text collapsed, then cut."""
+    s = " ".join((s or "").split())
+    return s if len(s) <= n else s[: n - 1].rstrip() + "…"
+
+
+@given(st.text(alphabet=st.sampled_from("ab キ\t\n\u3000\u00a0\u2028 \r\x1c"), max_size=300),
+       st.integers(min_value=1, max_value=60))
+def test_clip_collapses_only_a_prefix_with_the_same_result(text, n):
+    from bot.core.render import clip
+    assert clip(text, n) == _clip_whole(text, n)
+    assert clip(text * 40, n) == _clip_whole(text * 40, n)
+    assert clip(" " * 500 + text, n) == _clip_whole(" " * 500 + text, n)
+
+
+@pytest.mark.parametrize("text,n", [("abcde" + " " * 30, 5), ("abcd " + " " * 30 + "e", 5),
+                                    ("a" * 5 + "\n" * 40 + "b", 6), ("x y " * 50, 7)])
+def test_clip_at_the_edges_of_the_collapsed_prefix(text, n):
+    from bot.core.render import clip
+    assert clip(text, n) == _clip_whole(text, n)

@@ -271,8 +271,8 @@ WINDOW_WHERE = ("((published_at > fetched_at AND published_at >= ?) OR fetched_a
 WINDOW_SIGS = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, dedup_sig "
                "FROM items WHERE " + WINDOW_WHERE)
 # the window's matched items (the story index is built from these alone), in the same order
-INDEX_ROWS_MATCHED = (f"SELECT {INDEX_COLS} FROM items WHERE EXISTS (SELECT 1 FROM matches m "
-                      "WHERE m.item_id = items.id) AND " + WINDOW_WHERE)
+INDEX_ROWS_MATCHED = (f"SELECT {INDEX_COLS} FROM items WHERE id IN (SELECT item_id FROM matches) "
+                      "AND " + WINDOW_WHERE)
 ROOT_OF_GUID = "SELECT id, duplicate_of FROM items WHERE guid = ?"
 WITH_LINK = "SELECT id FROM items WHERE canonical_link = ? AND link <> '' AND " + WINDOW_WHERE
 

@@ -116,7 +116,9 @@ class StoreWindow:
         n = len(sigs)
         # every signature's 7 fields at once (a tab never occurs inside a field)
         joined = "\t".join(sigs)
-        if "\n" in joined:
+        # no newline; no field starting or ending with a space, no two spaces: the title
+        # features as unpack_sig splits them (the other fields never hold spaces either)
+        if "\n" in joined or "  " in joined or "\t " in joined or " \t" in joined:
             return False
         fields = joined.split("\t")
         del joined
@@ -128,10 +130,8 @@ class StoreWindow:
         kk, titles = fields[1::7], fields[2::7]
         if not set(map(len, kk)) <= {0, 32} or "".join(kk).translate(_HEX_DIGITS):
             return False
-        check = "\n".join(titles)           # (no newline in any signature: checked above)
-        if "  " in check or " \n" in check or "\n " in check or check[:1] == " " \
-                or check[-1:] == " ":
-            return False                    # features as unpack_sig would not split them
+        if titles[0][:1] == " ":            # (the first row's title follows no tab)
+            return False
         lines = " \n ".join(titles)
         self.ids.extend(ids)
         texts.append(lines)
@@ -317,12 +317,14 @@ class StoryWindow:
         """The row's story terms as one string (features recomputed, as warm-up does, when
         none are stored or they cannot be read)."""
         packed = r[9]
-        if packed is not None and "\n" not in packed:
+        # what unpack_features accepts (no field starting or ending with U+001F, none holding
+        # two in a row), and no newline (the scan text's)
+        if packed is not None and not ("\n" in packed or "\t\x1f" in packed
+                                       or "\x1f\t" in packed or "\x1f\x1f" in packed
+                                       or packed[-1:] == _US):
             p = packed.split("\t")
             if (len(p) == 13 and p[0] == STORY_FORMAT and p[8] in ("", "1")
-                    and p[9] in ("", "1") and not len(_words(p[10])) % 2
-                    and not any(s and (s[0] == _US or s[-1] == _US or _US + _US in s)
-                                for s in p[1:])):
+                    and p[9] in ("", "1") and not len(_words(p[10])) % 2):
                 return p[2]
         f = self._features(i)
         joined = _US.join(f.terms)

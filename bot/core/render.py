@@ -57,7 +57,16 @@ def utf16_len(s: str) -> int:
 
 
 def clip(s: str, n: int) -> str:
-    s = " ".join((s or "").split())
+    """Whitespace collapsed, then at most n characters (the last one "…" when cut). Only a prefix
+    of a long text is collapsed: the collapsed form of a prefix is a prefix of the collapsed
+    whole, so once it is longer than n the cut is the same (a 5,000-character summary clipped
+    to 300 no longer splits all of it)."""
+    s = s or ""
+    if len(s) > 2 * n + 8:
+        head = " ".join(s[: 2 * n + 8].split())
+        if len(head) > n:
+            return head[: n - 1].rstrip() + "…"
+    s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 1].rstrip() + "…"
 
 

@@ -89,13 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     items), memory the OS takes back anyway. atexit handlers, stream flushing and the closes
     the commands do themselves run as before. A caller passing `argv` (a library, the tests)
     keeps its GC as it was."""
-    code = _main(argv)
+    code = _main(argv, own_process=argv is None)
     if argv is None:
         gc.freeze()
     return code
 
 
-def _main(argv: list[str] | None) -> int:
+# Commands that end their process when they are done (one cycle, one batch of files): in a
+# process of their own, the cyclic GC is off while they run. What it would walk is the
+# duplicate index growing with every item (a cold `poll --once` of 25,000 items: ~50 young
+# collections, 0.15-0.35 s), and what it would find is almost nothing (a few thousand objects in
+# reference cycles over the whole poll); their memory goes back to the OS at exit.
+ONE_SHOT = frozenset({"poll", "match"})
+
+
+def _main(argv: list[str] | None, own_process: bool = False) -> int:
     gc.set_threshold(*GC_THRESHOLD)
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
@@ -110,6 +118,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"sokuho: invalid setting: {e}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    if own_process and args.command in ONE_SHOT:
+        gc.disable()
     try:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:

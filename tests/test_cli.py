@@ -218,27 +218,53 @@ def test_a_command_process_freezes_what_it_built_before_exiting(tmp_path, wl):
                              "guid": "g1"}]))
     probe = ("import atexit, gc, sys\n"
              "atexit.register(lambda: print('frozen', gc.get_freeze_count(), file=sys.stderr))\n"
+             "atexit.register(lambda: print('gc on', gc.isenabled(), file=sys.stderr))\n"
              "from bot.cli import main\n"
-             "sys.argv = ['sokuho', 'match', '--watchlists', sys.argv[1], sys.argv[2]]\n"
+             "sys.argv = ['sokuho'] + sys.argv[1:]\n"
              "sys.exit(main())\n")
-    r = subprocess.run([sys.executable, "-c", probe, str(wl), str(f)], capture_output=True,
-                       text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run([sys.executable, "-c", probe, "match", "--watchlists", str(wl), str(f)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert [json.loads(line)["watchlists"] for line in r.stdout.splitlines()] == [["cuba"]]
     frozen = re.search(r"^frozen (\d+)$", r.stderr, re.M)
     assert frozen and int(frozen.group(1)) > 10_000, r.stderr     # the modules, the matcher, ...
+    assert re.search(r"^gc on False$", r.stderr, re.M), r.stderr     # a one-shot command: off
+    # a command outside ONE_SHOT keeps the cyclic GC on while it runs
+    r = subprocess.run([sys.executable, "-c", probe, "check", "--watchlists", str(wl)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0 and re.search(r"^gc on True$", r.stderr, re.M), r.stderr
 
 
 def test_main_given_argv_leaves_the_callers_gc_alone(monkeypatch):
     import gc
 
     import bot.cli
-    monkeypatch.setattr(bot.cli, "_main", lambda argv: 3)
+    seen = []
+    monkeypatch.setattr(bot.cli, "_main", lambda argv, own_process: seen.append(own_process) or 3)
     before = gc.get_freeze_count()
     try:
         assert bot.cli.main(["match", "x.xml"]) == 3
         assert gc.get_freeze_count() == before
         assert bot.cli.main() == 3
         assert gc.get_freeze_count() > before
+        assert seen == [False, True]        # only its own process runs a command with GC off
     finally:
         gc.unfreeze()
+
+
+def test_a_one_shot_command_run_in_process_keeps_the_gc_on(monkeypatch, tmp_path, wl, capsys):
+    import gc
+
+    import bot.cli
+    monkeypatch.setattr(bot.cli, "setup_logging", lambda settings: None)
+    f = tmp_path / "feed.xml"
+    f.write_bytes(make_rss([{"title": "Havana blackout", "link": "https://n.example/a",
+                             "guid": "g1"}]))
+    threshold = gc.get_threshold()
+    try:
+        assert bot.cli.main(["match", "--watchlists", str(wl), str(f)]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.set_threshold(*threshold)
+    assert json.loads(capsys.readouterr().out)["id"] == "g1"

@@ -212,8 +212,8 @@ class Pipeline:
                 known.add(entry.id)
                 new.append(entry)
             keep, backlog = self._cap(fs, new)
-            if keep and hasattr(deduper, "prefetch"):
-                # a lazy index (poll --once): the batch's headlines looked up in one pass
+            if keep and deduper is not None:
+                # a lazy index (poll --once) looks the batch's headlines up in one pass
                 deduper.prefetch(p.dedup for p in map(prepared.get, map(id, keep))
                                  if p is not None and p.dedup is not None)
             batch = [processor.decide(entry, prepared.get(id(entry)) or processor.prepare(entry),

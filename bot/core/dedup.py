@@ -579,6 +579,10 @@ class Deduper:
                  story=story if wls else None)
         return verdict
 
+    def prefetch(self, prepared) -> None:
+        """Look up ahead what a batch about to be decided needs (dedup.Prepared of each). An
+        index held in memory has it all; LazyDeduper reads its stored window here in one pass."""
+
     def _gate_df(self, sig: Sig) -> dict:
         """The df the story gate reads for `sig`'s headline (LazyDeduper: the merged one)."""
         return self._df

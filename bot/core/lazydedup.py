@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Iterable, Protocol
 
 from bot.core.dedup import Deduper, Sig
+from bot.core.model import DupVerdict
 from bot.core.stories import Report, StoryIndex
 
 
@@ -227,7 +228,6 @@ class LazyDeduper(Deduper):
 
     @staticmethod
     def _verdict(root, reason):
-        from bot.core.model import DupVerdict
         return DupVerdict(root, reason, 1.0)
 
     def add(self, *args, **kw) -> None:

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.core.watchlist_plain import PlainAlias, PlainWatchlist
+
 NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LANG_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 
@@ -46,9 +48,8 @@ class Alias(Strict):
             raise ValueError(f"alias {self.text!r} {why}")
         return self
 
-    @property
-    def ambiguous(self) -> bool:
-        return self.needs_context or bool(self.context)
+    # read as on the plain copy the parser workers get (bot.core.watchlist_plain): one definition
+    ambiguous = PlainAlias.ambiguous
 
 
 def _alias(v):
@@ -94,11 +95,9 @@ class Watchlist(Strict):
     def _one_or_many(cls, v):
         return [v] if isinstance(v, str) else v
 
-    def all_aliases(self) -> list[tuple[str, Alias]]:
-        return [(lang, a) for lang, items in self.aliases.items() for a in items]
-
-    def label(self, lang: str = "en") -> str:
-        return self.title.get(lang) or self.title.get("en") or self.name
+    # as on the plain copy (bot.core.watchlist_plain): one definition
+    all_aliases = PlainWatchlist.all_aliases
+    label = PlainWatchlist.label
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

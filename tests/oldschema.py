@@ -16,13 +16,13 @@ V5_ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 @contextmanager
 def older_schema(version: int):
-    """Inside: Store.open migrates the core component up to `version` only (4 or 5), and
+    """Inside: Store.open migrates the core component up to `version` only (4 to 6), and
     save_processed writes items as that version did (the item columns it knew)."""
     saved = list(Store.MIGRATIONS["core"])
     insert = Store._insert_rows
 
     def old_insert(c, sql, row, rows):
-        if sql == Q.INSERT_ITEMS:
+        if sql == Q.INSERT_ITEMS and version < 6:
             return insert(c, V5_INSERT_ITEMS, V5_ITEM_ROW, [r[:12] for r in rows])
         return insert(c, sql, row, rows)
 

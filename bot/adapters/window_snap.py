@@ -29,7 +29,9 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from itertools import accumulate, chain, islice, repeat
+from collections import deque
+from itertools import accumulate, chain, compress, repeat, starmap
+from operator import and_, getitem, lshift, methodcaller, or_, rshift
 
 from bot.adapters.store_sql import to_ts
 from bot.adapters.window import StoreWindow, parse_rows
@@ -48,15 +50,6 @@ _DECODE = 16                # the cost of decoding an item, in WindowView.want's
 _PARTS = (("off", "i"), ("inv", "i"), ("ids", "q"),
           ("sids", "q"), ("okeys", ""), ("by_e", "i"), ("ekeys", ""), ("kh", "Q"),
           ("kp", "i"), ("lh", "Q"))
-
-
-class _Ix(dict):
-    """feature -> its number, numbered in order of first sight."""
-    __slots__ = ()
-
-    def __missing__(self, k):
-        v = self[k] = len(self)
-        return v
 
 
 def _link_hash(url: str) -> int:
@@ -80,8 +73,8 @@ class Snapshot:
     def build(cls, store, since) -> "Snapshot | None":
         """From a full read of the window; None when it cannot be read that way (a signature
         missing or unreadable, a timestamp not in the store's fixed-width form) or is empty."""
-        feats = _Ix()
-        fwd, fstart, ids = array("i"), array("i", [0]), array("q")
+        post: dict[str, list[int]] = {}         # feature -> its positions, in order
+        ids = array("q")
         okeys: list[str] = []
         ekeys: list[str] = []
         keyhex: list[str] = []
@@ -95,9 +88,14 @@ class Snapshot:
                 cids, curls, kk, titles = parsed
                 full = [t for t in titles if t]
                 if full:
-                    fwd.extend(map(feats.__getitem__, " ".join(full).split(" ")))
-                fstart.extend(islice(accumulate(
-                    [t.count(" ") + 1 if t else 0 for t in titles], initial=fstart[-1]), 1, None))
+                    # each feature's list gets each item holding it, in C: setdefault (a new
+                    # empty list offered for each) gives the list, list.append adds the item
+                    toks = " ".join(full).split(" ")
+                    own = chain.from_iterable(map(repeat, range(len(ids), len(ids) + len(titles)),
+                                                  [t.count(" ") + 1 if t else 0 for t in titles]))
+                    deque(map(list.append, map(post.setdefault, toks,
+                                               starmap(list, repeat((), len(toks)))), own),
+                          maxlen=0)
                 ids.extend(cids)
                 okeys += [r[3] for r in rows]
                 ekeys += [r[4] for r in rows]
@@ -109,31 +107,32 @@ class Snapshot:
         if not n or None in okeys or None in ekeys or set(map(len, okeys)) != {_TS} \
                 or set(map(len, ekeys)) != {_TS}:
             return None
-        okt, ekt = "".join(okeys), "".join(ekeys)
-        if not (okt.isascii() and ekt.isascii()):
-            return None
+        okt = "".join(okeys)
         del okeys
         by_e = array("i", sorted(range(n), key=ekeys.__getitem__))
         ekt = "".join(map(ekeys.__getitem__, by_e))
         del ekeys
-        # the inverted lists: each feature's positions, in order
-        post: list[list[int]] = [[] for _ in range(len(feats))]
-        appends = [p.append for p in post]
-        counts = [b - a for a, b in zip(fstart, islice(fstart, 1, None))]
-        for f, p in zip(fwd, chain.from_iterable(map(repeat, range(n), counts))):
-            appends[f](p)
-        del appends
-        off = array("i", accumulate(map(len, post), initial=0))
-        inv = array("i", chain.from_iterable(post))
+        if not (okt.isascii() and ekt.isascii()):
+            return None
+        off = array("i", accumulate(map(len, post.values()), initial=0))
+        inv = array("i", chain.from_iterable(post.values()))
+        feats = list(post)
         del post
-        keyed = sorted((_key_prefix(bytes.fromhex(k)), p) for p, k in enumerate(keyhex) if k)
-        lh = array("Q", sorted(_link_hash(u) << 32 | p for p, u in enumerate(links) if u))
+        # headline keys: the first 8 bytes (of a 16-byte digest) and the position, in one int
+        keyed = sorted(map(or_, map(lshift, map(int, map(getitem, compress(keyhex, keyhex),
+                                                           repeat(slice(0, 16))), repeat(16)),
+                                    repeat(32)), compress(range(n), keyhex)))
+        kh = array("Q", map(rshift, keyed, repeat(32)))
+        kp = array("i", map(and_, keyed, repeat(0xFFFFFFFF)))
+        del keyed, keyhex
+        lh = array("Q", sorted(map(or_, map(lshift, map(zlib.crc32, map(
+            methodcaller("encode", "utf-8", "surrogatepass"), compress(links, links))),
+            repeat(32)), compress(range(n), links))))
         upto = max(ids)
         return cls(since=to_ts(since), upto=upto, guid=store.guid_of(upto), idsum=sum(ids), n=n,
-                   feats=list(feats), off=off, inv=inv, ids=ids,
+                   feats=feats, off=off, inv=inv, ids=ids,
                    sids=array("q", sorted(ids)), okeys=okt.encode("ascii"), by_e=by_e,
-                   ekeys=ekt.encode("ascii"), kh=array("Q", [k for k, _ in keyed]),
-                   kp=array("i", [p for _, p in keyed]), lh=lh)
+                   ekeys=ekt.encode("ascii"), kh=kh, kp=kp, lh=lh)
 
     # --- kept in the store ---------------------------------------------------------------------
 

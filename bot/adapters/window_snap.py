@@ -208,9 +208,10 @@ class SnapWindow(StoreWindow):
         self.rebuilt = why          # (why it was rebuilt: "" when the kept one served)
         if why:
             log.debug("duplicate window snapshot rebuilt (%s)", why)
-            snap = Snapshot.build(store, since)
+            kept, snap = snap, Snapshot.build(store, since)
             if snap is None:
-                store.save_window_snapshot(None)
+                if kept is not None:
+                    store.save_window_snapshot(None)
                 return None
             why = self._attach(snap)
             if why:                     # (changed while it was read: a plain read then)

@@ -460,13 +460,13 @@ def test_a_snapshot_that_cannot_be_trusted_is_rebuilt(database, entries, monkeyp
 
 
 def test_a_store_made_before_the_snapshot_table(database, entries, monkeypatch):
-    """A store of core v6 (signatures, no window_snapshot table): migrated on open (v7), its
+    """A store of core v7 (signatures, no window_snapshot table): migrated on open (v8), its
     first lazy check makes and keeps a snapshot, the next uses it; the warmed index's verdicts."""
     try:
         from tests.oldschema import older_schema
     except ImportError:  # pragma: no cover
         from oldschema import older_schema
-    with older_schema(6):
+    with older_schema(7):
         proc = W.fill(database, entries)
         with Store.open(database) as s:
             assert not s.has_table("window_snapshot")

@@ -161,17 +161,25 @@ ALTER TABLE items ADD COLUMN dedup_sig TEXT;
 ALTER TABLE items ADD COLUMN story_sig TEXT;
 """
 
-# v7: the lazy duplicate check's look-up structures of the window (bot/adapters/window_snap.py),
+# v7: whose "to publish" mark it is (the instance that stored the item while it had a sink; NULL:
+# nobody's, e.g. stored by a run without a sink or before v7). Pipeline.recover takes only its own
+# marks, nobody's, and those of instances presumed dead: not an alert another instance is
+# queueing right now (which it would publish a second time)
+CORE_V7 = """
+ALTER TABLE publish_pending ADD COLUMN owner TEXT;
+"""
+
+# v8: the lazy duplicate check's look-up structures of the window (bot/adapters/window_snap.py),
 # kept between `poll --once` runs: derived data, checked against the items before each use and
 # rebuilt from them when it cannot be trusted (so it is never needed: dropping it is harmless).
-CORE_V7 = """
+CORE_V8 = """
 CREATE TABLE window_snapshot (
     name TEXT PRIMARY KEY,
     data BLOB NOT NULL
 );
 """
-
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6, CORE_V7]
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6, CORE_V7,
+                   CORE_V8]
 
 # Several instances on one database (PostgreSQL): feed leases and the instance registry.
 # A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
@@ -322,11 +330,16 @@ MATCH_ROW = "(?, ?, ?, ?, ?, ?, ?)"
 ITEM_COLS = ("id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
              "fetched_at")
 SELECT_ITEM = f"SELECT {ITEM_COLS} FROM items WHERE guid = ?"
-INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id) VALUES {rows} "
+INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id, owner) VALUES {rows} "
                    "ON CONFLICT (item_id) DO NOTHING")
-PENDING_ROW = "(?)"
+PENDING_ROW = "(?, ?)"
+# marks to recover: (owner, alive_since, now). An owner is alive while it is registered and has
+# either beaten its heart since alive_since or holds an unexpired feed lease (mid-cycle)
 SELECT_PENDING = (f"SELECT {ITEM_COLS} FROM items WHERE id IN "
-                  "(SELECT item_id FROM publish_pending) ORDER BY id")
+                  "(SELECT p.item_id FROM publish_pending p WHERE p.owner IS NULL OR p.owner = ? "
+                  "OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = p.owner "
+                  "AND (i.heartbeat_at >= ? OR EXISTS (SELECT 1 FROM feeds f "
+                  "WHERE f.claimed_by = i.name AND f.lease_until > ?)))) ORDER BY id")
 CLEAR_PENDING = "DELETE FROM publish_pending WHERE item_id IN ({marks})"
 COUNT_PENDING = "SELECT COUNT(*) FROM publish_pending"
 KNOWN_GUIDS = "SELECT guid FROM items WHERE guid IN ({marks})"

@@ -100,14 +100,16 @@ class Matcher:
         self.index = PhraseIndex(phrases, primary=_is_alias)
 
     # ------------------------------------------------------------------ api
-    def match(self, entry: Entry, prepped: tuple[str, str] | None = None) -> list[Hit]:
-        """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known."""
+    def match(self, entry: Entry, prepped: tuple[str, str] | None = None, *,
+              words: set[bytes] | None = None) -> list[Hit]:
+        """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known;
+        `words`: the Latin words of both (normalize.ascii_words of them lower-cased), as a set."""
         if prepped is None:
             prepped = (prep(entry.title) if entry.title else "",
                        prep(entry.summary) if entry.summary else "")
         # no alias (exact or typo) anywhere: no hit, whatever else the item holds (_resolve)
         if not self.index.may_find((prepped[0] if entry.title else "",
-                                    prepped[1] if entry.summary else "")):
+                                    prepped[1] if entry.summary else ""), words):
             return []
         occ, prepped = self._scan(entry, prepped)
         return self._resolve(entry, prepped, occ, None)

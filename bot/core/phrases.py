@@ -159,13 +159,15 @@ class PhraseIndex:
                         for outer in cjk}
 
     # ------------------------------------------------------------------ search
-    def may_find(self, prepped: tuple[str, ...]) -> bool:
+    def may_find(self, prepped: tuple[str, ...], words: set[bytes] | None = None) -> bool:
         """False only when `find` gives no occurrence of a primary phrase, exact or typo, in any
         of the prepped texts: the common case (no candidate at all) costs a few C calls over the
         texts joined (a line feed between them is a boundary for every kind of phrase: no
-        phrase is found across it that `find` would not find in one text)."""
+        phrase is found across it that `find` would not find in one text). `words`: the Latin
+        words of all the texts (set(ascii_words(...)) of them lower-cased), when known."""
         folded = "\n".join([p.lower() for p in prepped])
-        words = set(ascii_words(folded))
+        if words is None:
+            words = set(ascii_words(folded))
         rest = words.difference(self._quiet)     # new words, typos, primary phrases' words
         if rest:
             new = rest.difference(self._fuzzy_seen)

@@ -227,3 +227,16 @@ def test_may_find_sees_every_one_edit_typo_of_shipped_katakana_aliases():
                 checked += 1
                 assert m.index.may_find(("", prep(text))), t
     assert checked > 100
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab9 -.ÉéキュΣ\u0130", max_size=30), st.integers(-2, 35))
+@example("", 0)
+@example("abc", 3)
+def test_field_tokens_and_positions_equal_the_regex_scan(text, pos):
+    from bot.core.evidence import TOKEN, FieldView
+    fv = FieldView(text, prep(text))
+    want = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(fv.folded)]
+    assert FieldView(text, prep(text)).words == [t for t, _, _ in want]     # words first
+    assert fv.tokens == want
+    assert fv.index_at(pos) == next((i for i, (_, s, _) in enumerate(want) if s >= pos), len(want))

@@ -23,7 +23,7 @@ from bot.adapters.window_snap import SnapWindow
 from bot.app import warm, warm_lazy
 from bot.core.dedup import Deduper
 from bot.core.lazydedup import LazyDeduper
-from bot.core.model import Entry
+from bot.core.model import Entry, Processed
 from bot.core.stories import StoryIndex
 
 try:
@@ -361,7 +361,11 @@ def test_a_kept_snapshot_brought_up_to_date_is_the_warmed_index(database, entrie
         assert d._view.rebuilt                          # none kept yet: made and saved
         assert decide(d, proc, later(entries)[:30])     # (decides at `then`: a test of itself)
         extra = newer(entries, NOW - timedelta(hours=2))
-        s.save_processed([proc.decide(e, proc.prepare(e), NOW) for e in extra],
+        # stored since: decided, except the links seen before, stored as their own roots (as a
+        # feed's backlog is): the window's first item with the link stays the one found
+        s.save_processed([Processed(e, dedup_sig=proc.prepare(e).dedup.packed())
+                          if e.id.startswith("afterurl") else
+                          proc.decide(e, proc.prepare(e), NOW) for e in extra],
                          fetched_at=NOW - timedelta(hours=1))
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
     items = later(entries) + newer(entries, NOW)

@@ -367,11 +367,19 @@ def test_a_kept_snapshot_brought_up_to_date_is_the_warmed_index(database, entrie
                           if e.id.startswith("afterurl") else
                           proc.decide(e, proc.prepare(e), NOW) for e in extra],
                          fetched_at=NOW - timedelta(hours=1))
+        # a new link stored twice since (each its own root): the first in warm-up order counts
+        shared = [Entry(f"shared-{k}", "after", f"Shared link story {k}", "https://after.example/s",
+                        "", NOW - timedelta(hours=h), "en") for k, h in (("b", 3), ("a", 4))]
+        s.save_processed([Processed(e, dedup_sig=proc.prepare(e).dedup.packed()) for e in shared],
+                         fetched_at=NOW - timedelta(hours=1))
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
-    items = later(entries) + newer(entries, NOW)
+    items = later(entries) + newer(entries, NOW) + [
+        Entry("shared-later", "x", "Something else entirely", "https://after.example/s", "", NOW,
+              "en")]
     with Store.open(database) as s:
         ref = full(s)
         want = decide(ref, proc, items)
+        assert want[-1][1:3] == ("shared-a", "url")
         d = snap_view(s)
         assert d._view.rebuilt == ""                    # the kept one, brought up to date
         view = d._view

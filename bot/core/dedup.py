@@ -64,8 +64,15 @@ _SUFFIX_REV = (re.compile(r"[^-|–—]{2,40}\s+[-|–—]\s+"), re.compile(r"[^
                re.compile(r"\s*[）)][^（）()]{1,15}[（(]\s*"))
 
 
+# a suffix needs one of these separators, or a closing bracket last (most headlines have neither)
+_SUFFIX_SEP = re.compile("[-|–—｜]")
+_SUFFIX_LAST = frozenset(")）")
+
+
 def _suffix_start(t: str) -> int:
     """Where `_SUFFIX.search(t)` would start (t without trailing whitespace), or -1."""
+    if t[-1] not in _SUFFIX_LAST and _SUFFIX_SEP.search(t) is None:
+        return -1                               # (the greedy runs below backtrack ~70 steps)
     r = t[::-1]
     end = 0
     for p in _SUFFIX_REV:
@@ -218,7 +225,8 @@ class Sig:
 
 
 # "again", "second", ...: _AGAIN can only match (its words stand between word boundaries) where
-# one of these is a Latin word of the headline, or in a non-ASCII headline
+# one of these is a Latin word of the headline (the characters around a match are no [a-z0-9]),
+# or where the headline holds 再, 度目 or 改めて (its CJK forms)
 _AGAIN_WORDS = frozenset("again second another renewed fresh nuevamente nuevo vez segunda segundo "
                          "ronda erneut wieder encore novamente".split())
 
@@ -232,8 +240,10 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     key = " ".join(words)
     ascii_ = ft.isascii()
     if not ascii_:
-        key += "".join(_CJK_RUN.findall(ft))
-        _cjk_features(ft, feats)
+        runs = _CJK_RUN.findall(ft)
+        if runs:                                # (accented Latin has none: no bigram to find)
+            key += "".join(runs)
+            _cjk_features(ft, feats)
     # the headline key is only ever compared for equality, and only from 10 characters on: kept
     # as a 16-byte digest (a third of the headline's size; a collision is a 2**-128 chance)
     key = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest() \
@@ -251,7 +261,8 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     else:
         sfold = folded_summary[:400]
     nums = _NUM.findall(title)
-    again = bool(_AGAIN.search(ft)) if (not ascii_ or not _AGAIN_WORDS.isdisjoint(words)) else False
+    again = bool(_AGAIN.search(ft)) if (not _AGAIN_WORDS.isdisjoint(words) or (
+        not ascii_ and ("再" in ft or "度目" in ft or "改めて" in ft))) else False
     return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(feats),
                frozenset(n.replace(",", ".") for n in nums) if nums else _EMPTY,
                _MONTHS.intersection(words) or _EMPTY, caps, again, sfold)

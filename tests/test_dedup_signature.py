@@ -20,13 +20,13 @@ def signature_reference(title: str):
     feats = {w[:6] for w in words if w not in dedup._STOP}
     for run in re.findall(r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]+", ft):
         feats.update([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
-    key = " ".join(words) + "".join(dedup._CJK_RUN.findall(ft))
+    key = " ".join(words) + "".join(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]+", ft))
     key = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest() \
         if len(key) >= 10 else ""
     caps = dedup._CAP.findall(title)
     if caps and title.startswith(caps[0]):
         del caps[0]
-    return (key, frozenset(feats), frozenset(n.replace(",", ".") for n in dedup._NUM.findall(title)),
+    return (key, frozenset(feats), frozenset(n.replace(",", ".") for n in re.findall(r"\d+(?:[.,]\d+)?", title)),
             dedup._MONTHS.intersection(words), frozenset(m[:6].lower() for m in caps),
             bool(dedup._AGAIN.search(ft)))
 
@@ -36,7 +36,7 @@ _pieces = st.sampled_from(
      "segunda", "wieder", "再び", "再度", "再開", "改めて", "2度目", "二度目", "度目", "改め",
      "キューバ", "停電", "マドゥロ氏", "の", "に", "を", "의", "한국", "é", "ñ", "3月", "2026", "1,5",
      "March", "enero", " - Reuters", " — Diario", "｜共同", "（ロイター）", "(AP)", ")", "-", "|",
-     "【速報】", "UPDATE 1-", " ", "、", "。", "\u3000", "Caracas", "U.S.", "x" * 9])
+     "【速報】", "UPDATE 1-", " ", "、", "。", "\u3000", "Caracas", "U.S.", "x" * 9, "١٢", "3.5", "4,", "٣"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -68,3 +68,14 @@ def test_clean_title_skips_only_headlines_without_a_suffix(head, sep, tail, end)
     """(raw headlines: prep() folds "—" and "–" to "-", clean_title gets both)"""
     title = head + sep + tail + end
     assert dedup.clean_title(title) == clean_title_by_search(title)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(alphabet="アイウ停電한국のにa1 、。x\u30a0\u30ff\u4e00\u9fff\uac00\ud7af\u309f", max_size=30))
+def test_cjk_features_are_the_bigrams_and_singles_of_each_run(text):
+    out = set()
+    dedup._cjk_features(text, out)
+    expected = set()
+    for run in re.findall(r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]+", text):
+        expected.update([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+    assert out == expected

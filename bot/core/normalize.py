@@ -224,6 +224,8 @@ def _nfkc(s: str) -> str:
 _UNMASK_CHARS = re.compile("[" + "".join(
     re.escape(c) for c in sorted(INVISIBLE | frozenset(CONFUSABLE_LATIN))) + "]")
 _FOLD_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FOLD)) + "]")
+_UNMASK_OR_FOLD = re.compile("[" + "".join(re.escape(c) for c in sorted(
+    INVISIBLE | frozenset(CONFUSABLE_LATIN) | {chr(c) for c in _FOLD})) + "]")
 # _FOLD as a list indexed by code point: str.translate finds every character without the
 # KeyError a dict raises for each unmapped one (2x faster on accented text)
 _FOLD_LIST: list[int | str | None] = list(range(max(_FOLD) + 1))
@@ -251,9 +253,10 @@ def _prep(s: str) -> str:
             # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
             # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes
             return _acronyms(b.translate(_FOLD_LATIN1).decode("latin-1"))
-        if _UNMASK_CHARS.search(s) is not None:
-            s = _unmask(s)
-        s = _fold_accents(s)
+        if _UNMASK_OR_FOLD.search(s) is not None:      # (most CJK text: neither)
+            if _UNMASK_CHARS.search(s) is not None:
+                s = _unmask(s)
+            s = _fold_accents(s)
         if not s.isascii():
             s = _kana_fold(s)
     return _acronyms(s)
@@ -281,6 +284,7 @@ def fold(s: str) -> str:
 _KANA_CHARS = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
+_CJK_CHARS = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")     # any of the three
 
 _STOP = {
     "en": "the of to in and a for on with says said after is are was will over as at by from its "
@@ -324,18 +328,21 @@ def weak_alias(text: str, case_sensitive: bool = False) -> str | None:
     return None
 
 
-def detect_lang(text: str, default: str | None = None, *, folded: str | None = None) -> str | None:
+def detect_lang(text: str, default: str | None = None, *, folded: str | None = None,
+                words: set[bytes] | None = None) -> str | None:
     """Cheap script + stop-word language guess. Returns `default` when unsure. Pass `folded`
-    (fold(text)) when the caller has it already."""
+    (fold(text)) when the caller has it already, and `words`, set(ascii_words(folded)), too."""
     if text.isascii():
-        return _latin_lang(folded if folded is not None else text.lower(), default)
-    if _KANA_CHARS.search(text):
-        return "ja"
-    if _HANGUL.search(text):
-        return "ko"
-    if _HAN.search(text):
-        return "ja" if default == "ja" else "zh"
-    return _latin_lang(folded if folded is not None else fold(text), default)
+        return _latin_lang(folded if folded is not None else text.lower(), default, words)
+    if _CJK_CHARS.search(text):          # one scan for Latin text with accents
+        if _KANA_CHARS.search(text):
+            return "ja"
+        if _HANGUL.search(text):
+            return "ko"
+        if _HAN.search(text):
+            return "ja" if default == "ja" else "zh"
+    return _latin_lang(folded if folded is not None else fold(text), default,
+                       words if folded is not None else None)
 
 
 # ASCII letters and digits kept, every other byte a space: bytes.split() then gives the tokens
@@ -350,8 +357,8 @@ def ascii_words(folded: str) -> list[bytes]:
     return folded.encode("ascii", "replace").translate(ASCII_WORDS).split()
 
 
-def _latin_lang(folded: str, default: str | None) -> str | None:
-    stop = _STOP_ANY.intersection(ascii_words(folded))
+def _latin_lang(folded: str, default: str | None, words: set[bytes] | None = None) -> str | None:
+    stop = _STOP_ANY.intersection(ascii_words(folded) if words is None else words)
     if not stop:
         return default
     counts = [len(stop & s) for s in _STOP_BYTES]                     # set operations, in C

@@ -36,8 +36,8 @@ from operator import itemgetter
 
 from bot.core.dedup import add_postings, drop_postings
 # the features (story_features.py), here too for the modules that read them with the index
-from bot.core.story_features import (STORY_FORMAT, Features, features, pack_features,  # noqa: F401
-                                     unpack_features, _words)
+from bot.core.story_features import (CONCEPTS_ON, STORY_FORMAT, Features, features,  # noqa: F401
+                                     pack_features, unpack_features, _words)
 
 
 NAMES_SHARED = 0.4     # headline overlap from which other names mean another event
@@ -117,8 +117,6 @@ def conflict(a: Features, b: Features) -> str:
                 return "different people in the same role"
     # the same headline template about someone/something else: most of the headlines agree, and
     # each has a word the other report never mentions (Copenhagen / Brussels, reliever / infielder)
-    only_a = {t for t in a.title_terms - b.terms if t[0] != "#"}
-    only_b = {t for t in b.title_terms - a.terms if t[0] != "#"}
     na, nb = a.title_names - b.title_terms, b.title_names - a.title_terms
     if na and nb and (na - b.terms or nb - a.terms):
         # each headline names someone the other headline does not (トランプ氏と / カナダ首相と),
@@ -126,6 +124,14 @@ def conflict(a: Features, b: Features) -> str:
         shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
         if shared >= NAMES_SHARED:
             return "different names"
+    only_a = a.title_terms - b.terms
+    if not only_a:
+        return ""
+    only_b = b.title_terms - a.terms
+    if not only_b:
+        return ""
+    only_a = {t for t in only_a if t[0] != "#"}
+    only_b = {t for t in only_b if t[0] != "#"}
     if only_a and only_b:
         shared = len(a.title_terms & b.title_terms) / min(len(a.title_terms), len(b.title_terms))
         # one slot filled differently (reliever / infielder), the rest of the headline the same
@@ -137,6 +143,12 @@ def conflict(a: Features, b: Features) -> str:
 
 
 _second = itemgetter(1)
+
+
+def _strongest(wa: dict, wb: dict, shared) -> list:
+    """The shared terms, strongest first; ties by the term itself (not by set order, which
+    varies per process)."""
+    return sorted(shared, key=lambda t: (-min(wa[t], wb[t]), t))
 
 
 class StoryIndex:
@@ -191,19 +203,27 @@ class StoryIndex:
         return f
 
     def score(self, a: Features, b: Features, dt: float, lang=None) -> tuple[float, list[str]]:
-        """Weighted Dice of the two reports' terms, discounted by the time between them."""
+        """Weighted Dice of the two reports' terms, discounted by the time between them, and
+        the shared terms, strongest first."""
+        s, shared = self._dice(a, b, dt, lang)
+        if s is None:
+            return 0.0, []
+        return s, _strongest(a.w, b.w, shared)
+
+    def _dice(self, a: Features, b: Features, dt: float, lang) -> tuple[float | None, set]:
+        """score() without the ranking of the shared terms (only the verdict's evidence reads
+        it): None when they share one word beside the watched subject, or none."""
         wa, wb = self.weigh(a, lang).w, self.weigh(b, lang).w
         shared = wa.keys() & wb.keys()
         if len(shared - a.topic - b.topic) < 2:
-            return 0.0, []            # one word beside the watched subject is not an event
-        inter = math.fsum(min(wa[t], wb[t]) for t in shared)       # (order-free, as wsum)
+            return None, shared       # one word beside the watched subject is not an event
+        # (fsum: order-free, as wsum)
+        inter = math.fsum(map(min, map(wa.__getitem__, shared), map(wb.__getitem__, shared)))
         s = 2 * inter / (a.wsum + b.wsum)
         # closeness in time: outlets report an event within hours of each other; full weight
         # within 6 hours, 0.7 at 36 hours, 0.6 beyond
         s *= 1.0 - 0.3 * min(max(0.0, dt - 6 * 3600) / (30 * 3600), 1.0) - (0.1 if dt > 36 * 3600 else 0.0)
-        # strongest first; ties by the term itself (not by set order, which varies per process)
-        top = sorted(shared, key=lambda t: (-min(wa[t], wb[t]), t))
-        return s, top
+        return s, shared
 
     def gate(self, headline_features, df_all: dict) -> bool:
         """Could an unwatched item belong to a watched story? Its headline (the copy detector's
@@ -241,7 +261,7 @@ class StoryIndex:
             [post[term][cap:] for term in probes[: self.probe]]))
         need = 2 if len(probes) >= 4 else 1              # one shared rare term is not a story
         self.weigh(f, lang)
-        best: tuple[float, Report | None, list[str]] = (0.0, None, [])
+        best: tuple[float, Report | None, set] = (0.0, None, set())
         # most_common(k) without heapq's Python loop: the same list (sorted() is stable, as
         # nlargest is documented to be: the first counted comes first among equal counts)
         ranked = sorted(counts.items(), key=_second, reverse=True)[: self.candidates]
@@ -254,16 +274,19 @@ class StoryIndex:
                 continue
             if conflict(cand.f, f):
                 continue
-            s, top = self.score(cand.f, f, abs(cand.t - t), lang)
+            s, shared = self._dice(cand.f, f, abs(cand.t - t), lang)
+            if s is None:
+                continue
             if wls != cand.wls:
                 s *= 0.85         # one names a watched subject the other does not
             if f.new != cand.f.new:
                 s *= 0.85         # "new measures", "second" beside a report without: maybe a further step
             if s > best[0]:
-                best = (s, cand, top)
-        s, cand, top = best
+                best = (s, cand, shared)
+        s, cand, shared = best
         if cand is None or s < self.threshold:
             return None
+        top = _strongest(cand.f.w, f.w, shared)
         root = self._by_id.get(cand.root)
         if root is not None and root is not cand and conflict(root.f, f):
             return None           # close to one report, but not the same event as the story's first

@@ -127,19 +127,35 @@ _SNOWBALL = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french
 _stemmers: dict = {}
 
 
+class _Stems(dict):
+    """word -> stem (interned) for one language, read in C (`map(stems.__getitem__, words)`);
+    a miss asks the stemmer (Snowball via PyStemmer, C; other languages: the first six
+    letters). Bounded: emptied when full."""
+
+    def __init__(self, stem_word):
+        super().__init__()
+        self._stem_word = stem_word
+
+    def __missing__(self, word: str) -> str:
+        out = _intern(self._stem_word(word))
+        if len(self) >= 50_000:
+            self.clear()
+        self[word] = out
+        return out
+
+
+def _first_six(word: str) -> str:
+    return word[:6]
+
+
 def _stemmer(lang):
     """words -> stems, in one call: Snowball (PyStemmer, C) for the language; other languages:
     the first six letters."""
     st = _stemmers.get(lang)
     if st is None:
         name = _SNOWBALL.get(lang or "")
-        if name:
-            sb = Stemmer.Stemmer(name)
-            sb.maxCacheSize = 50000
-            st = lambda ws, _s=sb.stemWords: list(map(_intern, _s(ws)))   # noqa: E731
-        else:
-            st = lambda ws: [_intern(w[:6]) for w in ws]                   # noqa: E731
-        _stemmers[lang] = st
+        stems = _Stems(Stemmer.Stemmer(name).stemWord if name else _first_six)
+        st = _stemmers[lang] = lambda ws, _get=stems.__getitem__: list(map(_get, ws))  # noqa: E731
     return st
 
 

@@ -10,11 +10,15 @@ from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import prep
 from bot.core.story_features import (_CAPS, _FOLLOW_UP, _JA_STOP, _KANJI, _KATAKANA, _NEW, _NUM,
                                      _THOUSANDS, _WORD, _WORD_CASED, STOP, Features, _concepts,
-                                     _HOLDER, _OFFICE, _intern, _stemmer)
+                                     _OFF, _OFFICE, _intern, _stemmer)
 
 _SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
 CONCEPTS_ON = True
+_HOLDER = re.compile(
+    rf"([\u30a1-\u30fa]{{2,}})({_OFF})"                                   # デンマーク首相
+    rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president
+    rf"|\b(?i:({_OFF}))(?: (?:de|del|of))? ([A-Z][a-z]+)")                 # President Lula
 
 # every office word of _OFFICE holds one of these (lower-cased): a text without any has no holder
 _OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",

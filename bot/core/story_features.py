@@ -17,7 +17,8 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import partial
-from operator import is_not
+from itertools import chain
+from operator import add, is_not, le
 
 import Stemmer
 
@@ -55,13 +56,19 @@ _OFFICE = {"premier": "pm", "prime minister": "pm", "primer ministro": "pm", "pr
            "大使": "amb", "secretary of state": "sos", "国務長官": "sos"}
 _OFF = "|".join(sorted(map(re.escape, _OFFICE), key=len, reverse=True))
 _HOLDER = re.compile(
-    rf"([\u30a1-\u30fa]{{2,}})({_OFF})"                                   # デンマーク首相
+    # (an office word starts with no katakana: a katakana run is tried whole, from its start)
+    rf"(?<![\u30a1-\u30fa])([\u30a1-\u30fa]{{2,}}+)({_OFF})"               # デンマーク首相
     rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president
     rf"|\b(?i:({_OFF}))(?: (?:de|del|of))? ([A-Z][a-z]+)")                 # President Lula
 
 
 
-# the first office word of a lower-cased text: no holder starts before the word in front of it
+# every office word of _OFFICE holds one of these (lower-cased): a text without any has no holder;
+# an office word starts at most _HINT_AT characters before the first hint in it
+_OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",
+                 "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
+_HINT_AT = max(min(o.find(h) for h in _OFFICE_HINTS if h in o) for o in _OFFICE)
+_found = partial(le, 0)
 _OFFICE_AT = re.compile(_OFF)
 # characters that (?i:) folds onto ASCII letters though lower() does not (and the one whose
 # lower() is longer): in a text holding one, positions in the lower-cased text are not the text's
@@ -75,10 +82,13 @@ def _holders(text: str, lang, low: str | None = None) -> set:
         low = text.lower()
     if text.isascii() or not _ODD_CASE.search(text):
         # every holder holds an office word, at the same place in `low` (one char per char, each
-        # letter (?i:)-equal to its lower-case); a holder's words before it hold no " " but the
-        # last (\b([A-Z][a-z]+)(?:'s)? office, katakana+office): the search starts past the
-        # space before them
-        m = _OFFICE_AT.search(low)
+        # letter (?i:)-equal to its lower-case), not before the first hint less _HINT_AT; a
+        # holder's words before the office hold no " " but the last (\b([A-Z][a-z]+)(?:'s)?
+        # office, katakana+office): the search starts past the space before them
+        at = list(filter(_found, map(low.find, _OFFICE_HINTS)))
+        if not at:
+            return out
+        m = _OFFICE_AT.search(low, max(min(at) - _HINT_AT, 0))
         if m is None:
             return out
         start = text.rfind(" ", 0, max(m.start() - 1, 0)) + 1
@@ -276,13 +286,30 @@ def unpack_features(packed: str) -> Features:
 _TOK = re.compile(r"([a-z][a-z0-9]*)|(\d+(?:[.,]\d+)*)")
 # a lower-cased Latin token that is no term: stop words, single letters ('' fills zip's columns)
 _DROP = STOP | frozenset("abcdefghijklmnopqrstuvwxyz") | {""}
+# the headline's tokens in reading order: words, figures, katakana names, kanji runs
+_SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
+
+
+class _Pairs(dict):
+    """A headline token's terms in its sequence: a kanji run -> its character pairs (a run of
+    one: itself), None (a word dropped) -> none, any other term -> itself. Read in C, cached."""
+
+    def __missing__(self, tok):
+        if tok is None:
+            out = ()
+        elif len(tok) > 1 and "\u4e00" <= tok[0] <= "\u9fff":
+            out = tuple(map(str.__add__, tok, tok[1:]))
+        else:
+            out = (tok,)
+        if len(self) >= 100_000:
+            self.clear()
+        self[tok] = out
+        return out
+
+
+_PAIRS = _Pairs()
 # kanji terms in one pass: each pair inside a run (overlapping), a run of one kanji itself
 _KANJI_TERM = re.compile(r"(?=([\u4e00-\u9fff]{2}|(?<![\u4e00-\u9fff])[\u4e00-\u9fff]))")
-# _SEQ's tokens in reading order, a kanji run as its pairs (a run of one kanji as itself): the
-# lookahead captures the term, the rest steps over a token (over one kanji at a time)
-_SEQ_TERMS = re.compile(r"(?=([a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}"
-                        r"|[\u4e00-\u9fff]{2}|(?<![\u4e00-\u9fff])[\u4e00-\u9fff]))"
-                        r"(?:[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]+|[\u4e00-\u9fff])")
 _NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
 _NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
 _not_none = partial(is_not, None)
@@ -290,14 +317,15 @@ _JA_CONCEPT_GET = _concepts_mod.JA_CONCEPT.__getitem__
 
 
 def _latin(text: str, low: str, lang, terms: set, names: set, nums: set, months: set | None,
-           caps_ok: bool, seq: dict | None = None) -> None:
+           caps_ok: bool, seq: dict | None = None) -> tuple:
     """Latin-script words of `text` (normalised, case kept; `low` = text.lower()): stems (stop
     words dropped) into terms, figures into nums (and terms as '#n'), capitalised names into
     names. `seq`, when given, gets each token -> its term in the headline's sequence (None for a
-    word dropped)."""
+    word dropped). Returns the tokens as two columns: the words ("" for a figure), the figures
+    ("" for a word)."""
     pairs = _TOK.findall(low)
     if not pairs:
-        return
+        return ()
     ws, fs = zip(*pairs)
     figs = set(fs)
     figs.discard("")
@@ -314,7 +342,7 @@ def _latin(text: str, low: str, lang, terms: set, names: set, nums: set, months:
         seq.update(dict.fromkeys(words))
     words -= _DROP
     if not words:
-        return
+        return ws, fs
     if months is not None:
         months |= _MONTHS & words
     words = list(words)
@@ -336,6 +364,7 @@ def _latin(text: str, low: str, lang, terms: set, names: set, nums: set, months:
             caps -= _DROP
             if caps:
                 names.update(stem(list(caps)))
+    return ws, fs
 
 
 CONCEPTS_ON = True
@@ -405,22 +434,25 @@ def features(title: str, summary: str, lang=None, topic=(), *,
     tt, tn, tnum, months = set(), set(), set(), set()
     low = title.lower()
     seq: dict = {}
-    _latin(title, low, lang, tt, tn, tnum, months, not shouting, seq)
+    cols = _latin(title, low, lang, tt, tn, tnum, months, not shouting, seq)
     if low.isascii():
-        toks = _WORD.findall(low)
+        terms = map(seq.get, map(add, *cols)) if cols else ()     # every token has its term
     else:
         if CONCEPTS_ON:
             cs = _concepts_mod.JA.findall(title)
             if cs:
                 tt.update(map(_JA_CONCEPT_GET, cs))
-        toks = _SEQ_TERMS.findall(_JA_STOP.sub(" ", low))
         runs = _katakana(title, tt, tn)
         if runs:
             seq.update(zip(runs, map("@".__add__, runs)))
-        kanji = set(toks)
-        kanji.difference_update(seq)
+        # a token without a term of its own is a kanji run: its pairs (a run of one: itself)
+        toks = _SEQ.findall(_JA_STOP.sub(" ", low))
+        terms = chain.from_iterable(map(_PAIRS.__getitem__, map(seq.get, toks, toks)))
+    title_seq = tuple(filter(_not_none, terms))
+    if not low.isascii():
+        kanji = set(title_seq)                  # the headline's kanji terms: its sequence's
+        kanji.difference_update(seq.values())   # terms but the words', figures' and names'
         tt.update(map(_intern, kanji))
-    title_seq = tuple(filter(_not_none, map(seq.get, toks, toks)))
     tnum.update(map(_num, _NUM.findall(title)))
     at, an, anum = set(tt), set(tn), set(tnum)
     if summary:

@@ -230,17 +230,13 @@ class StoryIndex:
         features) shares `gate_words` words with headlines of the index that are mostly said of
         watched stories (`df_all`: in how many recent headlines of any kind each word is).
         O(headline); in a feed mix most unwatched items stop here."""
-        g = self._gate
-        shared = g.keys() & headline_features
-        if len(shared) < self.gate_words:
-            return False
+        get, dget, need = self._gate.get, df_all.get, self.gate_words
         n = 0
-        get = df_all.get
-        for x in shared:
-            k = g[x]
-            if k and 2 * k >= get(x, 0):
+        for x in headline_features:
+            k = get(x)
+            if k and 2 * k >= dget(x, 0):
                 n += 1
-                if n >= self.gate_words:
+                if n >= need:
                     return True
         return False
 

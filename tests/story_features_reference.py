@@ -5,16 +5,45 @@ from __future__ import annotations
 
 import re
 
+import Stemmer
+
 from bot.core import concepts as _concepts_mod
 from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import prep
 from bot.core.story_features import (_CAPS, _FOLLOW_UP, _JA_STOP, _KANJI, _KATAKANA, _NEW, _NUM,
-                                     _THOUSANDS, _WORD, _WORD_CASED, STOP, Features, _concepts,
-                                     _OFF, _OFFICE, _intern, _stemmer)
+                                     _THOUSANDS, _WORD, _WORD_CASED, STOP, Features,
+                                     _OFF, _OFFICE, _SNOWBALL, _intern)
 
 _SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
 CONCEPTS_ON = True
+_concept_idx: dict = {}
+
+
+def _concepts(lang) -> dict:
+    idx = _concept_idx.get(lang)
+    if idx is None:
+        idx = _concept_idx[lang] = _concepts_mod.latin_index(_stemmer(lang))
+    return idx
+
+
+_stemmers: dict = {}
+
+
+def _stemmer(lang):
+    """words -> stems, in one call: Snowball (PyStemmer, C) for the language; other languages:
+    the first six letters."""
+    st = _stemmers.get(lang)
+    if st is None:
+        name = _SNOWBALL.get(lang or "")
+        if name:
+            sb = Stemmer.Stemmer(name)
+            sb.maxCacheSize = 50000
+            st = lambda ws, _s=sb.stemWords: list(map(_intern, _s(ws)))   # noqa: E731
+        else:
+            st = lambda ws: [_intern(w[:6]) for w in ws]                   # noqa: E731
+        _stemmers[lang] = st
+    return st
 _HOLDER = re.compile(
     rf"([\u30a1-\u30fa]{{2,}})({_OFF})"                                   # デンマーク首相
     rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president

@@ -9,7 +9,8 @@ item is stored with a "to publish" mark in that transaction; the mark is cleared
 sinks have queued its alerts (in the next feed's transaction, or at the end of the cycle: one
 commit fewer per feed), and marks left by a crash are published by recover() at the next
 start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
-queued exactly once whatever the crash point. A failing feed is logged with its URL, its error is stored, and it is retried with
+queued exactly once whatever the crash point. With several instances on one database each mark
+names the instance that stored the item, and recover() leaves a live instance's marks alone. A failing feed is logged with its URL, its error is stored, and it is retried with
 exponential backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
@@ -31,6 +32,10 @@ from bot.core.model import Processed, StoredItem, utcnow
 from bot.core.process import Processor
 
 log = logging.getLogger("sokuho.pipeline")
+
+# seconds without a heartbeat (a service beats every tick) nor a running feed lease after which
+# another instance's "to publish" marks are taken over by recover() (or the lease, if longer)
+PRESUMED_DEAD = 300.0
 
 
 
@@ -219,7 +224,8 @@ class Pipeline:
             batch = [processor.decide(entry, prepared.get(id(entry)) or processor.prepare(entry),
                                       now) for entry in keep]
             batch += [Processed(entry) for entry in backlog]    # stored, not matched: not lost
-            stored = self.store.save_processed(batch, fetched_at=now)   # with "to publish" marks
+            stored = self.store.save_processed(   # with "to publish" marks, ours if we publish
+                batch, fetched_at=now, owner=self.instance if self.publish is not None else None)
             faults.point("items_stored")      # still one transaction: a crash here leaves nothing
             if self.catch_up is not None and stored:
                 self.catch_up(stored_upto=max(s.rowid for s in stored))
@@ -308,7 +314,11 @@ class Pipeline:
         if self.publish is None:
             return 0
         self._clear_queued()            # alerts queued already are not pending any more
-        pending = self.store.pending_items()
+        now = self.clock()
+        # another instance's marks only once it is presumed dead: neither a heartbeat (every
+        # service tick) nor a running feed lease for a while
+        pending = self.store.pending_items(
+            self.instance, now=now, alive_since=now - timedelta(seconds=max(self.lease, PRESUMED_DEAD)))
         if not pending:
             return 0
         _, publish = self._to_publish(pending, None)

@@ -12,18 +12,23 @@ V5_INSERT_ITEMS = ("INSERT INTO items (guid, feed, title, link, canonical_link, 
                    "published_at, fetched_at, lang, duplicate_of, dup_reason, dup_evidence) "
                    "VALUES {rows} ON CONFLICT (guid) DO NOTHING RETURNING id, guid")
 V5_ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# "to publish" marks as versions before core v7 wrote them: nobody's
+V6_INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id) VALUES {rows} "
+                      "ON CONFLICT (item_id) DO NOTHING")
 
 
 @contextmanager
 def older_schema(version: int):
-    """Inside: Store.open migrates the core component up to `version` only (4 or 5), and
-    save_processed writes items as that version did (the item columns it knew)."""
+    """Inside: Store.open migrates the core component up to `version` only (4 to 6), and
+    save_processed writes items and marks as that version did (the columns it knew)."""
     saved = list(Store.MIGRATIONS["core"])
     insert = Store._insert_rows
 
     def old_insert(c, sql, row, rows):
-        if sql == Q.INSERT_ITEMS:
+        if sql == Q.INSERT_ITEMS and version < 6:
             return insert(c, V5_INSERT_ITEMS, V5_ITEM_ROW, [r[:12] for r in rows])
+        if sql == Q.INSERT_PENDINGS and version < 7:
+            return insert(c, V6_INSERT_PENDINGS, "(?)", [r[:1] for r in rows])
         return insert(c, sql, row, rows)
 
     Store.MIGRATIONS["core"] = saved[:version]

@@ -52,15 +52,21 @@ def conf(tmp_path: Path, url: str | list[str] | None) -> Path:
     return d
 
 
-async def open_app(tmp_path: Path, url: str | list[str]):
-    """App + a Telegram sink (not started: publish() only queues outbox rows)."""
+async def open_app(tmp_path: Path, url: str | list[str], *, database: str | None = None,
+                   instance: str | None = None):
+    """App + a Telegram sink (not started: publish() only queues outbox rows). database: a
+    PostgreSQL URL instead of the SQLite state; instance: its name among the instances."""
     from bot.app import App
     from bot.settings import Settings
     from bot.telegram.sink import TelegramSink
 
-    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "SOKUHO_ALLOW_PRIVATE_NETWORKS": "1",
-                                  "SOKUHO_WATCHLISTS": str(conf(tmp_path, url)),
-                                  "SOKUHO_STATE": str(tmp_path / "st")})
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "SOKUHO_ALLOW_PRIVATE_NETWORKS": "1",
+           "SOKUHO_WATCHLISTS": str(conf(tmp_path, url)), "SOKUHO_STATE": str(tmp_path / "st")}
+    if database:
+        env["SOKUHO_DATABASE_URL"] = database
+    if instance:
+        env["SOKUHO_INSTANCE"] = instance
+    settings = Settings.from_env(env)
     app = await App.open(settings, parser_kind="inline")
     sink = TelegramSink(settings, app.store, lambda: app.config.watchlists)
     app.pipeline.publish = sink.publish
@@ -159,6 +165,111 @@ async def test_a_failed_publish_is_retried_next_cycle(tmp_path, feed_server):
         assert app.store.pending_count() == 0
     finally:
         await app.close()
+
+
+# ------------------------------------------------------------------- several instances, one store
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_db(request):
+    """None (both instances on the SQLite state) or a fresh PostgreSQL database's URL."""
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
+def recorder(app, log: list):
+    """Wrap the app's publish: `log` gets the guids each call hands to the sinks."""
+    real = app.pipeline.publish
+
+    async def publish(items):
+        log.append(sorted(s.entry.id for s in items))
+        await real(items)
+    app.pipeline.publish = publish
+    return real
+
+
+async def test_a_live_instance_does_not_republish_what_another_is_queueing(
+        tmp_path, feed_server, shared_db):
+    """Instance b starts a cycle (recover) while a has stored three matches and not yet queued
+    their alerts: b leaves those marks to a, and every alert is queued once, by a."""
+    url = feed_server.route("/news.xml", body=feed())
+    a, sink = await open_app(tmp_path, url, database=shared_db, instance="a")
+    b, _ = await open_app(tmp_path, url, database=shared_db, instance="b")
+    try:
+        by_a, by_b, seen = [], [], []
+        recorder(b, by_b)
+        real = a.pipeline.publish
+
+        async def publish(items):             # a's items are committed with their marks now
+            seen.append(b.store.pending_count())
+            seen.append(await b.pipeline.recover())
+            by_a.append(sorted(s.entry.id for s in items))
+            await real(items)
+        a.pipeline.publish = publish
+        report = await a.pipeline.poll_many(a.store.feeds())
+        assert report.matched == 3
+        assert seen == [3, 0] and by_b == []     # three marks there, none of them b's to take
+        assert by_a == [["c0", "c1", "c2"]] and queued(sink) == EXPECTED
+        assert a.store.pending_count() == 0
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_marks_of_an_instance_presumed_dead_are_taken_over(tmp_path, feed_server, shared_db):
+    """a stores three matches but cannot queue them (its sink fails), then stops beating. b
+    leaves the marks alone while a may still be alive: a recent heartbeat, or a feed lease that
+    has not run out; once neither holds, b queues them (once)."""
+    url = feed_server.route("/news.xml", body=feed())
+    a, sink = await open_app(tmp_path, url, database=shared_db, instance="a")
+    b, _ = await open_app(tmp_path, url, database=shared_db, instance="b")
+    try:
+        async def broken(items):
+            raise OSError(28, "No space left on device")
+        a.pipeline.publish = broken
+        report = await a.pipeline.poll_many(a.store.feeds())
+        assert report.count("failed") == 1 and a.store.pending_count() == 3
+        now = datetime.now(timezone.utc)
+        held = a.store.claim_feeds("a", now, 3600, unpolled_since=now + timedelta(seconds=1))
+        assert len(held) == 1                                 # a holds a lease for an hour
+        by_b: list = []
+        recorder(b, by_b)
+        assert await b.pipeline.recover() == 0                # a beat its heart just now
+        b.pipeline.clock = lambda: now + timedelta(minutes=30)
+        assert await b.pipeline.recover() == 0                # no heartbeat, but a's lease runs
+        assert by_b == [] and queued(sink) == [] and a.store.pending_count() == 3
+        b.pipeline.clock = lambda: now + timedelta(minutes=90)
+        assert await b.pipeline.recover() == 3                # neither: presumed dead
+        assert by_b == [["c0", "c1", "c2"]] and queued(sink) == EXPECTED
+        assert a.store.pending_count() == 0
+        assert await b.pipeline.recover() == 0                # and only once
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.parametrize("how", ["stopped", "no sink"])
+async def test_marks_nobody_will_queue_are_taken_over_at_once(tmp_path, feed_server, shared_db,
+                                                              how):
+    """Marks of an instance that has left the registry (a clean stop after its sink failed), or
+    stored by a run without a sink, are for the next instance with one: at its next recover."""
+    url = feed_server.route("/news.xml", body=feed())
+    a, _ = await open_app(tmp_path, url, database=shared_db, instance="a")
+    b, sink = await open_app(tmp_path, url, database=shared_db, instance="b")
+    try:
+        if how == "no sink":
+            a.pipeline.publish = None
+        else:
+            async def broken(items):
+                raise OSError(28, "No space left on device")
+            a.pipeline.publish = broken
+        await a.pipeline.poll_many(a.store.feeds())
+        assert a.store.pending_count() == 3 and queued(sink) == []
+        if how == "stopped":
+            await a.close()
+        assert await b.pipeline.recover() == 3
+        assert queued(sink) == EXPECTED and b.store.pending_count() == 0
+    finally:
+        if how != "stopped":
+            await a.close()
+        await b.close()
 
 
 # ---------------------------------------------------------------------------- real process deaths

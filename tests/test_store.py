@@ -798,6 +798,21 @@ def test_v5_indexes_and_a_v4_database_migrates(db):
         assert s.item("kept").hits and s.known_guids(["kept"]) == {"kept"}
 
 
+def test_marks_of_a_v6_database_are_nobodys_after_the_migration(db):
+    """Marks stored before v7 name no instance: after the upgrade, any instance recovers them,
+    while a live instance's own marks stay its own."""
+    with older_schema(6):
+        with Store.open(db) as s:
+            s.save_processed([proc("old", hits=[HIT])], fetched_at=T0)
+    with Store.open(db) as s:
+        s.register_instance("a", host="h", pid=1, command="run", now=T0)
+        s.save_processed([proc("new", hits=[HIT], title="other")], fetched_at=T0, owner="a")
+        assert s.pending_count() == 2
+        seen = {o: [i.entry.id for i in s.pending_items(o, alive_since=T0, now=T0)]
+                for o in ("a", "b", None)}
+        assert seen == {"a": ["old", "new"], "b": ["old"], None: ["old"]}
+
+
 def test_the_window_is_what_the_unindexed_condition_selects(store):
     """recent_for_index (RECENT_IDS, spelled for the partial index) returns exactly the items
     published or fetched at/after `since`, in the same order as the plain OR condition: items

@@ -574,10 +574,12 @@ class Store:
 
     # --- items ---------------------------------------------------------------------------------
 
-    def save_processed(self, batch: list[Processed], *, fetched_at: datetime) -> list[StoredItem]:
+    def save_processed(self, batch: list[Processed], *, fetched_at: datetime,
+                       owner: str | None = None) -> list[StoredItem]:
         """Store a batch in ONE transaction: items, their hits and duplicate links, and a "to
         publish" mark for every item with hits (cleared by clear_pending once the sinks have
-        queued it). Guids already stored (or repeated within the batch) are skipped and not
+        queued it), held by `owner` (the instance that will queue it; None: nobody's, see
+        pending_items). Guids already stored (or repeated within the batch) are skipped and not
         returned. Returned items carry also_in for duplicates of them stored in this batch."""
         out: list[StoredItem] = []
         fetched = to_ts(fetched_at)
@@ -611,7 +613,7 @@ class Store:
                         matches.append((rowid, h.watchlist, h.alias, h.field, h.text, h.kind,
                                         float(h.score)))
                 if hits:
-                    pending.append((rowid,))
+                    pending.append((rowid, owner))
                 out.append(StoredItem(entry=p.entry, hits=hits, duplicate_of=p.dup.duplicate_of,
                                       fetched_at=fetched_at_, rowid=rowid))
             self._insert_rows(c, Q.INSERT_MATCHES, Q.MATCH_ROW, matches)
@@ -634,9 +636,14 @@ class Store:
                 out += cur.fetchall()
         return out
 
-    def pending_items(self) -> list[StoredItem]:
-        """Matched items whose alerts were stored but not yet queued (a crash in between)."""
-        items = [item_from_row(r) for r in self._all(Q.SELECT_PENDING)]
+    def pending_items(self, owner: str | None, *, alive_since: datetime, now: datetime
+                      ) -> list[StoredItem]:
+        """Matched items whose alerts were stored but not yet queued (a crash in between), that
+        `owner` may publish: its own marks, nobody's, and those of an instance presumed dead
+        (gone from the registry, or no heartbeat since `alive_since` and no feed lease running
+        at `now`). Never the marks of a live instance, which is queueing them itself."""
+        items = [item_from_row(r) for r in
+                 self._all(Q.SELECT_PENDING, (owner, to_ts(alive_since), to_ts(now)))]
         self._fill_hits(items)
         self._fill_also_in(items)
         return items

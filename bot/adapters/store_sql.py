@@ -161,7 +161,14 @@ ALTER TABLE items ADD COLUMN dedup_sig TEXT;
 ALTER TABLE items ADD COLUMN story_sig TEXT;
 """
 
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6]
+# v7: whose "to publish" mark it is (the instance that stored the item while it had a sink; NULL:
+# nobody's, e.g. stored by a run without a sink or before v7). Pipeline.recover takes only its own
+# marks, nobody's, and those of instances presumed dead: not an alert another instance is
+# queueing right now (which it would publish a second time)
+CORE_V7 = """
+ALTER TABLE publish_pending ADD COLUMN owner TEXT;
+"""
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6, CORE_V7]
 
 # Several instances on one database (PostgreSQL): feed leases and the instance registry.
 # A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
@@ -292,11 +299,16 @@ MATCH_ROW = "(?, ?, ?, ?, ?, ?, ?)"
 ITEM_COLS = ("id, guid, feed, title, link, summary, published_at, lang, duplicate_of, "
              "fetched_at")
 SELECT_ITEM = f"SELECT {ITEM_COLS} FROM items WHERE guid = ?"
-INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id) VALUES {rows} "
+INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id, owner) VALUES {rows} "
                    "ON CONFLICT (item_id) DO NOTHING")
-PENDING_ROW = "(?)"
+PENDING_ROW = "(?, ?)"
+# marks to recover: (owner, alive_since, now). An owner is alive while it is registered and has
+# either beaten its heart since alive_since or holds an unexpired feed lease (mid-cycle)
 SELECT_PENDING = (f"SELECT {ITEM_COLS} FROM items WHERE id IN "
-                  "(SELECT item_id FROM publish_pending) ORDER BY id")
+                  "(SELECT p.item_id FROM publish_pending p WHERE p.owner IS NULL OR p.owner = ? "
+                  "OR NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = p.owner "
+                  "AND (i.heartbeat_at >= ? OR EXISTS (SELECT 1 FROM feeds f "
+                  "WHERE f.claimed_by = i.name AND f.lease_until > ?)))) ORDER BY id")
 CLEAR_PENDING = "DELETE FROM publish_pending WHERE item_id IN ({marks})"
 COUNT_PENDING = "SELECT COUNT(*) FROM publish_pending"
 KNOWN_GUIDS = "SELECT guid FROM items WHERE guid IN ({marks})"

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from bot.core.lexicon import Lexicon, lexicon
 from bot.core.model import Entry
 from bot.core.normalize import fold, prep
 
 TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN_SPLIT = re.compile(r"([a-z0-9]+)")
 _KATA = "ァ-ヺ"
 _KATA_CH = re.compile(f"[{_KATA}ー]")
 _SEPS = "・=゠\\-‐"
@@ -78,18 +81,28 @@ class FieldView:
         self.prepped = prepped
         self.folded = prepped.lower()
         self._tokens: list[tuple[str, int, int]] | None = None
+        self._words: list[str] = []
+        self._starts: list[int] = []     # token starts (and the text's length last)
         self._nf: str | None = None
         self._case: tuple[bool, bool] | None = None
 
     @property
     def tokens(self) -> list[tuple[str, int, int]]:
+        """(token, start, end) of every TOKEN match in the folded text."""
         if self._tokens is None:
-            self._tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(self.folded)]
+            # in C: the text split into separators and tokens, and their lengths added up
+            parts = _TOKEN_SPLIT.split(self.folded)      # [sep, tok, sep, tok, ..., sep]
+            ends = list(accumulate(map(len, parts)))
+            self._words = parts[1::2]
+            self._starts = ends[0::2]
+            self._tokens = list(zip(self._words, self._starts, ends[1::2]))
         return self._tokens
 
     @property
     def words(self) -> list[str]:
-        return [t for t, _, _ in self.tokens]
+        if self._tokens is None:
+            self.tokens
+        return list(self._words)
 
     @property
     def nf(self) -> str:
@@ -110,10 +123,9 @@ class FieldView:
 
     def index_at(self, pos: int) -> int:
         """Index of the first token starting at or after `pos`."""
-        for i, (_, s, _) in enumerate(self.tokens):
-            if s >= pos:
-                return i
-        return len(self.tokens)
+        if self._tokens is None:
+            self.tokens
+        return bisect_left(self._starts, pos, 0, len(self._tokens))
 
     def cased(self, i: int) -> str:
         _, s, e = self.tokens[i]

@@ -26,6 +26,19 @@ class WordSet:
     multi: tuple[tuple[str, ...], ...] = ()
     cjk: tuple[str, ...] = ()
     _cjk_re: re.Pattern | None = field(default=None, repr=False)
+    # look-up aids (same answers, fewer Python steps): the phrases by first and by last token,
+    # in `multi` order
+    _by_first: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict, repr=False)
+    _by_last: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        first: dict[str, list] = {}
+        last: dict[str, list] = {}
+        for m in self.multi:
+            first.setdefault(m[0], []).append(m)
+            last.setdefault(m[-1], []).append(m)
+        self._by_first = {k: tuple(v) for k, v in first.items()}
+        self._by_last = {k: tuple(v) for k, v in last.items()}
 
     @classmethod
     def of(cls, words) -> "WordSet":
@@ -48,8 +61,9 @@ class WordSet:
 
     def find(self, tokens: list[str], folded: str) -> list[str]:
         """Every word of the set in a text given as folded tokens and folded text."""
-        out = [t for t in tokens if t in self.single]
-        if self.multi:
+        single = self.single
+        out = [] if single.isdisjoint(tokens) else [t for t in tokens if t in single]
+        if self.multi and not self._by_first.keys().isdisjoint(tokens):
             for m in self.multi:
                 k = len(m)
                 for i in range(len(tokens) - k + 1):
@@ -61,23 +75,39 @@ class WordSet:
 
     def starts(self, tokens: list[str], i: int) -> str | None:
         """The word of the set that starts at token i, if any (longest phrase first)."""
-        for m in self.multi:
+        if i >= len(tokens):
+            return None          # (a phrase never matches past the end: tokens[i:] is empty)
+        for m in self._by_first.get(tokens[i], ()):
             if tuple(tokens[i:i + len(m)]) == m:
                 return " ".join(m)
-        return tokens[i] if i < len(tokens) and tokens[i] in self.single else None
+        return tokens[i] if tokens[i] in self.single else None
 
     def ends(self, tokens: list[str], i: int) -> str | None:
         """The word of the set that ends at token i (inclusive), if any."""
+        if not 0 <= i < len(tokens):
+            return self._ends_outside(tokens, i)
+        for m in self._by_last.get(tokens[i], ()):
+            k = len(m)
+            if i - k + 1 >= 0 and tuple(tokens[i - k + 1:i + 1]) == m:
+                return " ".join(m)
+        return tokens[i] if tokens[i] in self.single else None
+
+    def _ends_outside(self, tokens: list[str], i: int) -> str | None:
+        """`ends` for an index outside the list (negative ones count from the end in a slice)."""
         for m in self.multi:
             k = len(m)
             if i - k + 1 >= 0 and tuple(tokens[i - k + 1:i + 1]) == m:
                 return " ".join(m)
-        return tokens[i] if 0 <= i < len(tokens) and tokens[i] in self.single else None
+        return None
 
     def cjk_prefix(self, s: str) -> str | None:
+        if not self.cjk or not s.startswith(self.cjk):
+            return None
         return next((w for w in self.cjk if s.startswith(w)), None)
 
     def cjk_suffix(self, s: str) -> str | None:
+        if not self.cjk or not s.endswith(self.cjk):
+            return None
         return next((w for w in self.cjk if s.endswith(w)), None)
 
 

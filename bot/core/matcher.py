@@ -97,11 +97,20 @@ class Matcher:
         self._known_kana = frozenset(k for k in known_kana if k)
         self._office = {id(a): ev.is_office_alias(a.text, self.lex)
                         for w in watchlists for _l, a in w.all_aliases()}
-        self.index = PhraseIndex(phrases)
+        self.index = PhraseIndex(phrases, primary=_is_alias)
 
     # ------------------------------------------------------------------ api
-    def match(self, entry: Entry, prepped: tuple[str, str] | None = None) -> list[Hit]:
-        """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known."""
+    def match(self, entry: Entry, prepped: tuple[str, str] | None = None, *,
+              words: set[bytes] | None = None) -> list[Hit]:
+        """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known;
+        `words`: the Latin words of both (normalize.ascii_words of them lower-cased), as a set."""
+        if prepped is None:
+            prepped = (prep(entry.title) if entry.title else "",
+                       prep(entry.summary) if entry.summary else "")
+        # no alias (exact or typo) anywhere: no hit, whatever else the item holds (_resolve)
+        if not self.index.may_find((prepped[0] if entry.title else "",
+                                    prepped[1] if entry.summary else ""), words):
+            return []
         occ, prepped = self._scan(entry, prepped)
         return self._resolve(entry, prepped, occ, None)
 
@@ -347,6 +356,10 @@ class Matcher:
         if span is None:
             return o.text
         return fv.nf[span[0]:span[1]] if len(fv.nf) != len(fv.original) else fv.original[span[0]:span[1]]
+
+
+def _is_alias(p: Phrase) -> bool:
+    return p.ref.role == "alias"
 
 
 def _overlap(a: Occurrence, b: Occurrence) -> bool:

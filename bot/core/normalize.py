@@ -324,18 +324,20 @@ def weak_alias(text: str, case_sensitive: bool = False) -> str | None:
     return None
 
 
-def detect_lang(text: str, default: str | None = None, *, folded: str | None = None) -> str | None:
+def detect_lang(text: str, default: str | None = None, *, folded: str | None = None,
+                words: set[bytes] | None = None) -> str | None:
     """Cheap script + stop-word language guess. Returns `default` when unsure. Pass `folded`
-    (fold(text)) when the caller has it already."""
+    (fold(text)) when the caller has it already, and `words`, set(ascii_words(folded)), too."""
     if text.isascii():
-        return _latin_lang(folded if folded is not None else text.lower(), default)
+        return _latin_lang(folded if folded is not None else text.lower(), default, words)
     if _KANA_CHARS.search(text):
         return "ja"
     if _HANGUL.search(text):
         return "ko"
     if _HAN.search(text):
         return "ja" if default == "ja" else "zh"
-    return _latin_lang(folded if folded is not None else fold(text), default)
+    return _latin_lang(folded if folded is not None else fold(text), default,
+                       words if folded is not None else None)
 
 
 # ASCII letters and digits kept, every other byte a space: bytes.split() then gives the tokens
@@ -350,8 +352,8 @@ def ascii_words(folded: str) -> list[bytes]:
     return folded.encode("ascii", "replace").translate(ASCII_WORDS).split()
 
 
-def _latin_lang(folded: str, default: str | None) -> str | None:
-    stop = _STOP_ANY.intersection(ascii_words(folded))
+def _latin_lang(folded: str, default: str | None, words: set[bytes] | None = None) -> str | None:
+    stop = _STOP_ANY.intersection(ascii_words(folded) if words is None else words)
     if not stop:
         return default
     counts = [len(stop & s) for s in _STOP_BYTES]                     # set operations, in C

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ahocorasick
@@ -82,7 +83,8 @@ def _automaton(keys: dict[str, object]):
 
 
 class PhraseIndex:
-    def __init__(self, phrases: list[Phrase]):
+    def __init__(self, phrases: list[Phrase], primary: Callable[[Phrase], bool] | None = None):
+        """`primary`: the phrases `may_find` answers for (all of them when None)."""
         # Latin: token sequence -> [(order, cased tokens, phrase)]; order = position in `phrases`
         self._seqs: dict[tuple[str, ...], list[tuple[int, tuple[str, ...], Phrase]]] = {}
         first: set[str] = set()
@@ -113,6 +115,13 @@ class PhraseIndex:
             for b, a in _BOUNDS:
                 keys[b + core + a] = (len(core), toks)
         self._latin_ac = _automaton(keys)
+        # primary phrases by their longest token (may_find): each of a phrase's tokens is a word
+        # of a text it occurs in
+        self._primary_words: dict[bytes, list[frozenset[bytes]]] = {}
+        for toks, lst in self._seqs.items():
+            if any(primary is None or primary(p) for _o, _c, p in lst):
+                self._primary_words.setdefault(max(toks, key=len).encode(), []).append(
+                    frozenset(t.encode() for t in toks))
         self._first = frozenset(t.encode() for t in first)
         # typo candidates of a word with first letter c and length n: aliases of length n-2..n+2
         # within their edit budget (in that order, as they are tried)
@@ -122,12 +131,26 @@ class PhraseIndex:
                    for t, e, p in fuzzy_tokens.get((c, length), ()) if abs(length - n) <= e]
             if lst:
                 self._fuzzy_by[(c, n)] = lst
+        # the same by (first byte, length), for words of 5+ characters (shorter ones have none)
+        self._typo_buckets = {(ord(c), n): lst for (c, n), lst in self._fuzzy_by.items() if n >= 5}
         self._fuzzy_seen: set[bytes] = set()       # words looked up (hit or not)
+        self._quiet: set[bytes] = set()     # ... with no typo hit, and no primary phrase's word
         self._fuzzy_cache: dict[bytes, list[tuple[Phrase, str, float]]] = {}   # ... the hits
         # katakana runs looked up: run -> [(alias phrase, score)], and the runs with any
         self._kana: tuple[dict[str, list[tuple[Phrase, float]]], set[str]] = ({}, set())
         cjk = list(self._cjk)
         self._cjk_ac = _automaton({s: s for s in cjk})
+        # may_find's automaton: primary phrases (True; one nested in another is a key of its
+        # own, a substring of the text too), and (False) what every katakana run within one
+        # edit of a typo-tolerant alias (5+ kana) holds: the alias's first or last two kana
+        # (three for 7+ kana: one edit leaves the first three or the last three in place)
+        keys: dict[str, bool] = {}
+        for alias in (a for lst in self._kana_fuzzy.values() for a, _p in lst):
+            k = 3 if len(alias) >= 7 else 2
+            keys[alias[:k]] = keys[alias[-k:]] = False
+        keys.update((s, True) for s in cjk if any(primary is None or primary(p)
+                                                   for p in self._cjk[s]))
+        self._primary_cjk_ac = _automaton(keys)
         # phrases inside a longer phrase, which the leftmost-longest scan finds instead
         # (キューバ in キューバリブレ)
         self._nested = {outer: [(outer.find(inner, i), inner)
@@ -136,6 +159,42 @@ class PhraseIndex:
                         for outer in cjk}
 
     # ------------------------------------------------------------------ search
+    def may_find(self, prepped: tuple[str, ...], words: set[bytes] | None = None) -> bool:
+        """False only when `find` gives no occurrence of a primary phrase, exact or typo, in any
+        of the prepped texts: the common case (no candidate at all) costs a few C calls over the
+        texts joined (a line feed between them is a boundary for every kind of phrase: no
+        phrase is found across it that `find` would not find in one text). `words`: the Latin
+        words of all the texts (set(ascii_words(...)) of them lower-cased), when known."""
+        folded = "\n".join([p.lower() for p in prepped])
+        if words is None:
+            words = set(ascii_words(folded))
+        rest = words.difference(self._quiet)     # new words, typos, primary phrases' words
+        if rest:
+            new = rest.difference(self._fuzzy_seen)
+            cache = self._typo_cache(rest)
+            if new:
+                quiet = self._quiet
+                if len(quiet) > _FUZZY_CACHE_MAX:
+                    quiet = self._quiet = set()
+                quiet.update(w for w in new if w not in cache and w not in self._primary_words)
+            if not cache.keys().isdisjoint(rest):
+                return True
+            for w in self._primary_words.keys() & rest:
+                for toks in self._primary_words[w]:
+                    if toks <= words:
+                        return True
+        if not folded.isascii() and self._primary_cjk_ac is not None:
+            kana = False
+            for _end, primary in self._primary_cjk_ac.iter(folded):
+                if primary:
+                    return True
+                kana = True
+            if kana and self._cjk_ac is not None:
+                runs = _KATAKANA_RUN.findall(folded)
+                if runs and not self._kana_cache(set(runs))[1].isdisjoint(runs):
+                    return True
+        return False
+
     def find(self, text: str, prepped: str | None = None) -> list[Occurrence]:
         """Occurrences of every phrase in `text` (pass `prepped` = prep(text) if already known)."""
         if prepped is None:
@@ -179,12 +238,7 @@ class PhraseIndex:
             words = ascii_words(folded)
             # this text's own references: parser threads may share the index, and a full cache
             # is replaced, not cleared, so a text never sees it emptied half-way
-            seen, cache = self._fuzzy_seen, self._fuzzy_cache   # cache: the words near an alias
-            if not seen.issuperset(words):             # new words: looked up once each
-                if len(seen) > _FUZZY_CACHE_MAX:
-                    seen, cache = self._fuzzy_seen, self._fuzzy_cache = set(), {}
-                for w in set(words).difference(seen):
-                    self._fuzzy(w, seen, cache)
+            cache = self._typo_cache(words)        # cache: the words near an alias
             if not cache.keys().isdisjoint(words):
                 for m in TOKEN.finditer(folded):
                     hit = cache.get(m.group().encode())
@@ -199,6 +253,21 @@ class PhraseIndex:
         if found:
             found.sort(key=lambda f: (f[0], f[1]))
             out.extend(f[3] for f in found)
+
+    def _typo_cache(self, words) -> dict[bytes, list[tuple[Phrase, str, float]]]:
+        """The typo cache, every one of `words` looked up (new words once each)."""
+        seen, cache = self._fuzzy_seen, self._fuzzy_cache
+        if not seen.issuperset(words):
+            if len(seen) > _FUZZY_CACHE_MAX:
+                seen, cache = self._fuzzy_seen, self._fuzzy_cache = set(), {}
+            new = set(words).difference(seen)
+            seen.update(new)
+            buckets, first = self._typo_buckets, self._first
+            for w in new:      # only a word with a bucket and no phrase starting with it
+                lst = buckets.get((w[0], len(w)))
+                if lst is not None and w not in first and not w.isdigit():
+                    self._fuzzy(w, lst, cache)
+        return cache
 
     @staticmethod
     def _shifts(hay: bytes):
@@ -221,16 +290,14 @@ class PhraseIndex:
         words = re.findall(r"[A-Za-z0-9]+", found)
         return words == list(cased) or found.isupper()
 
-    def _fuzzy(self, word: bytes, seen: set[bytes], cache: dict) -> None:
-        """Aliases within their typo budget of `word` (a token no phrase starts with), into the
-        cache when there are any; too short words and numbers have none."""
-        seen.add(word)
+    @staticmethod
+    def _fuzzy(word: bytes, lst: list[tuple[str, int, Phrase]], cache: dict) -> None:
+        """Aliases within their typo budget of `word` (a token of 5+ characters no phrase starts
+        with; `lst`: its bucket), into the cache when there are any."""
         n = len(word)
-        if n < 5 or word.isdigit() or word in self._first:
-            return
         res = []
         tok = word.decode("ascii")
-        for alias_tok, edits, p in self._fuzzy_by.get((tok[0], n), ()):
+        for alias_tok, edits, p in lst:
             d = OSA.distance(tok, alias_tok, score_cutoff=edits)
             if d <= edits:
                 res.append((p, alias_tok, 100.0 * (1 - d / max(n, len(alias_tok)))))
@@ -263,13 +330,7 @@ class PhraseIndex:
         if not runs:
             return
         runs = set(runs)
-        cache, near = self._kana                 # this text's references (see _find_latin)
-        if len(cache) > _KANA_CACHE_MAX:
-            cache, near = self._kana = ({}, set())
-        for run in runs.difference(cache):
-            cache[run] = found = self._kana_near(run)
-            if found:
-                near.add(run)
+        cache, near = self._kana_cache(runs)
         if runs.isdisjoint(near):
             return
         for m in _KATAKANA_RUN.finditer(folded):
@@ -278,6 +339,17 @@ class PhraseIndex:
                 continue
             for p, score in cache[run]:
                 out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy", score))
+
+    def _kana_cache(self, runs: set[str]):
+        """(run -> near aliases, the runs with any), every one of `runs` looked up."""
+        cache, near = self._kana                 # this text's references (see _find_latin)
+        if len(cache) > _KANA_CACHE_MAX:
+            cache, near = self._kana = ({}, set())
+        for run in runs.difference(cache):
+            cache[run] = found = self._kana_near(run)
+            if found:
+                near.add(run)
+        return cache, near
 
     def _kana_near(self, run: str) -> list[tuple[Phrase, float]]:
         res = []

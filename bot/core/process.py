@@ -22,13 +22,14 @@ from bot.core.dedup import Deduper
 from bot.core.dedup import Prepared as DedupPrepared
 from bot.core.dedup import prepare as dedup_prepare
 from bot.core.model import Entry, Hit, Processed
-from bot.core.normalize import detect_lang, prep
+from bot.core.normalize import ascii_words, detect_lang, prep
 from bot.core.watchlist_plain import plain
 
 if TYPE_CHECKING:   # imported when a matcher is built: the main process of a poll may need none
     from bot.core.matcher import Matcher
 
 SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
+HEAD = 300             # ... and the language guess
 
 _versions = itertools.count(1)
 
@@ -49,11 +50,14 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
     """Normalise once; language guess and matching read the same folded text."""
     tp = prep(entry.title)
     sp = prep(entry.summary) if entry.summary else ""
-    head = f"{tp} {sp[:300]}"
-    lang = detect_lang(head, default=entry.lang, folded=head.lower())
+    head = f"{tp} {sp[:HEAD]}"
+    folded = head.lower()
+    # a summary the head holds whole: the language guess and the matcher read the same words
+    words = set(ascii_words(folded)) if len(sp) <= HEAD else None
+    lang = detect_lang(head, default=entry.lang, folded=folded, words=words)
     if lang != entry.lang:
         entry = replace(entry, lang=lang)
-    hits = matcher.match(entry, (tp, sp))
+    hits = matcher.match(entry, (tp, sp), words=words)
     sp = sp[:SUMMARY_KEPT]
     return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
 

@@ -240,3 +240,74 @@ def test_field_tokens_and_positions_equal_the_regex_scan(text, pos):
     assert FieldView(text, prep(text)).words == [t for t, _, _ in want]     # words first
     assert fv.tokens == want
     assert fv.index_at(pos) == next((i for i, (_, s, _) in enumerate(want) if s >= pos), len(want))
+
+
+def reference_detect_lang(text, default=None):
+    """detect_lang as it was: three script scans, stop words counted from the text's tokens."""
+    import re as _re
+    from bot.core.normalize import _LANGS, _STOP_SETS, fold
+    if text.isascii():
+        folded = text.lower()
+    elif _re.search(r"[\u3040-\u30ff]", text):
+        return "ja"
+    elif _re.search(r"[\uac00-\ud7af]", text):
+        return "ko"
+    elif _re.search(r"[\u4e00-\u9fff]", text):
+        return "ja" if default == "ja" else "zh"
+    else:
+        folded = fold(text)
+    toks = set(_re.findall(r"[a-z0-9]+", folded))
+    counts = [len(toks & _STOP_SETS[lang]) for lang in _LANGS]
+    top = max(counts)
+    if top == 0:
+        return default
+    if default in _LANGS and counts[_LANGS.index(default)] == top:
+        return default
+    if sorted(counts)[-2] == top:
+        return default or _LANGS[counts.index(top)]
+    return _LANGS[counts.index(top)]
+
+
+lang_text = st.lists(st.sampled_from(
+    "the of la el los que de und der die il che le les des is are 米国 キューバ 서울 中国 é ñ "
+    "Ünd Él x y 12 , . Σ".split(" ") + [" ", " "]), max_size=20).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lang_text, st.sampled_from([None, "en", "es", "ja", "fr", "xx"]))
+@example("Él y la casa de los 米国", "es")
+@example("서울 and the", None)
+def test_detect_lang_with_and_without_the_word_set(text, default):
+    from bot.core.normalize import ascii_words, detect_lang, fold
+    want = reference_detect_lang(text, default)
+    assert detect_lang(text, default) == want
+    folded = text.lower() if text.isascii() else fold(text)
+    assert detect_lang(text, default, folded=folded) == want
+    assert detect_lang(text, default, folded=folded, words=set(ascii_words(folded))) == want
+
+
+def test_prepare_reads_the_whole_summary_whatever_its_length():
+    """prepare() shares the head's words with the matcher only when the head holds the whole
+    summary: an alias past the head (or cut by it) is still found, and the language is the
+    head's."""
+    import bot.core.process as process
+    from bot.core.normalize import detect_lang
+    watchlists = load_config(ROOT / "watchlists").watchlists
+    m = Matcher(watchlists)
+    checked = 0
+    for n in range(280, 320):
+        for alias in ("Venezuela", "Sheinbaum", "Greenland", "Caracas"):
+            filler = ("la casa de los " * 40)[:n]
+            for summary in (filler + alias, filler[:-3] + alias + " y el", filler + " " + alias):
+                e = Entry(id="x", feed="f", title="Markets", link="https://x.example/a",
+                          summary=summary, lang="en")
+                got = process.prepare(e, m)
+                tp, sp = prep(e.title), prep(e.summary)
+                head = f"{tp} {sp[:300]}"
+                lang = detect_lang(head, e.lang, folded=head.lower())
+                assert got.lang == lang
+                e2 = Entry(id="x", feed="f", title="Markets", link="https://x.example/a",
+                           summary=summary, lang=lang)
+                assert got.hits == m._resolve(e2, (tp, sp), m._scan(e2, (tp, sp))[0], None)
+                checked += bool(got.hits)
+    assert checked > 100

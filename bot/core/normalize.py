@@ -224,6 +224,8 @@ def _nfkc(s: str) -> str:
 _UNMASK_CHARS = re.compile("[" + "".join(
     re.escape(c) for c in sorted(INVISIBLE | frozenset(CONFUSABLE_LATIN))) + "]")
 _FOLD_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FOLD)) + "]")
+_UNMASK_OR_FOLD = re.compile("[" + "".join(re.escape(c) for c in sorted(
+    INVISIBLE | frozenset(CONFUSABLE_LATIN) | {chr(c) for c in _FOLD})) + "]")
 # _FOLD as a list indexed by code point: str.translate finds every character without the
 # KeyError a dict raises for each unmapped one (2x faster on accented text)
 _FOLD_LIST: list[int | str | None] = list(range(max(_FOLD) + 1))
@@ -251,9 +253,10 @@ def _prep(s: str) -> str:
             # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
             # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes
             return _acronyms(b.translate(_FOLD_LATIN1).decode("latin-1"))
-        if _UNMASK_CHARS.search(s) is not None:
-            s = _unmask(s)
-        s = _fold_accents(s)
+        if _UNMASK_OR_FOLD.search(s) is not None:      # (most CJK text: neither)
+            if _UNMASK_CHARS.search(s) is not None:
+                s = _unmask(s)
+            s = _fold_accents(s)
         if not s.isascii():
             s = _kana_fold(s)
     return _acronyms(s)
@@ -281,6 +284,7 @@ def fold(s: str) -> str:
 _KANA_CHARS = re.compile(r"[\u3040-\u30ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
+_CJK_CHARS = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")     # any of the three
 
 _STOP = {
     "en": "the of to in and a for on with says said after is are was will over as at by from its "
@@ -330,12 +334,13 @@ def detect_lang(text: str, default: str | None = None, *, folded: str | None = N
     (fold(text)) when the caller has it already, and `words`, set(ascii_words(folded)), too."""
     if text.isascii():
         return _latin_lang(folded if folded is not None else text.lower(), default, words)
-    if _KANA_CHARS.search(text):
-        return "ja"
-    if _HANGUL.search(text):
-        return "ko"
-    if _HAN.search(text):
-        return "ja" if default == "ja" else "zh"
+    if _CJK_CHARS.search(text):          # one scan for Latin text with accents
+        if _KANA_CHARS.search(text):
+            return "ja"
+        if _HANGUL.search(text):
+            return "ko"
+        if _HAN.search(text):
+            return "ja" if default == "ja" else "zh"
     return _latin_lang(folded if folded is not None else fold(text), default,
                        words if folded is not None else None)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from fakebotapi import FakeBotAPI
 from feedserver import make_rss
 from test_telegram_e2e import wait_exit
+from waiting import eventually
 
 from bot.adapters.store import Store
 
@@ -76,6 +77,11 @@ async def test_two_services_leader_killed_mid_cycle_and_mid_delivery(tmp_path, f
         await api.wait_for(lambda: len(api.calls_of("getUpdates")) > 0, timeout=30)
         await api.wait_for(lambda: all(feed_server.requests_for(p) for p in slow), timeout=30)
         two = start(tmp_path, "two", api, pg_url, logs["two"])
+        # `two` is up (registered: it polls and can take over) before `one` is killed; on a
+        # loaded machine its start-up takes longer than `one`'s first deliveries
+        with Store.open(pg_url) as s:
+            await eventually(lambda: "two" in {i["name"] for i in s.instances()}, 60, 0.1,
+                             what=lambda: f"instances: {s.instances()}")
         await api.wait_for(lambda: sum(1 for _ in got()) >= 8, timeout=40)
         # pause the round (every send gets 429 retry_after 3), then kill -9 the leader
         api.fail("sendMessage", retry_after=3, times=10**6)

@@ -17,6 +17,7 @@ from bot.adapters.parse_pool import ParserPool
 from bot.adapters.store import Store
 from bot.adapters.store_sql import from_ts
 from bot.adapters.window import StoreWindow, StoryWindow, stored_sig
+from bot.adapters.window_snap import SnapWindow
 from bot.core.dedup import Deduper, pack_sig
 from bot.core.lazydedup import LazyDeduper
 from bot.core.stories import unpack_features
@@ -266,7 +267,8 @@ def warm_lazy(deduper: LazyDeduper, store: Store, window: float) -> int | None:
     signatures for the next time."""
     now = utcnow()
     since = now - timedelta(seconds=window)
-    view = StoreWindow.read(store, since, now)
+    # the look-up structures a previous run kept (window_snap), else the window read and scanned
+    view = SnapWindow.open(store, since, now) or StoreWindow.read(store, since, now)
     if view is None:
         return None
     if not len(view):                   # nothing stored in the window: an ordinary index

@@ -19,7 +19,7 @@ V6_INSERT_PENDINGS = ("INSERT INTO publish_pending (item_id) VALUES {rows} "
 
 @contextmanager
 def older_schema(version: int):
-    """Inside: Store.open migrates the core component up to `version` only (4 to 6), and
+    """Inside: Store.open migrates the core component up to `version` only (4 to 7), and
     save_processed writes items and marks as that version did (the columns it knew)."""
     saved = list(Store.MIGRATIONS["core"])
     insert = Store._insert_rows

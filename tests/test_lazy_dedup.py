@@ -17,7 +17,9 @@ import pytest
 
 import bot.app as app_mod
 from bot.adapters.store import Store
+from bot.adapters import window_snap
 from bot.adapters.window import StoreWindow
+from bot.adapters.window_snap import SnapWindow
 from bot.app import warm, warm_lazy
 from bot.core.dedup import Deduper
 from bot.core.lazydedup import LazyDeduper
@@ -318,3 +320,169 @@ def test_the_lazy_view_is_the_warmed_index(database, entries, monkeypatch):
         assert v["twin-later"][1:3] == ("twin-en", "title")
         assert v["link-later"][1:3] == (rows[0][1], "url")
         same_state(d, ref, proc, items)
+
+
+# --- the kept snapshot of the window (adapters/window_snap.py) -----------------------------------
+
+def snap_view(s: Store, **kw) -> LazyDeduper:
+    d = lazy(s, scan_budget=1e12, **kw)
+    assert isinstance(d._view, SnapWindow)
+    return d
+
+
+def newer(entries: list[Entry], at) -> list[Entry]:
+    """Items stored after a snapshot was made: new stories, copies of stored ones (so the
+    newest postings of crowded features and headline keys mix old and new), a link seen before."""
+    out = []
+    for i, e in enumerate(entries[::5]):
+        k = i % 4
+        if k == 0:
+            out.append(Entry(f"after{i}", "after", e.title + " - After", "", e.summary, at, e.lang))
+        elif k == 1:
+            out.append(Entry(f"afterurl{i}", "after", "Something else " + str(i), e.link or
+                             f"https://after.example/{i}", "", at, e.lang))
+        elif k == 2:        # published before the snapshot's items (sorted among them)
+            out.append(Entry(f"afterold{i}", "after", " ".join(reversed(e.title.split())),
+                             "", e.summary, (e.published or at) - timedelta(minutes=7), e.lang))
+        else:
+            out.append(Entry(f"afternew{i}", "after", f"Venezuela oil exports {i} fall in Caracas",
+                             f"https://after.example/n{i}", "", at, "en"))
+    return out
+
+
+def test_a_kept_snapshot_brought_up_to_date_is_the_warmed_index(database, entries, monkeypatch):
+    """A snapshot made 6 hours earlier (the window has moved: items left it), items stored since
+    (merged in warm-up order), then the later items: the warmed index's verdicts and state."""
+    proc = W.fill(database, entries)
+    then = NOW - timedelta(hours=6)
+    monkeypatch.setattr(app_mod, "utcnow", lambda: then)
+    with Store.open(database) as s:
+        d = snap_view(s)
+        assert d._view.rebuilt                          # none kept yet: made and saved
+        assert decide(d, proc, later(entries)[:30])     # (decides at `then`: a test of itself)
+        extra = newer(entries, NOW - timedelta(hours=2))
+        s.save_processed([proc.decide(e, proc.prepare(e), NOW) for e in extra],
+                         fetched_at=NOW - timedelta(hours=1))
+    monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
+    items = later(entries) + newer(entries, NOW)
+    with Store.open(database) as s:
+        ref = full(s)
+        want = decide(ref, proc, items)
+        d = snap_view(s)
+        assert d._view.rebuilt == ""                    # the kept one, brought up to date
+        view = d._view
+        assert view._dead and view._d_ids                # items left, items came
+        assert decide(d, proc, items) == want
+        assert any(v[0].startswith("after") and v[1] and v[1].startswith("after")
+                   for v in want)                       # found among the items stored since
+        same_state(d, ref, proc, items)
+        for batch in (1, 25):
+            assert decide(snap_view(s), proc, items, batch) == want
+        # materialised midway: the warmed index
+        d = snap_view(s)
+        d.scan_budget = 0
+        assert decide(d, proc, items, 10) == want and not d.lazy
+        a, b = W.structure(d), W.structure(ref)
+        for k in a:
+            assert a[k] == b[k], k
+
+
+def test_a_snapshot_that_cannot_be_trusted_is_rebuilt(database, entries, monkeypatch):
+    """Damaged, of another format, a window moved back, items of the window deleted or
+    replaced (the same ids), an item that left it deleted, too much changed: rebuilt from the
+    items, with the warmed index's verdicts."""
+    proc = W.fill(database, entries)
+    now = [NOW - timedelta(hours=3)]
+    monkeypatch.setattr(app_mod, "utcnow", lambda: now[0])
+    items = later(entries)[:120]
+
+    def check(s, rebuilt: bool):
+        d = snap_view(s)
+        assert bool(d._view.rebuilt) == rebuilt, d._view.rebuilt
+        assert decide(d, proc, items) == decide(full(s), proc, items)
+
+    since = NOW - timedelta(seconds=WINDOW)
+    with Store.open(database) as s:
+        check(s, True)
+        check(s, False)
+        now[0] = NOW
+        check(s, False)                                 # moved on: kept
+        data = s.window_snapshot()
+        for bad in (data[:-1] + bytes([data[-1] ^ 1]), data[:len(data) // 2],
+                    b"sokuho window snapshot 0\n" + data[25:], b"", b"\x00" * 100):
+            s.save_window_snapshot(bad)
+            check(s, True)
+        now[0] = NOW - timedelta(hours=1)               # the clock went back
+        check(s, True)
+        now[0] = NOW
+        check(s, False)
+        # an item of the window deleted
+        (rowid,), = s._all("SELECT id FROM items WHERE fetched_at >= ? OR published_at >= ? "
+                           "ORDER BY id LIMIT 1", (W.Q.to_ts(since), W.Q.to_ts(since)))
+        with s.transaction() as c:
+            c.execute("DELETE FROM matches WHERE item_id = ?", (rowid,))
+            c.execute("DELETE FROM items WHERE id = ?", (rowid,))
+        check(s, True)
+        # the newest item replaced by another with its id
+        last = s.max_item_id()
+        row = s._all("SELECT guid, feed, title, link, canonical_link, summary, published_at, "
+                     "fetched_at, lang, dedup_sig FROM items WHERE id = ?", (last,))[0]
+        with s.transaction() as c:
+            c.execute("DELETE FROM matches WHERE item_id = ?", (last,))
+            c.execute("DELETE FROM items WHERE id = ?", (last,))
+            c.execute("INSERT INTO items (id, guid, feed, title, link, canonical_link, summary, "
+                      "published_at, fetched_at, lang, dedup_sig) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                      "?, ?, ?, ?)", (last, "replaced", *row[1:]))
+        check(s, True)
+        check(s, False)
+    # an item that left the window since the snapshot was made, deleted
+    now[0] = NOW - timedelta(hours=6)
+    with Store.open(database) as s:
+        check(s, True)
+        now[0] = NOW
+        gone = s._all("SELECT id FROM items WHERE fetched_at < ? AND published_at >= ? AND "
+                      "published_at < ? AND published_at > fetched_at ORDER BY id LIMIT 1",
+                      (W.Q.to_ts(since), W.Q.to_ts(since - timedelta(hours=6)),
+                       W.Q.to_ts(since)))
+        assert gone
+        with s.transaction() as c:
+            c.execute("DELETE FROM matches WHERE item_id = ?", (gone[0][0],))
+            c.execute("DELETE FROM items WHERE id = ?", (gone[0][0],))
+        check(s, True)
+    # too much changed since: rebuilt rather than merged at every run
+    monkeypatch.setattr(window_snap, "_STALE_MIN", 0)
+    monkeypatch.setattr(window_snap, "_STALE", 0)
+    with Store.open(database) as s:
+        extra = newer(entries, NOW)[:5]
+        s.save_processed([proc.decide(e, proc.prepare(e), NOW) for e in extra], fetched_at=NOW)
+        check(s, True)
+        check(s, False)
+
+
+def test_a_store_made_before_the_snapshot_table(database, entries, monkeypatch):
+    """A store of core v7 (signatures, no window_snapshot table): migrated on open (v8), its
+    first lazy check makes and keeps a snapshot, the next uses it; the warmed index's verdicts."""
+    try:
+        from tests.oldschema import older_schema
+    except ImportError:  # pragma: no cover
+        from oldschema import older_schema
+    with older_schema(7):
+        proc = W.fill(database, entries)
+        with Store.open(database) as s:
+            assert not s.has_table("window_snapshot")
+    monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
+    items = later(entries)[:150]
+    with Store.open(database) as s:
+        assert s.has_table("window_snapshot") and s.window_snapshot() is None
+        want = decide(full(s), proc, items)
+        d = snap_view(s)
+        assert d._view.rebuilt and s.window_snapshot() is not None
+        assert decide(d, proc, items) == want
+        d = snap_view(s)
+        assert d._view.rebuilt == ""
+        assert decide(d, proc, items) == want
+    with Store.open(database, readonly=True) as s:      # read-only: no snapshot made or kept
+        assert SnapWindow.open(s, NOW - timedelta(seconds=WINDOW), NOW) is None
+        d = lazy(s, scan_budget=1e12)
+        assert isinstance(d._view, StoreWindow) and not isinstance(d._view, SnapWindow)
+        assert decide(d, proc, items) == want

@@ -167,8 +167,8 @@ def test_expired_reports_no_longer_gather_stories():
 def test_candidates_per_item_are_bounded_whatever_the_index_size(monkeypatch):
     idx = StoryIndex(10**9, candidates=16, max_postings=32)
     scored = []
-    real = idx.score
-    monkeypatch.setattr(idx, "score", lambda *a, **k: scored.append(1) or real(*a, **k))
+    real = idx._dice           # what check() scores each candidate with
+    monkeypatch.setattr(idx, "_dice", lambda *a, **k: scored.append(1) or real(*a, **k))
     for i in range(3000):
         f = features(prep(f"Ecuador mining report number {i} on tunnel safety"), SUMMARY, "en")
         idx.add(f"x{i}", f"x{i}", "en", T0.timestamp() + i, {"ecuador"}, f)

@@ -755,6 +755,53 @@ class Store:
                     return
                 yield rows
 
+    def window_sigs_keyed(self, since: datetime, size: int = 8192) -> Iterator[list[tuple]]:
+        """window_sigs() with each item's sort key in that order and the last `since` at which
+        the window holds it: (id, link, dedup_sig, okey, ekey) (stored timestamp texts)."""
+        s = to_ts(since)
+        with self._lock, self._errors("reading"):
+            cur = self.conn.execute(Q.WINDOW_SIGS_KEYED, (s, s))
+            while True:
+                rows = cur.fetchmany(size)
+                if not rows:
+                    return
+                yield rows
+
+    def window_after(self, rowid: int, since: datetime) -> list[tuple]:
+        """window_sigs_keyed() rows of the window's items stored after `rowid` (by id)."""
+        s = to_ts(since)
+        return self._all(Q.WINDOW_AFTER, (rowid, s, s))
+
+    def window_upto(self, rowid: int, since: datetime) -> tuple[int, int]:
+        """(how many, sum of their ids) of the window's items with id <= rowid."""
+        s = to_ts(since)
+        rows = self._all(Q.WINDOW_UPTO, (s, rowid, s, s, rowid))
+        return sum(int(r[0]) for r in rows), sum(int(r[1]) for r in rows)
+
+    def sigs_of(self, rowids: list[int]) -> dict[int, str | None]:
+        """id -> dedup_sig of these items (deleted ones are absent)."""
+        out: dict[int, str | None] = {}
+        for chunk in chunks(list(rowids)):
+            out.update(self._all(Q.SIGS_OF.format(marks=marks(len(chunk))), chunk))
+        return out
+
+    def guid_of(self, rowid: int) -> str | None:
+        rows = self._all(Q.GUID_OF, (rowid,))
+        return rows[0][0] if rows else None
+
+    def window_snapshot(self, name: str = "dedup") -> bytes | None:
+        """The lazy duplicate check's persisted look-up structures (window_snap.py), or None."""
+        rows = self._all(Q.SNAPSHOT_GET, (name,))
+        return bytes(rows[0][0]) if rows else None
+
+    def save_window_snapshot(self, data: bytes | None, name: str = "dedup") -> None:
+        """Keep (None: drop) the snapshot; derived data: not made durable here."""
+        with self.transaction(durable=False) as c:
+            if data is None:
+                c.execute(Q.SNAPSHOT_DROP, (name,))
+            else:
+                c.execute(Q.SNAPSHOT_PUT, (name, data))
+
     def with_link(self, url: str, since: datetime) -> list[int]:
         """The ids of the window's items with this canonical link (and a link), in
         index_rows' order (no index: a scan of the window)."""

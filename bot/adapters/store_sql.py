@@ -168,7 +168,18 @@ ALTER TABLE items ADD COLUMN story_sig TEXT;
 CORE_V7 = """
 ALTER TABLE publish_pending ADD COLUMN owner TEXT;
 """
-CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6, CORE_V7]
+
+# v8: the lazy duplicate check's look-up structures of the window (bot/adapters/window_snap.py),
+# kept between `poll --once` runs: derived data, checked against the items before each use and
+# rebuilt from them when it cannot be trusted (so it is never needed: dropping it is harmless).
+CORE_V8 = """
+CREATE TABLE window_snapshot (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
+"""
+CORE_MIGRATIONS = [CORE_V1, CORE_V2, CORE_V3, CORE_V4, CORE_V5, CORE_V6, CORE_V7,
+                   CORE_V8]
 
 # Several instances on one database (PostgreSQL): feed leases and the instance registry.
 # A feed claimed by an instance (claimed_by, lease_until) is not polled by another until the lease
@@ -277,6 +288,26 @@ WINDOW_WHERE = ("((published_at > fetched_at AND published_at >= ?) OR fetched_a
                 "ORDER BY COALESCE(published_at, fetched_at), id")
 WINDOW_SIGS = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, dedup_sig "
                "FROM items WHERE " + WINDOW_WHERE)
+# the same with each item's place in that order (okey) and the last `since` at which the window
+# holds it (ekey: WINDOW_WHERE holds an item exactly while ekey >= since)
+WINDOW_KEYS = ("COALESCE(published_at, fetched_at), "
+               "CASE WHEN published_at > fetched_at THEN published_at ELSE fetched_at END")
+WINDOW_SIGS_KEYED = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, dedup_sig, "
+                     + WINDOW_KEYS + " FROM items WHERE " + WINDOW_WHERE)
+WINDOW_AFTER = ("SELECT id, CASE WHEN link = '' THEN '' ELSE canonical_link END, dedup_sig, "
+                + WINDOW_KEYS + " FROM items WHERE id > ? AND " + WINDOW_WHERE)
+# (the two parts of WINDOW_WHERE apart: each is read from its own index, items_fetched_at and
+# the partial items_published_late)
+WINDOW_UPTO = ("SELECT COUNT(*), COALESCE(SUM(id), 0) FROM items WHERE fetched_at >= ? AND id <= ? "
+               "UNION ALL SELECT COUNT(*), COALESCE(SUM(id), 0) FROM items "
+               "WHERE published_at > fetched_at AND published_at >= ? AND fetched_at < ? "
+               "AND id <= ?")
+SIGS_OF = "SELECT id, dedup_sig FROM items WHERE id IN ({marks})"
+GUID_OF = "SELECT guid FROM items WHERE id = ?"
+SNAPSHOT_GET = "SELECT data FROM window_snapshot WHERE name = ?"
+SNAPSHOT_PUT = ("INSERT INTO window_snapshot (name, data) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET data = excluded.data")
+SNAPSHOT_DROP = "DELETE FROM window_snapshot WHERE name = ?"
 # the window's matched items (the story index is built from these alone), in the same order
 INDEX_ROWS_MATCHED = (f"SELECT {INDEX_COLS} FROM items WHERE id IN (SELECT item_id FROM matches) "
                       "AND " + WINDOW_WHERE)

@@ -15,7 +15,7 @@ from datetime import datetime
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from itertools import accumulate, groupby
+from itertools import accumulate, groupby, repeat
 from sys import intern as _intern
 from operator import itemgetter
 
@@ -64,6 +64,35 @@ _HEX_DIGITS = str.maketrans("", "", "0123456789abcdef")
 _NO_KEY = " " * 32          # an item without a headline key, in the fixed-width key text
 
 
+def parse_rows(rows: list[tuple]) -> tuple | None:
+    """Rows (id, link, dedup_sig, ...) of the window -> (ids, links, headline keys (hex or ""),
+    title features (space-joined)), or None when a signature is missing or is not one the scan
+    reads exactly as unpack_sig does (checked on all of them at once)."""
+    ids, urls, sigs = list(zip(*rows))[:3]
+    if None in sigs:
+        return None
+    n = len(sigs)
+    # every signature's 7 fields at once (a tab never occurs inside a field)
+    joined = "\t".join(sigs)
+    # no newline; no field starting or ending with a space, no two spaces: the title
+    # features as unpack_sig splits them (the other fields never hold spaces either)
+    if "\n" in joined or "  " in joined or "\t " in joined or " \t" in joined:
+        return None
+    fields = joined.split("\t")
+    del joined
+    if len(fields) != 7 * n or fields[0::7].count(SIG_FORMAT) != n:
+        return None
+    again = fields[6::7]
+    if again.count("") + again.count("1") != n:
+        return None
+    kk, titles = fields[1::7], fields[2::7]
+    if not set(map(len, kk)) <= {0, 32} or "".join(kk).translate(_HEX_DIGITS):
+        return None
+    if titles[0][:1] == " ":            # (the first row's title follows no tab)
+        return None
+    return ids, urls, kk, titles
+
+
 class StoreWindow:
     """The window's items as stored when read(); WindowView for LazyDeduper.
 
@@ -110,28 +139,10 @@ class StoreWindow:
         return self
 
     def _add(self, rows: list[tuple], texts: list, keys: list, hashes: array) -> bool:
-        ids, urls, sigs = zip(*rows)
-        if None in sigs:
+        parsed = parse_rows(rows)
+        if parsed is None:
             return False
-        n = len(sigs)
-        # every signature's 7 fields at once (a tab never occurs inside a field)
-        joined = "\t".join(sigs)
-        # no newline; no field starting or ending with a space, no two spaces: the title
-        # features as unpack_sig splits them (the other fields never hold spaces either)
-        if "\n" in joined or "  " in joined or "\t " in joined or " \t" in joined:
-            return False
-        fields = joined.split("\t")
-        del joined
-        if len(fields) != 7 * n or fields[0::7].count(SIG_FORMAT) != n:
-            return False
-        again = fields[6::7]
-        if again.count("") + again.count("1") != n:
-            return False
-        kk, titles = fields[1::7], fields[2::7]
-        if not set(map(len, kk)) <= {0, 32} or "".join(kk).translate(_HEX_DIGITS):
-            return False
-        if titles[0][:1] == " ":            # (the first row's title follows no tab)
-            return False
+        ids, urls, kk, titles = parsed
         lines = " \n ".join(titles)
         self.ids.extend(ids)
         texts.append(lines)
@@ -233,11 +244,14 @@ class StoreWindow:
             sig = self._decode(first[:1])[0]
         return sig.root
 
+    def _all_ids(self) -> list[int]:
+        return list(self.ids)
+
     def all_sigs(self):
         """Every item, in order: (sig, link, added_at) (the decoded ones are the same objects)."""
         sigs, now, nowts, summary_of = self._sigs, self.now, self.nowts, self.store.summary_of
         bad: list[str] = []
-        for r in self.store.index_rows_of(list(self.ids)):
+        for r in self.store.index_rows_of(self._all_ids()):
             sig = sigs.get(r[0])
             if sig is None:
                 sig, url, added, _ = stored_sig(r, now, nowts, summary_of, bad)
@@ -268,6 +282,7 @@ class StoreWindow:
 
 
 _US = "\x1f"                # between story terms (stories.pack_features)
+_SCANS = 3                  # StoryWindow: scans before the terms are indexed in memory
 
 
 class StoryWindow:
@@ -302,8 +317,11 @@ class StoryWindow:
         self._terms_starts = array("q", accumulate(map((3).__add__, map(len, terms)),
                                                    initial=0))
         self._gate_text = " " + " \n ".join(gates) + " "
+        self._terms, self._gate_rows = terms, gates
+        self._scans = 0                         # look-ups by scanning the texts so far
+        self._rows_of: dict | None = None       # then indexed in memory (index())
         self._df: dict[str, int] = {}
-        self._ends: dict[str, list[int]] = {}   # term -> the offsets of all its matches
+        self._ends: dict[str, list[int]] = {}   # term -> the rows holding it, in order
         self._gate: dict[str, int] = {}
         self._post: dict[str, list] = {}
 
@@ -359,17 +377,49 @@ class StoryWindow:
         """Scan for the story terms and headline (gate) features not looked up yet."""
         terms = [x for x in terms if x not in self._df]
         gates = [x for x in gates if x not in self._gate]
-        if terms:
-            found = _scan(self._terms_text, terms, _US, _US, "\n")
-            self.spent += len(self._terms_text) // 300
-            for x, (n, ends) in zip(terms, found):
+        if not (terms or gates):
+            return False
+        if self._rows_of is None and self._scans < _SCANS:
+            # a few batches (a feed or two with news): scanned, cheaper than indexing it all
+            self._scans += 1
+            starts, text = self._terms_starts, self._terms_text
+            if terms:
+                self.spent += len(text) // 300
+            for x, (n, ends) in zip(terms, _scan(text, terms, _US, _US, "\n")):
                 self._df[x] = n
-                self._ends[x] = ends
+                self._ends[x] = list(map((-1).__add__, map(bisect_right, repeat(starts), ends)))
                 self.spent += n
-        if gates:
-            for x, (n, _) in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n", 0)):
-                self._gate[x] = n
+            if gates:
+                for x, (n, _) in zip(gates, _scan(self._gate_text, gates, " ", " ", " \n", 0)):
+                    self._gate[x] = n
+            return True
+        if self._rows_of is None:
+            self._index()
+        rows_of, none = self._rows_of, []
+        for x in terms:
+            # (a term holding a separator of the stored terms is never one of them)
+            rows = rows_of.get(x, none) if x and "\n" not in x else none
+            self._df[x] = len(rows)
+            self._ends[x] = rows
+            self.spent += 1
+        for x in gates:
+            self._gate[x] = self._gates.get(x, 0) if x and "\n" not in x else 0
         return bool(terms or gates)
+
+    def _index(self) -> None:
+        """Each term's rows (in order) and each headline feature's number of rows, in memory."""
+        rows_of: dict[str, list[int]] = {}
+        for i, t in enumerate(self._terms):
+            if t:
+                for x in t.split(_US):
+                    rows_of.setdefault(x, []).append(i)
+        gate: dict = {}
+        full = [g for g in self._gate_rows if g]
+        if full:
+            _count_elements(gate, " ".join(full).split(" "))
+        self._rows_of, self._gates = rows_of, gate
+        self._terms_text = self._gate_text = ""
+        self.spent += len(rows_of)
 
     def df(self, term: str) -> int:
         if term not in self._df:
@@ -388,9 +438,7 @@ class StoryWindow:
         out = self._post.get(term)
         if out is None:
             self.df(term)
-            starts = self._terms_starts
-            out = self._post[term] = [self.report(bisect_right(starts, e) - 1)
-                                      for e in self._ends[term][-cap:]]
+            out = self._post[term] = [self.report(i) for i in self._ends[term][-cap:]]
         return out[-cap:]
 
     def index_of(self, guid: str) -> int | None:
@@ -435,7 +483,7 @@ class StoryWindow:
         if f.w is not None:
             return
         self.want(f.terms)
-        at, ends = self._terms_starts[i], self._ends
+        at, ends = i, self._ends
         lang = self._langs[i]
         StoryIndex.weigh(_Rarity({t: bisect_left(ends[t], at) for t in f.terms},
                                  {lang: self._nbefore[i]}, self.min_docs), f, lang)

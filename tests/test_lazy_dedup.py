@@ -23,7 +23,7 @@ from bot.adapters.window_snap import SnapWindow
 from bot.app import warm, warm_lazy
 from bot.core.dedup import Deduper
 from bot.core.lazydedup import LazyDeduper
-from bot.core.model import Entry
+from bot.core.model import Entry, Processed
 from bot.core.stories import StoryIndex
 
 try:
@@ -361,13 +361,25 @@ def test_a_kept_snapshot_brought_up_to_date_is_the_warmed_index(database, entrie
         assert d._view.rebuilt                          # none kept yet: made and saved
         assert decide(d, proc, later(entries)[:30])     # (decides at `then`: a test of itself)
         extra = newer(entries, NOW - timedelta(hours=2))
-        s.save_processed([proc.decide(e, proc.prepare(e), NOW) for e in extra],
+        # stored since: decided, except the links seen before, stored as their own roots (as a
+        # feed's backlog is): the window's first item with the link stays the one found
+        s.save_processed([Processed(e, dedup_sig=proc.prepare(e).dedup.packed())
+                          if e.id.startswith("afterurl") else
+                          proc.decide(e, proc.prepare(e), NOW) for e in extra],
+                         fetched_at=NOW - timedelta(hours=1))
+        # a new link stored twice since (each its own root): the first in warm-up order counts
+        shared = [Entry(f"shared-{k}", "after", f"Shared link story {k}", "https://after.example/s",
+                        "", NOW - timedelta(hours=h), "en") for k, h in (("b", 3), ("a", 4))]
+        s.save_processed([Processed(e, dedup_sig=proc.prepare(e).dedup.packed()) for e in shared],
                          fetched_at=NOW - timedelta(hours=1))
     monkeypatch.setattr(app_mod, "utcnow", lambda: NOW)
-    items = later(entries) + newer(entries, NOW)
+    items = later(entries) + newer(entries, NOW) + [
+        Entry("shared-later", "x", "Something else entirely", "https://after.example/s", "", NOW,
+              "en")]
     with Store.open(database) as s:
         ref = full(s)
         want = decide(ref, proc, items)
+        assert want[-1][1:3] == ("shared-a", "url")
         d = snap_view(s)
         assert d._view.rebuilt == ""                    # the kept one, brought up to date
         view = d._view

@@ -25,3 +25,30 @@ def test_non_http_left_alone():
 def test_idempotent(url):
     once = canonical_url(url)
     assert canonical_url(once) == once
+
+
+# the fast path (canonical_url) against the general one (_canonical_slow): the same string for any
+# URL, including the ones it must hand over (escapes, ports, fragments, "=" in a value, ";")
+_url_pieces = st.sampled_from(
+    ["https://", "http://", "HTTP://", "www.", "News.Example", ".", ":", ":443", ":8080", "/", "//",
+     "a", "B", "0", "-", "_", "~", "?", "&", "=", "#", "%20", "%2F", "+", ";", "@", "é", " ",
+     "utm_source=rss", "utm_medium", "fbclid=x", "UTM_Campaign=y", "p=2", "a=1", "ref_src",
+     "mc_cid=3", "q=a b", "q=x=y", "k="])
+
+
+@given(st.lists(_url_pieces, max_size=16))
+def test_fast_path_gives_what_the_general_path_gives(parts):
+    from bot.core.urlclean import _canonical_slow
+    url = "".join(parts)
+    expected = _canonical_slow.__wrapped__(url.strip()) if url.strip() else ""
+    assert canonical_url(url) == expected
+
+
+def test_fast_path_examples():
+    from bot.core.urlclean import _canonical_slow
+    for url in ("https://www.x.example/en/2026/a-b-3?utm_source=rss&utm_medium=feed",
+                "http://X.example?b=2&a=1&a=&c", "https://x.example/a/?=v&&k=v=w",
+                "https://x.example/?", "https://x.example/a?utm_x=1&Fbclid=2",
+                "https://x.example./a//b?z=1"):
+        assert canonical_url(url) == _canonical_slow.__wrapped__(url)
+    assert canonical_url("http://X.example?b=2&a=1&a=&c") == "https://x.example/?a=&a=1&b=2&c="

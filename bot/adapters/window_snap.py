@@ -140,12 +140,15 @@ class Snapshot:
         parts = [("\n".join(self.feats)).encode("utf-8", "surrogatepass")]
         for name, kind in _PARTS:
             v = getattr(self, name)
-            parts.append(v if not kind else v.tobytes())
-        body = b"".join(parts)
+            parts.append(v if not kind else memoryview(v).cast("B"))
+        adler = 1
+        for p in parts:
+            adler = zlib.adler32(p, adler)
         head = {"since": self.since, "upto": self.upto, "guid": self.guid, "idsum": self.idsum,
                 "n": self.n, "nf": len(self.feats), "sizes": [len(p) for p in parts],
-                "order": sys.byteorder, "adler": zlib.adler32(body)}
-        return MAGIC + json.dumps(head).encode() + b"\n" + body
+                "order": sys.byteorder, "adler": adler}
+        # one copy of the arrays (the result), none in between
+        return b"".join([MAGIC, json.dumps(head).encode(), b"\n", *parts])
 
     @classmethod
     def loads(cls, data: bytes | None) -> "Snapshot | None":

@@ -13,6 +13,8 @@ import re
 import sys
 from hashlib import blake2b
 from collections import Counter, deque
+from itertools import chain, filterfalse
+from operator import itemgetter
 
 try:
     from collections import _count_elements     # Counter.update's C loop, on any dict
@@ -37,12 +39,14 @@ _PREFIX = re.compile(r"^(?:(?:UPDATE|CORRECTED|REFILE|EXCLUSIVE|BREAKING|WRAPUP|
                      r"(?:\s*\d+)?\s*[-:]\s*|【[^】]{1,12}】\s*|\[[^\]]{1,12}\]\s*)", re.I)
 # the first characters _PREFIX can start with (any case): most headlines skip it at once
 _PREFIX_FIRST = frozenset("UuCcRrEeBbWwAa【[")
-_LATIN = re.compile(r"[a-z0-9]+")
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
+# (a pattern written "[x][x]*" rather than "[x]+" starts with its class: the regex engine then
+# scans for that class in C; "[x]+" is tried at every position)
+_LATIN = re.compile(r"[a-z0-9][a-z0-9]*")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af][\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]*")
 # feature runs skip hiragana: in Japanese headlines it is mostly particles (に, を, が, は, の),
 # which, like stop words, make unrelated headlines look alike
 _CJK_CONTENT = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]+")
-_NUM = re.compile(r"\d+(?:[.,]\d+)?")
+_NUM = re.compile(r"\d\d*(?:[.,]\d+)?")
 # a capitalised word not preceded by a word character or an apostrophe (the lookbehind after the
 # first letter: the search then only stops at capitals)
 _CAP = re.compile(r"[A-Z](?<![\w'][A-Z])[A-Za-z]+")
@@ -64,8 +68,15 @@ _SUFFIX_REV = (re.compile(r"[^-|–—]{2,40}\s+[-|–—]\s+"), re.compile(r"[^
                re.compile(r"\s*[）)][^（）()]{1,15}[（(]\s*"))
 
 
+# a suffix needs one of these separators, or a closing bracket last (most headlines have neither)
+_SUFFIX_SEP = re.compile("[-|–—｜]")
+_SUFFIX_LAST = frozenset(")）")
+
+
 def _suffix_start(t: str) -> int:
     """Where `_SUFFIX.search(t)` would start (t without trailing whitespace), or -1."""
+    if t[-1] not in _SUFFIX_LAST and _SUFFIX_SEP.search(t) is None:
+        return -1                               # (the greedy runs below backtrack ~70 steps)
     r = t[::-1]
     end = 0
     for p in _SUFFIX_REV:
@@ -99,24 +110,37 @@ def _stem(w: str) -> str:
     return _intern(w[:6])
 
 
-# the character bigrams of every _CJK_CONTENT run, and the runs of one character, each in one pass
-_CJK_BIGRAM = re.compile(r"(?=([\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]{2}))")
-_CJK_SINGLE = re.compile(r"(?<![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])"
-                         r"[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]"
-                         r"(?![\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af])")
+# the character bigrams of every _CJK_CONTENT run, and the runs of one character, each in one pass:
+# the pairs at even offsets of each run, then those at odd offsets (a pair preceded by a CJK
+# character, non-overlapping: after one, the next odd pair starts two further on); each pattern
+# starts with the character class, which the regex engine scans for in C (a pattern starting with
+# a look-around is tried at every position)
+_C = "[\u30a0-\u30ff\u4e00-\u9fff\uac00-\ud7af]"
+_CJK_EVEN = re.compile(_C + _C)
+_CJK_ODD = re.compile(_C + "(?<=" + _C + _C + ")" + _C)
+_CJK_SINGLE = re.compile(_C + "(?<!" + _C + ".)(?!" + _C + ")")
 
 
 def _cjk_features(f: str, out: set) -> None:
     """CJK bigrams of each content run (and a run of one character itself)."""
-    out.update(map(_intern, _CJK_BIGRAM.findall(f)))
+    out.update(map(_intern, _CJK_EVEN.findall(f)))
+    out.update(map(_intern, _CJK_ODD.findall(f)))
     one = _CJK_SINGLE.findall(f)
     if one:
         out.update(map(_intern, one))
 
 
+_first6 = itemgetter(slice(None, 6))            # w[:6], in C
+_is_stop = _STOP.__contains__
+
+
+def _word_iter(words):
+    """The words' features (stop words dropped, the first 6 letters of the rest), interned."""
+    return map(_intern, map(_first6, filterfalse(_is_stop, words)))
+
+
 def _word_features(words) -> set[str]:
-    stop = _STOP
-    return {_intern(w[:6]) for w in words if w not in stop}
+    return set(_word_iter(words))
 
 
 def features_folded(f: str) -> set[str]:
@@ -218,7 +242,8 @@ class Sig:
 
 
 # "again", "second", ...: _AGAIN can only match (its words stand between word boundaries) where
-# one of these is a Latin word of the headline, or in a non-ASCII headline
+# one of these is a Latin word of the headline (the characters around a match are no [a-z0-9]),
+# or where the headline holds 再, 度目 or 改めて (its CJK forms)
 _AGAIN_WORDS = frozenset("again second another renewed fresh nuevamente nuevo vez segunda segundo "
                          "ronda erneut wieder encore novamente".split())
 
@@ -228,12 +253,16 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     title = clean_title(prepped_title if prepped_title is not None else prep(entry.title))
     ft = title.lower()
     words = _LATIN.findall(ft)
-    feats = _word_features(words)
     key = " ".join(words)
     ascii_ = ft.isascii()
-    if not ascii_:
-        key += "".join(_CJK_RUN.findall(ft))
-        _cjk_features(ft, feats)
+    # (accented Latin has no CJK run: no bigram to look for)
+    if ascii_ or not (runs := _CJK_RUN.findall(ft)):
+        feats = frozenset(_word_iter(words))
+    else:
+        key += "".join(runs)
+        feats = frozenset(chain(_word_iter(words), map(_intern, _CJK_EVEN.findall(ft)),
+                                map(_intern, _CJK_ODD.findall(ft)),
+                                map(_intern, _CJK_SINGLE.findall(ft))))
     # the headline key is only ever compared for equality, and only from 10 characters on: kept
     # as a 16-byte digest (a third of the headline's size; a collision is a 2**-128 chance)
     key = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest() \
@@ -242,7 +271,7 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     if caps:
         if title.startswith(caps[0]):
             del caps[0]
-        caps = frozenset(_intern(m[:6].lower()) for m in caps) if caps else _EMPTY
+        caps = frozenset(map(_intern, map(str.lower, map(_first6, caps)))) if caps else _EMPTY
     else:
         caps = _EMPTY
     if folded_summary is None:
@@ -251,8 +280,9 @@ def signature(entry: Entry, t: float, folded_summary: str | None = None,
     else:
         sfold = folded_summary[:400]
     nums = _NUM.findall(title)
-    again = bool(_AGAIN.search(ft)) if (not ascii_ or not _AGAIN_WORDS.isdisjoint(words)) else False
-    return Sig(entry.id, entry.id, entry.lang, t, key, frozenset(feats),
+    again = bool(_AGAIN.search(ft)) if (not _AGAIN_WORDS.isdisjoint(words) or (
+        not ascii_ and ("再" in ft or "度目" in ft or "改めて" in ft))) else False
+    return Sig(entry.id, entry.id, entry.lang, t, key, feats,
                frozenset(n.replace(",", ".") for n in nums) if nums else _EMPTY,
                _MONTHS.intersection(words) or _EMPTY, caps, again, sfold)
 

@@ -24,6 +24,8 @@ def is_tracking(name: str) -> bool:
 
 
 _SIMPLE_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:")
+# a query of these only: parse_qsl unquotes nothing in it and urlencode quotes nothing back
+_QUERY_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~=&")
 
 
 def canonical_url(url: str) -> str:
@@ -31,14 +33,40 @@ def canonical_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
         return ""
-    # fast path for the common case: http(s), no query, fragment, escapes, port or userinfo
-    if url.startswith(("https://", "http://")) and _SIMPLE_OK.issuperset(url):
-        rest = url[url.index("//") + 2:]
-        host, slash, path = rest.partition("/")
-        if host and ":" not in host and "//" not in path:
-            path = "/" + path.rstrip("/") if path.strip("/") else "/"
-            return "https://" + host.lower().rstrip(".") + path
+    # fast path for the common case: http(s), no fragment, escapes, port or userinfo, and a
+    # query (if any) of plain names and values; what it returns is what _canonical_slow would
+    if url.startswith(("https://", "http://")):
+        base, q, query = url.partition("?")
+        if _SIMPLE_OK.issuperset(base) and (not q or _QUERY_OK.issuperset(query)):
+            rest = base[base.index("//") + 2:]
+            host, slash, path = rest.partition("/")
+            if host and ":" not in host and "//" not in path:
+                path = "/" + path.rstrip("/") if path.strip("/") else "/"
+                base = "https://" + host.lower().rstrip(".") + path
+                if query:
+                    query = _plain_query(query)
+                    if query is None:
+                        return _canonical_slow(url)
+                    if query:
+                        return base + "?" + query
+                return base
     return _canonical_slow(url)
+
+
+def _plain_query(query: str) -> str | None:
+    """_canonical_slow's query (parse_qsl with blank values kept, tracking names dropped, sorted,
+    urlencode) for a query of _QUERY_OK characters; None when a value holds an "=" (which
+    urlencode would quote)."""
+    pairs = []
+    for field in query.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            if "=" in value:
+                return None
+            if not is_tracking(name):
+                pairs.append((name, value))
+    pairs.sort()
+    return "&".join([k + "=" + v for k, v in pairs])
 
 
 @lru_cache(maxsize=65536)

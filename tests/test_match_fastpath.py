@@ -311,3 +311,13 @@ def test_prepare_reads_the_whole_summary_whatever_its_length():
                 assert got.hits == m._resolve(e2, (tp, sp), m._scan(e2, (tp, sp))[0], None)
                 checked += bool(got.hits)
     assert checked > 100
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="aé\u0301\u0308ｶﾞｷﾊﾟＡ１\u3000ﬁ㍻Ⅻ가\u1100\u1161キュー", max_size=20) |
+       st.text(max_size=20))
+@example("ｶﾞ\u3099e\u0301\u0308")
+def test_nfkc_is_unicodedata_nfkc(s):
+    import unicodedata
+    from bot.core.normalize import nfkc
+    assert nfkc(s) == unicodedata.normalize("NFKC", s)

@@ -19,7 +19,7 @@ from itertools import accumulate
 
 from bot.core.lexicon import Lexicon, lexicon
 from bot.core.model import Entry
-from bot.core.normalize import fold, prep
+from bot.core.normalize import fold, nfkc, prep
 
 TOKEN = re.compile(r"[a-z0-9]+")
 _TOKEN_SPLIT = re.compile(r"([a-z0-9]+)")
@@ -107,7 +107,7 @@ class FieldView:
     @property
     def nf(self) -> str:
         if self._nf is None:
-            self._nf = unicodedata.normalize("NFKC", self.original)
+            self._nf = nfkc(self.original)
         return self._nf
 
     def shape(self) -> tuple[bool, bool]:

@@ -214,7 +214,8 @@ def _nfkc_match(m: re.Match) -> str:
     return unicodedata.normalize("NFKC", m.group(0))
 
 
-def _nfkc(s: str) -> str:
+def nfkc(s: str) -> str:
+    """unicodedata.normalize("NFKC", s), normalising only the runs NFKC changes."""
     if unicodedata.is_normalized("NFKC", s):
         return s
     s = _nfkc_runs().sub(_nfkc_match, s)
@@ -247,7 +248,7 @@ def _fold_accents(s: str) -> str:
 
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
-        s = _nfkc(s)
+        s = nfkc(s)
         b = s.encode("latin-1", "ignore") if s[:1] <= "\xff" else b""   # (CJK text: no)
         if len(b) == len(s) and _FOLD_LONG_BYTES.search(b) is None:
             # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible

@@ -63,7 +63,7 @@ class Settings:
     log_format: str = "auto"                       # SOKUHO_LOG_FORMAT: auto|plain|journal|json
     debug: bool = False                            # SOKUHO_DEBUG=1 / --debug
     allow_private_networks: bool = False           # SOKUHO_ALLOW_PRIVATE_NETWORKS=1 / --allow-private-networks
-    parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget
+    parse_timeout: float = 20.0                    # SOKUHO_PARSE_TIMEOUT: one feed's parse budget (CPU s)
     parser_nice: int = 10                          # SOKUHO_PARSER_NICE: workers' priority below main
     max_new_items: int = 200                       # SOKUHO_MAX_NEW_ITEMS: new items kept per feed per poll
     digest_max_items: int = 30                     # SOKUHO_DIGEST_MAX_ITEMS: items per digest, the rest on request

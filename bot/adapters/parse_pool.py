@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
@@ -42,6 +43,24 @@ WORKER_NICE = 10
 
 class _Timeout(Exception):
     pass
+
+
+# A worker's parse budget is CPU time: on a busy machine (and the workers are niced) a feed must
+# not fail as "too large or hostile" for the time it spent waiting for a core. Its wall time is
+# still bounded, at this many times the budget (a worker that gets no CPU at all, or is stuck).
+WALL_CAP = 10.0
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds the process has used so far (Linux /proc), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        fields = stat[stat.rindex(b")") + 2:].split()     # (the name may hold spaces)
+        return (int(fields[11]) + int(fields[12])) / _TICK   # utime, stime: fields 14, 15
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class _Proc:
@@ -120,10 +139,21 @@ class _Worker:
 
     def call(self, body: bytes, kw: dict, budget: float | None,
              version: int | None = None) -> bytes:
-        """The pickled ParseResult (unpickled by the pool on the event loop's thread)."""
+        """The pickled ParseResult (unpickled by the pool on the event loop's thread). _Timeout
+        once the worker has spent `budget` seconds of CPU on it (or WALL_CAP times that of wall
+        time; where its CPU time cannot be read, `budget` of wall time)."""
+        start = cpu_seconds(self.proc.pid) if budget is not None else None
         self.conn.send(("parse", body, kw, version))
-        if not self.conn.poll(budget):
-            raise _Timeout
+        wait = budget
+        deadline = time.monotonic() + budget * WALL_CAP if budget is not None else None
+        while not self.conn.poll(wait):
+            now_cpu = cpu_seconds(self.proc.pid) if start is not None else None
+            if now_cpu is None:
+                raise _Timeout
+            left = min(budget - (now_cpu - start), deadline - time.monotonic())
+            if left <= 0:
+                raise _Timeout
+            wait = max(left, 0.05)    # it cannot spend the rest of its budget sooner than this
         return self.conn.recv_bytes()
 
     def stop(self, kill: bool = False) -> None:
@@ -163,14 +193,15 @@ class ParserPool:
     of pickling bodies/results (see bench/parse_pool_bench.py for figures). Processes use the
     "spawn" start method (safe next to a running event loop and other threads).
 
-    `budget` (seconds) bounds one feed's parse. With processes, a worker over budget is killed
-    (SIGKILL) and replaced, and the feed gets a failed result with error_kind "timeout_parse";
-    the other workers go on. Threads cannot be killed: the feed is reported the same way at the
-    deadline, but the thread finishes its work in the background.
+    `budget` (seconds) bounds one feed's parse. With processes, it is the worker's CPU time
+    (and WALL_CAP times it of wall time): a worker over budget is killed (SIGKILL) and replaced,
+    and the feed gets a failed result with error_kind "timeout_parse"; the other workers go on.
+    Threads cannot be killed: the feed is reported the same way at the deadline (wall time), but
+    the thread finishes its work in the background.
 
     Processes: one small feeder thread per worker process takes jobs from one FIFO queue (so jobs
     start in the order they were submitted, as with ProcessPoolExecutor), hands the body to its
-    process through a pipe and waits at most `budget` for the answer, which the event loop's
+    process through a pipe and waits for the answer within the budget, which the event loop's
     thread unpickles (_resolve). A feeder (and its process) is added when a job is queued and
     no feeder is free to take it, up to `workers`.
     """

@@ -12,7 +12,8 @@ from bot.core.dedup import _MONTHS, clean_title
 from bot.core.normalize import prep
 from bot.core.story_features import (_CAPS, _FOLLOW_UP, _JA_STOP, _KANJI, _KATAKANA, _NEW, _NUM,
                                      _THOUSANDS, _WORD, _WORD_CASED, STOP, Features,
-                                     _OFF, _OFFICE, _SNOWBALL, _intern)
+                                     _ODD_CASE, _OFF, _OFFICE, _OFFICE_HINTS, _SNOWBALL,
+                                     _intern)
 
 _SEQ = re.compile(r"[a-z][a-z0-9]*|\d+(?:[.,]\d+)*|[\u30a1-\u30fa]{2,}|[\u4e00-\u9fff]+")
 _UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
@@ -49,11 +50,6 @@ _HOLDER = re.compile(
     rf"|\b([A-Z][a-z]+)(?:'s)? ({_OFF})\b"                                 # Brazil's president
     rf"|\b(?i:({_OFF}))(?: (?:de|del|of))? ([A-Z][a-z]+)")                 # President Lula
 
-# every office word of _OFFICE holds one of these (lower-cased): a text without any has no holder
-_OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",
-                 "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
-# characters that (?i:) folds onto ASCII letters though lower() does not: such texts take the regex
-_ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 def _holders(text: str, lang, low: str | None = None) -> set:

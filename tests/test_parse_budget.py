@@ -35,9 +35,11 @@ def test_cpu_seconds_counts_this_process_and_knows_no_stranger():
     assert cpu_seconds(2**22 + 12345) is None                  # no such process
 
 
-async def _worker_of(pool: ParserPool):
-    await pool.parse(SMALL, feed_name="warm")                  # one worker, started and ready
+async def _stopped_worker(pool: ParserPool):
+    """The pool's one worker, started and ready, then stopped: no CPU from now on."""
+    await pool.parse(SMALL, feed_name="warm")
     (w,) = list(pool._all)
+    os.kill(w.proc.pid, signal.SIGSTOP)
     return w
 
 
@@ -46,10 +48,9 @@ async def test_a_worker_kept_off_the_cpu_past_its_budget_still_finishes_its_feed
     budget = 1.0
     pool = ParserPool("process", workers=1, budget=budget)
     try:
-        w = await _worker_of(pool)
-        os.kill(w.proc.pid, signal.SIGSTOP)                   # no CPU from now on...
+        w = await _stopped_worker(pool)
         job = asyncio.ensure_future(pool.parse(FIVE, feed_name="five"))
-        await asyncio.sleep(3 * budget)                        # ...for 3 budgets of wall time
+        await asyncio.sleep(3 * budget)                        # 3 budgets of wall time
         assert not job.done() and w.proc.is_alive()            # not judged on the wait
         os.kill(w.proc.pid, signal.SIGCONT)
         res = await job
@@ -64,8 +65,7 @@ async def test_a_worker_that_never_gets_the_cpu_is_killed_at_the_wall_cap():
     budget = 0.4
     pool = ParserPool("process", workers=1, budget=budget)
     try:
-        w = await _worker_of(pool)
-        os.kill(w.proc.pid, signal.SIGSTOP)
+        w = await _stopped_worker(pool)
         t0 = time.monotonic()
         res = await pool.parse(FIVE, feed_name="stuck")
         took = time.monotonic() - t0

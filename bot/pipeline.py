@@ -10,8 +10,9 @@ sinks have queued its alerts (in the next feed's transaction, or at the end of t
 commit fewer per feed), and marks left by a crash are published by recover() at the next
 start and every cycle (the outbox's unique key makes publishing twice harmless), so an alert is
 queued exactly once whatever the crash point. With several instances on one database each mark
-names the instance that stored the item, and recover() leaves a live instance's marks alone. A failing feed is logged with its URL, its error is stored, and it is retried with
-exponential backoff (never below the server's Retry-After): it is never dropped silently.
+names the instance that stored the item, and recover() leaves a live instance's marks alone.
+A failing feed is logged with its URL, its error is stored, and it is retried with exponential
+backoff (never below the server's Retry-After): it is never dropped silently.
 """
 from __future__ import annotations
 

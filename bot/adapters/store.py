@@ -746,21 +746,18 @@ class Store:
         """(id, canonical link or "" without a link, dedup_sig) of the window's items, in
         index_rows' order, `size` rows at a time: what the lazy duplicate check scans. (The
         store is held until the iterator is exhausted or closed.)"""
-        s = to_ts(since)
-        with self._lock, self._errors("reading"):
-            cur = self.conn.execute(Q.WINDOW_SIGS, (s, s))
-            while True:
-                rows = cur.fetchmany(size)
-                if not rows:
-                    return
-                yield rows
+        return self._paged(Q.WINDOW_SIGS, since, size)
 
     def window_sigs_keyed(self, since: datetime, size: int = 8192) -> Iterator[list[tuple]]:
         """window_sigs() with each item's sort key in that order and the last `since` at which
         the window holds it: (id, link, dedup_sig, okey, ekey) (stored timestamp texts)."""
+        return self._paged(Q.WINDOW_SIGS_KEYED, since, size)
+
+    def _paged(self, sql: str, since: datetime, size: int) -> Iterator[list[tuple]]:
+        """The rows of a window query (`since` bound twice), `size` at a time."""
         s = to_ts(since)
         with self._lock, self._errors("reading"):
-            cur = self.conn.execute(Q.WINDOW_SIGS_KEYED, (s, s))
+            cur = self.conn.execute(sql, (s, s))
             while True:
                 rows = cur.fetchmany(size)
                 if not rows:

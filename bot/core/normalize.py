@@ -165,6 +165,9 @@ def _kana_fold(s: str) -> str:
 
 
 _ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,}")
+# what every _ACRONYM match holds (".S." of "U.S."): a literal-first pattern, which re finds by
+# skipping to each "." instead of trying _ACRONYM's word boundary at every position
+_ACRONYM_HINT = re.compile(r"\.[A-Z]\.")
 
 
 def _acronym(m: re.Match) -> str:
@@ -264,7 +267,7 @@ def _prep(s: str) -> str:
 
 
 def _acronyms(s: str) -> str:
-    if "." in s and _ACRONYM.search(s):
+    if "." in s and _ACRONYM_HINT.search(s) is not None:
         s = _ACRONYM.sub(_acronym, s)   # U.S. -> US, U.N. -> UN
     return s
 

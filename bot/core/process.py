@@ -53,11 +53,16 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
     head = f"{tp} {sp[:HEAD]}"
     folded = head.lower()
     # a summary the head holds whole: the language guess and the matcher read the same words
-    words = set(ascii_words(folded)) if len(sp) <= HEAD else None
+    # and the same folded text
+    if len(sp) <= HEAD:
+        words = set(ascii_words(folded))
+        both = folded
+    else:
+        words = both = None
     lang = detect_lang(head, default=entry.lang, folded=folded, words=words)
     if lang != entry.lang:
         entry = replace(entry, lang=lang)
-    hits = matcher.match(entry, (tp, sp), words=words)
+    hits = matcher.match(entry, (tp, sp), words=words, folded=both)
     sp = sp[:SUMMARY_KEPT]
     return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
 

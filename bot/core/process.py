@@ -30,6 +30,7 @@ if TYPE_CHECKING:   # imported when a matcher is built: the main process of a po
 
 SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
 HEAD = 300             # ... and the language guess
+assert HEAD <= SUMMARY_KEPT     # (prepare: a summary the head holds whole is kept whole)
 
 _versions = itertools.count(1)
 
@@ -63,8 +64,14 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
     if lang != entry.lang:
         entry = replace(entry, lang=lang)
     hits = matcher.match(entry, (tp, sp), words=words, folded=both)
-    sp = sp[:SUMMARY_KEPT]
-    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
+    if both is not None and len(folded) == len(head):
+        # the head held the whole summary (shorter than SUMMARY_KEPT) and lower() kept every
+        # length: the summary's part of it is sp.lower() (lower() reads no context across " ")
+        fs = folded[len(tp) + 1:]
+    else:
+        sp = sp[:SUMMARY_KEPT]
+        fs = sp.lower()
+    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=fs))
 
 
 class Preparer:

@@ -367,11 +367,18 @@ def ascii_words(folded: str) -> list[bytes]:
     return folded.encode("ascii", "replace").translate(ASCII_WORDS).split()
 
 
+# each stop word's languages as a vector of byte-wide counters (language i: bits 8i..8i+7):
+# the sum over an item's stop words holds every language's count (at most 255 words each)
+_STOP_VEC = {w: sum(1 << 8 * i for i, s in enumerate(_STOP_BYTES) if w in s) for w in _STOP_ANY}
+assert len(_LANGS) == 6 and max(map(len, _STOP_BYTES)) < 256
+
+
 def _latin_lang(folded: str, default: str | None, words: set[bytes] | None = None) -> str | None:
     stop = _STOP_ANY.intersection(ascii_words(folded) if words is None else words)
     if not stop:
         return default
-    counts = [len(stop & s) for s in _STOP_BYTES]                     # set operations, in C
+    v = sum(map(_STOP_VEC.__getitem__, stop))                         # one C loop
+    counts = [v & 255, v >> 8 & 255, v >> 16 & 255, v >> 24 & 255, v >> 32 & 255, v >> 40]
     top = max(counts)
     if default in _LANGS and counts[_LANGS.index(default)] == top:
         return default

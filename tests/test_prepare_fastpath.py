@@ -130,3 +130,52 @@ def _matcher():
         from bot.adapters.config import load_config
         _M.append(Matcher(load_config(ROOT / "watchlists").watchlists))
     return _M[0]
+
+
+# ------------------------------------------------------------------ canonical_url's fast path
+_SIMPLE_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:")
+_QUERY_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~=&")
+
+
+def canonical_url_reference(url: str) -> str:
+    """canonical_url as it was written with character sets (before the one regex)."""
+    from bot.core.urlclean import _canonical_slow, _plain_query
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if url.startswith(("https://", "http://")):
+        base, q, query = url.partition("?")
+        if _SIMPLE_OK.issuperset(base) and (not q or _QUERY_OK.issuperset(query)):
+            rest = base[base.index("//") + 2:]
+            host, slash, path = rest.partition("/")
+            if host and ":" not in host and "//" not in path:
+                path = "/" + path.rstrip("/") if path.strip("/") else "/"
+                base = "https://" + host.lower().rstrip(".") + path
+                if query:
+                    query = _plain_query(query)
+                    if query is None:
+                        return _canonical_slow(url)
+                    if query:
+                        return base + "?" + query
+                return base
+    return _canonical_slow(url)
+
+
+_url_pieces = st.sampled_from(
+    ["https://", "http://", "HTTP://", "www.", "News.Example", ".", ":", ":443", "/", "//", "a",
+     "B", "0", "-", "_", "~", "?", "&", "=", "#", "%20", "+", "@", "é", " ", "\n",
+     "utm_source=rss", "fbclid=x", "p=2", "a=1", "k=", "q=x=y"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_url_pieces, max_size=14))
+@example(["https://", "a", "//", "a"])
+@example(["https://", "a", "/", "a", "//", "a"])
+@example(["http://", "News.Example", ".", "?", "p=2", "&", "utm_source=rss"])
+@example(["https://", "a", ":443", "/", "a"])
+@example(["https://", "a", "?", "q=x=y"])
+@example(["https://", "a", "/", ":", "/"])
+def test_canonical_url_equals_the_character_set_version(parts):
+    from bot.core.urlclean import canonical_url
+    url = "".join(parts)
+    assert canonical_url(url) == canonical_url_reference(url)

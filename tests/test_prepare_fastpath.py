@@ -179,3 +179,51 @@ def test_canonical_url_equals_the_character_set_version(parts):
     from bot.core.urlclean import canonical_url
     url = "".join(parts)
     assert canonical_url(url) == canonical_url_reference(url)
+
+
+# ------------------------------------------------------------------ may_find's katakana check
+@st.composite
+def kana_runs_text(draw):
+    """A one-edit typo of a shipped typo-tolerant katakana alias among other katakana runs that
+    hold the aliases' edge kana too (decoys before and after), in the title or the summary."""
+    m = _matcher()
+    kana = _shipped_kana()
+    alias = draw(st.sampled_from(kana))
+    i = draw(st.integers(0, len(alias)))
+    op = draw(st.integers(0, 3))
+    c = draw(st.sampled_from("ンアシェ"))
+    typo = [alias[:i] + c + alias[i:], alias[:i] + c + alias[i + 1:], alias[:i] + alias[i + 1:],
+            alias[:i] + alias[i + 1:i + 2] + alias[i:i + 1] + alias[i + 2:]][op]
+    keys = m.index._may_kana_keys
+    decoys = [draw(st.sampled_from(keys)) + draw(st.sampled_from(["", "ア", "ンタ", "ロス"]))
+              for _ in range(draw(st.integers(0, 3)))]
+    parts = decoys + [typo] + [draw(st.sampled_from(keys)) for _ in range(draw(st.integers(0, 2)))]
+    sep = draw(st.sampled_from(["、", "の", "と", " "]))
+    text = sep.join(parts)
+    return (text, "") if draw(st.booleans()) else ("米国", text)
+
+
+_KANA: list = []
+
+
+def _shipped_kana() -> list[str]:
+    if not _KANA:
+        from bot.adapters.config import load_config
+        w = load_config(ROOT / "watchlists").watchlists
+        _KANA.extend(sorted({prep(a.text) for wl in w.values() for _l, a in wl.all_aliases()
+                             if a.match != "exact" and len(prep(a.text)) >= 5
+                             and all("ァ" <= c <= "ヺ" for c in prep(a.text))}))
+    return _KANA
+
+
+@settings(max_examples=600, deadline=None)
+@given(kana_runs_text())
+def test_may_find_checks_the_katakana_run_that_holds_the_typo(pair):
+    title, summary = pair
+    m = _matcher()
+    want = any(o.phrase.ref.role == "alias" for t in pair for o in m.index.find(t))
+    tp, sp = prep(title), prep(summary)
+    folded = f"{tp} {sp}".lower()
+    if want:
+        assert m.index.may_find((tp, sp), set(ascii_words(folded)), folded)
+        assert m.index.may_find((tp, sp))

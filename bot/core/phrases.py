@@ -154,10 +154,11 @@ class PhraseIndex:
         # (ahocorasick_rs over UTF-8 bytes: its scan costs a fraction of pyahocorasick's
         # per-character trie walk; UTF-8 is self-synchronising, so a key's bytes are found
         # exactly where the key is; a key both primary and kana is only primary)
+        self._may_kana_keys = [k for k, v in keys.items() if v is False]
         self._may_primary, self._may_kana = (
-            ahocorasick_rs.BytesAhoCorasick(ks) if ks else None
-            for ks in ([k.encode("utf-8", "surrogatepass") for k, v in keys.items() if v is want]
-                       for want in (True, False)))
+            ahocorasick_rs.BytesAhoCorasick([k.encode("utf-8", "surrogatepass") for k in ks])
+            if ks else None
+            for ks in ([k for k, v in keys.items() if v is True], self._may_kana_keys))
         # phrases inside a longer phrase, which the leftmost-longest scan finds instead
         # (キューバ in キューバリブレ)
         self._nested = {outer: [(outer.find(inner, i), inner)
@@ -193,10 +194,15 @@ class PhraseIndex:
             b = folded.encode("utf-8", "surrogatepass")
             if self._may_primary is not None and self._may_primary.find_matches_as_indexes(b):
                 return True
-            # a katakana alias's first or last kana
-            if self._may_kana is not None and self._may_kana.find_matches_as_indexes(b):
-                runs = _KATAKANA_RUN.findall(folded)
-                if runs and not self._kana_cache(set(runs))[1].isdisjoint(runs):
+            # a katakana alias's first or last kana: only a katakana run holding one (the run
+            # holds any key found in it, and a key missed for overlapping a key found lies in
+            # the same run) can be within one edit of an alias
+            found = self._may_kana.find_matches_as_indexes(b) if self._may_kana else None
+            if found:
+                keys = self._may_kana_keys
+                found = {keys[i] for i, _s, _e in found}
+                runs = {r for r in _KATAKANA_RUN.findall(folded) if any(k in r for k in found)}
+                if runs and not self._kana_cache(runs)[1].isdisjoint(runs):
                     return True
         return False
 

@@ -5,6 +5,8 @@
 * the quiet set (words may_find skips) only takes words whose typo look-up is complete;
 * the acronym pre-check of normalize never skips a text _ACRONYM would change, and the kana
   separator fold (separator first) equals the look-behind pattern;
+* prep's test for characters to unmask or fold (BMP table + anything beyond) equals the exact
+  character class;
 * prepare() hands the duplicate check the summary lower-cased, whether it takes it from the
   folded head or lower-cases it again.
 """
@@ -227,3 +229,18 @@ def test_may_find_checks_the_katakana_run_that_holds_the_typo(pair):
     if want:
         assert m.index.may_find((tp, sp), set(ascii_words(folded)), folded)
         assert m.index.may_find((tp, sp))
+
+
+# ------------------------------------------------------------------ prep's "anything to fold?" test
+_BEYOND_BMP = [c for c in N.INVISIBLE | frozenset(N.CONFUSABLE_LATIN) if ord(c) > 0xFFFF]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(alphabet=st.sampled_from(
+    ["a", "キ", "国", " ", "é", "“", "\u200b", "\u00ad", "а", "Α", "😀", "𝐀", "\U0010fffd"]
+    + _BEYOND_BMP + sorted(N.INVISIBLE)[:8] + [chr(c) for c in sorted(N._FOLD)[::40]]),
+    max_size=12))
+@example("\U0001d20d")
+@example("キ😀")
+def test_unmask_or_fold_pre_check_equals_the_exact_class(s):
+    assert N._unmask_or_fold(s) == (N._UNMASK_OR_FOLD.search(s) is not None)

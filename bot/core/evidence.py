@@ -84,6 +84,7 @@ class FieldView:
         self._words: list[str] = []
         self._starts: list[int] = []     # token starts (and the text's length last)
         self._nf: str | None = None
+        self._nf_long: str | None = None
         self._case: tuple[bool, bool] | None = None
 
     @property
@@ -109,6 +110,13 @@ class FieldView:
         if self._nf is None:
             self._nf = nfkc(self.original)
         return self._nf
+
+    @property
+    def nf_long(self) -> str:
+        """nf with every separator character (・=゠-‐) made a long vowel ー (see surface)."""
+        if self._nf_long is None:
+            self._nf_long = self.nf.translate(_TO_LONG)
+        return self._nf_long
 
     def shape(self) -> tuple[bool, bool]:
         """(all caps, title case) of the Latin words of this field."""
@@ -150,22 +158,33 @@ class FieldView:
         if not target:
             return None
         nth = self.prepped[:start].count(target)
-        rx = _tolerant(target)
-        for k, m in enumerate(rx.finditer(self.nf)):
+        if _SEP_SET.isdisjoint(target):
+            # no separator in the target: no character of it matches one, so the separators
+            # may all be one (ー, in a copy of nf) and the pattern ー{0,2} between its
+            # characters: the same matches, and a pattern that compiles ten times faster
+            rx, nf = _tolerant(target, _LONG_SEP), self.nf_long
+        else:
+            rx, nf = _tolerant(target), self.nf
+        for k, m in enumerate(rx.finditer(nf)):
             if k == nth:
                 return m.start(), m.end()
         return None
 
 
+_SEP_ANY = f"[ー{_SEPS}]{{0,2}}"     # 0-2 separators (a long vowel, a middle dot, a hyphen...)
+_LONG_SEP = "ー{0,2}"                 # the same where every separator was made a ー
+_SEP_SET = frozenset("ー" + _SEPS.replace("\\", ""))     # ー・=゠-‐
+_TO_LONG = str.maketrans(dict.fromkeys(_SEP_SET, "ー"))
+
+
 @lru_cache(maxsize=4096)
-def _tolerant(target: str) -> re.Pattern:
+def _tolerant(target: str, sep: str = _SEP_ANY) -> re.Pattern:
     parts = []
     for ch in target:
         p = _UNFOLD.get(ch) or re.escape(ch)
         if ch.isascii() and ch.isalpha():
             p = f"[{re.escape(ch)}{re.escape(''.join(_ACCENTED.get(ch.lower(), '')))}]"
         parts.append(p)
-    sep = f"[ー{_SEPS}]{{0,2}}"
     return re.compile(sep.join(parts), re.I)
 
 

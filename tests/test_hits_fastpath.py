@@ -3,6 +3,7 @@ against the plain code they replaced (kept here as the reference):
 
 * FieldView.surface: where a prepped span is in the item's own (NFKC) text, found with the
   tolerant pattern (separators between the characters, ヴァ for バ, accents, case);
+* StoryIndex.weigh: each term's weight (rarity x place), the same floats in the same order.
 """
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import re
 
 from hypothesis import example, given, settings, strategies as st
 
+import math
+
 from bot.core import evidence as ev
+from bot.core.stories import StoryIndex
+from bot.core.story_features import Features
 from bot.core.normalize import fold, prep
 
 
@@ -66,3 +71,50 @@ def test_surface_equals_the_one_pattern_search(original, prepped):
     fv = ev.FieldView(original, prep(original) if prepped is None else prepped)
     for s, e in _all_spans(fv):
         assert fv.surface(s, e) == ref_surface(fv, s, e), (original, fv.prepped, s, e)
+
+
+# ------------------------------------------------------------------ StoryIndex.weigh
+def ref_weights(index: StoryIndex, f: Features, lang) -> dict:
+    """The weights as weigh() gave them, term by term."""
+    n = max(index._n[lang], index.min_docs)
+    w = {}
+    for t in f.terms:
+        x = math.log(1.0 + n / (index._df.get(t, 0) + 1))
+        if t in f.title_terms:
+            x *= 2.0
+        if t in f.topic:
+            x *= 0.3
+        elif t in f.names:
+            x *= 1.5
+        w[t] = x
+    return w
+
+
+TERMS = [f"t{i}" for i in range(12)] + ["@マドゥロ", "#553", "~attack", "送電"]
+term_sets = st.frozensets(st.sampled_from(TERMS), max_size=10)
+
+
+@st.composite
+def features_st(draw):
+    terms = draw(term_sets)
+    sub = st.frozensets(st.sampled_from(sorted(terms)), max_size=6) if terms else st.just(frozenset())
+    # the headline, names and topic mostly within the terms, sometimes not (stored features)
+    extra = st.frozensets(st.sampled_from(TERMS), max_size=2)
+    return Features(draw(sub) | draw(extra), terms, draw(sub) | draw(extra), frozenset(),
+                    frozenset(), frozenset(), frozenset(), False, topic=draw(sub) | draw(extra))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(features_st(), st.sampled_from(["en", "ja"])), min_size=1, max_size=12),
+       st.integers(1, 5))
+def test_weigh_equals_the_term_by_term_weights(reports, min_docs):
+    """As reports arrive (the rarity of each term and the report count change), each new
+    report's weights equal the term-by-term ones: the same floats, keys in the same order,
+    the same sum."""
+    index = StoryIndex(min_docs=min_docs)
+    for k, (f, lang) in enumerate(reports):
+        want = ref_weights(index, f, lang)
+        index.weigh(f, lang)
+        assert list(f.w.items()) == list(want.items())
+        assert f.wsum == math.fsum(want.values())
+        index.add(f"id{k}", f"id{k}", lang, float(k), {"wl"}, f)

@@ -3,6 +3,8 @@ against the plain code they replaced (kept here as the reference):
 
 * FieldView.surface: where a prepped span is in the item's own (NFKC) text, found with the
   tolerant pattern (separators between the characters, ヴァ for バ, accents, case);
+* FieldView.shape: (all caps, title case) of a field's words;
+* ItemView.domain_words: the domain words of an item (fields with no domain key skipped);
 * StoryIndex.weigh: each term's weight (rarity x place), the same floats in the same order.
 """
 from __future__ import annotations
@@ -14,6 +16,8 @@ from hypothesis import example, given, settings, strategies as st
 import math
 
 from bot.core import evidence as ev
+from bot.core.lexicon import lexicon
+from bot.core.model import Entry
 from bot.core.stories import StoryIndex
 from bot.core.story_features import Features
 from bot.core.normalize import fold, prep
@@ -118,3 +122,60 @@ def test_weigh_equals_the_term_by_term_weights(reports, min_docs):
         assert list(f.w.items()) == list(want.items())
         assert f.wsum == math.fsum(want.values())
         index.add(f"id{k}", f"id{k}", lang, float(k), {"wl"}, f)
+
+
+# ------------------------------------------------------------------ FieldView.shape
+def ref_shape(prepped: str) -> tuple[bool, bool]:
+    words = re.findall(r"[^\W\d_]{4,}", prepped)
+    letters = [w for w in words if w.isascii() or w.isalpha()]
+    caps = sum(1 for w in letters if w[0].isupper())
+    upper = sum(1 for w in letters if w.isupper())
+    n = len(letters)
+    return (n >= 2 and upper == n, n >= 3 and caps >= 0.8 * n and upper < n)
+
+
+SHAPE_PIECES = ["Cuba", "CUBA", "cuba", "Maduro", "MADURO", "the", "The", "Venezuela", "Sanctions",
+                "sanctions", "US", "NATO", "a1b2", "Abc_Def", "ABC1D", "Ⅳ", "ⅣⅣⅣⅣ", "ßtraße", "STRASSE",
+                "İstanbul", "ÉLYSÉE", "Élysée", "キューバ", "首相", "ǅemal", "Ǆ", " ", "-", "'", ". ", "\n",
+                "٣٤٥٦", "x", "X", "Ab"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(SHAPE_PIECES), max_size=14).map("".join))
+def test_shape_equals_the_plain_count(text):
+    for t in (text, prep(text), text.upper(), text.title()):
+        assert ev.FieldView(t, t).shape() == ref_shape(t), t
+
+
+# ------------------------------------------------------------------ ItemView.domain_words
+def ref_domain_words(item: ev.ItemView) -> dict:
+    out: dict = {}
+    for fv in item.fields.values():
+        for name, ws in item.lex.domains.items():
+            found = ws.find(fv.words, fv.folded)
+            if found:
+                out.setdefault(name, []).extend(found)
+    return out
+
+
+def _domain_pieces() -> list[str]:
+    lex = lexicon()
+    out = ["Cuba", "キューバ", "venezuela", "president", "said", "the", " ", ", ", "。", "-", "ー"]
+    for ws in lex.domains.values():
+        out += sorted(ws.single)[:15] + [" ".join(m) for m in ws.multi[:10]] + list(ws.cjk[:10])
+        out += [m[0] for m in ws.multi[:5]]               # a phrase's first word alone
+        out += [c[:-1] for c in ws.cjk[:5] if len(c) > 1]  # a CJK word cut short
+    return out
+
+
+DOMAIN_PIECES = _domain_pieces()
+domain_texts = st.lists(st.sampled_from(DOMAIN_PIECES) | st.sampled_from([" ", "、"]),
+                        max_size=10).map(lambda xs: " ".join(xs) if len(xs) % 2 else "".join(xs))
+
+
+@settings(max_examples=400, deadline=None)
+@given(domain_texts, domain_texts)
+def test_domain_words_equal_every_domain_looked_up(title, summary):
+    entry = Entry(id="x", feed="f", title=title, link="https://example.com/a", summary=summary)
+    item = ev.ItemView(entry, (prep(title), prep(summary)), lexicon())
+    assert item.domain_words() == ref_domain_words(item)

@@ -16,6 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from operator import itemgetter
 
 from bot.core.lexicon import Lexicon, lexicon
 from bot.core.model import Entry
@@ -28,6 +29,8 @@ _KATA_CH = re.compile(f"[{_KATA}ー]")
 _SEPS = "・=゠\\-‐"
 _SEP_CH = re.compile(f"[{_SEPS}]")
 _UNFOLD = {"バ": "(?:バ|ヴァ)", "ビ": "(?:ビ|ヴィ)", "ベ": "(?:ベ|ヴェ)", "ボ": "(?:ボ|ヴォ)", "ブ": "(?:ブ|ヴ)"}
+_LETTERS4 = re.compile(r"[^\W\d_]{4,}")           # words of 4+ letters (FieldView.shape)
+_ASCII_LETTERS4 = re.compile(r"[A-Za-z]{4,}")      # ... in ASCII text
 _SENT_END = re.compile(r"[.!?:;\"'«»“”‘’(\[「『【]\s*$")
 _SCORE = re.compile(r"(?<![\d.,/:-])\d{1,2}\s?[-–]\s?\d{1,2}(?![\d.,/:%-])")
 COMMON_ZIPF = 1.5            # a fuzzy candidate this frequent in some language is a word of its own
@@ -121,10 +124,12 @@ class FieldView:
     def shape(self) -> tuple[bool, bool]:
         """(all caps, title case) of the Latin words of this field."""
         if self._case is None:
-            words = re.findall(r"[^\W\d_]{4,}", self.prepped)
-            letters = [w for w in words if w.isascii() or w.isalpha()]
-            caps = sum(1 for w in letters if w[0].isupper())
-            upper = sum(1 for w in letters if w.isupper())
+            if self.prepped.isascii():          # (ASCII letters: [^\W\d_] is [A-Za-z])
+                letters = _ASCII_LETTERS4.findall(self.prepped)
+            else:
+                letters = [w for w in _LETTERS4.findall(self.prepped) if w.isascii() or w.isalpha()]
+            caps = sum(map(str.isupper, map(itemgetter(0), letters)))
+            upper = sum(map(str.isupper, letters))
             n = len(letters)
             self._case = (n >= 2 and upper == n, n >= 3 and caps >= 0.8 * n and upper < n)
         return self._case
@@ -217,8 +222,13 @@ class ItemView:
         """Domain lexicon words found anywhere in the item, by domain."""
         if self._domains is None:
             out: dict[str, list[str]] = {}
+            any_word, any_cjk = self.lex.domain_keys()
             for fv in self.fields.values():
                 words = fv.words
+                # no word that is (or starts) a domain word, nor a CJK one: no domain word
+                if any_word.isdisjoint(words) and (
+                        fv.folded.isascii() or any_cjk is None or not any_cjk.search(fv.folded)):
+                    continue
                 for name, ws in self.lex.domains.items():
                     found = ws.find(words, fv.folded)
                     if found:

@@ -137,6 +137,22 @@ class Lexicon:
     actors: WordSet
     name_heads: frozenset[str]
     places: WordSet
+    _domain_keys: tuple | None = field(default=None, repr=False, compare=False)
+
+    def domain_keys(self) -> tuple[frozenset[str], re.Pattern | None]:
+        """What any domain word of a text holds: one of these tokens (a single word, or a
+        phrase's first token), or (CJK) a match of the pattern. A text with neither has none."""
+        keys = self._domain_keys
+        if keys is None:
+            words: set[str] = set()
+            cjk: set[str] = set()
+            for ws in self.domains.values():
+                words.update(ws.single)
+                words.update(m[0] for m in ws.multi)
+                cjk.update(ws.cjk)
+            rx = re.compile("|".join(map(re.escape, sorted(cjk)))) if cjk else None
+            keys = self._domain_keys = (frozenset(words), rx)
+        return keys
 
     @classmethod
     def from_data(cls, d: dict) -> "Lexicon":

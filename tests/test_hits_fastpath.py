@@ -5,6 +5,7 @@ against the plain code they replaced (kept here as the reference):
   tolerant pattern (separators between the characters, ヴァ for バ, accents, case);
 * FieldView.shape: (all caps, title case) of a field's words;
 * ItemView.domain_words: the domain words of an item (fields with no domain key skipped);
+* domain_evidence: the domains next to a name (looked up only when a domain key is there);
 * StoryIndex.weigh: each term's weight (rarity x place), the same floats in the same order.
 """
 from __future__ import annotations
@@ -179,3 +180,56 @@ def test_domain_words_equal_every_domain_looked_up(title, summary):
     entry = Entry(id="x", feed="f", title=title, link="https://example.com/a", summary=summary)
     item = ev.ItemView(entry, (prep(title), prep(summary)), lexicon())
     assert item.domain_words() == ref_domain_words(item)
+
+
+# ------------------------------------------------------------------ domain_evidence
+def ref_domain_near(item: ev.ItemView, fv: ev.FieldView, start: int, end: int) -> list[str]:
+    """domain_evidence's words next to the name, every domain looked up (as it was)."""
+    words = fv.words
+    j, i = fv.index_at(end), fv.index_at(start)
+    near: list[str] = []
+    for name, ws in item.lex.domains.items():
+        hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+        for k in ((j, j + 1) if hyphen else (j,)):
+            w = ws.starts(words, k) if k < len(words) else None
+            if w:
+                near.append(f"{name} word '{w}' after it")
+                break
+        if i > 0:
+            w = ws.ends(words, i - 1)
+            if w:
+                near.append(f"{name} word '{w}' before it")
+        cj = ws.cjk_prefix(fv.folded[end:end + 8])
+        if cj:
+            near.append(f"{name} word '{cj}' after it")
+    return near
+
+
+def _last_words() -> list[str]:
+    lex = lexicon()
+    return [m[-1] for ws in lex.domains.values() for m in ws.multi[:5]]
+
+
+NAMES = ["Cuba", "キューバ", "Greenland"]
+near_texts = st.lists(st.sampled_from(DOMAIN_PIECES + NAMES * 3 + _last_words()) |
+                      st.sampled_from([" ", "-", "、", ", "]), max_size=10).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(near_texts, st.sampled_from([" ", ""]))
+def test_domain_evidence_equals_every_domain_looked_up(text, glue):
+    text = glue.join([text, "Cuba", text[::-1], "キューバ", text])
+    entry = Entry(id="x", feed="f", title=text, link="https://example.com/a", summary="")
+    item = ev.ItemView(entry, (prep(text), ""), lexicon())
+    fv = item.fields["title"]
+    for name in NAMES:
+        at = fv.prepped.find(name)
+        while at >= 0:
+            got = ev.domain_evidence(item, fv, at, at + len(name))
+            near = ref_domain_near(item, fv, at, at + len(name))
+            if near:
+                assert [str(x) for x in got] == \
+                    ["- used as a name in another domain: " + ", ".join(near)]
+            else:
+                assert not any("another domain" in str(x) for x in got)
+            at = fv.prepped.find(name, at + 1)

@@ -32,6 +32,19 @@ _UNFOLD = {"バ": "(?:バ|ヴァ)", "ビ": "(?:ビ|ヴィ)", "ベ": "(?:ベ|ヴ�
 _LETTERS4 = re.compile(r"[^\W\d_]{4,}")           # words of 4+ letters (FieldView.shape)
 _ASCII_LETTERS4 = re.compile(r"[A-Za-z]{4,}")      # ... in ASCII text
 _SENT_END = re.compile(r"[.!?:;\"'«»“”‘’(\[「『【]\s*$")
+# (the checks' patterns, compiled once)
+_KATA_RUN = re.compile(f"[{_KATA}ー]+")
+_KATA_RUN_END = re.compile(f"[{_KATA}ー]+$")
+_VU_RE = re.compile("ヴ[ァィェォュ]?")
+_KATA_HYPHEN = re.compile(f"(?<=[{_KATA}])[\\-‐]")
+_SEQUEL = re.compile(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", re.I)
+_SCORE_AFTER = re.compile(r"\s*\d{1,2}\s*[-–:]\s*\d")
+_FIXTURE_AFTER = re.compile(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b")
+_FIXTURE_BEFORE = re.compile(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$")
+_VS_AFTER = re.compile(r"\s*(vs\.?|v\.?|versus)\s", re.I)
+_VS_BEFORE = re.compile(r"\b(vs\.?|v\.?|versus)\s*$", re.I)
+_CJK_SEQUEL = re.compile(r"\s*[0-9]{1,2}(?![0-9])")
+_CJK_SCORE = re.compile(r"\s*[0-9]{1,2}\s*[-–:対]")
 _SCORE = re.compile(r"(?<![\d.,/:-])\d{1,2}\s?[-–]\s?\d{1,2}(?![\d.,/:%-])")
 COMMON_ZIPF = 1.5            # a fuzzy candidate this frequent in some language is a word of its own
 _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
@@ -222,7 +235,7 @@ class ItemView:
         """Domain lexicon words found anywhere in the item, by domain."""
         if self._domains is None:
             out: dict[str, list[str]] = {}
-            any_word, any_cjk = self.lex.domain_keys()
+            any_word, _last, any_cjk = self.lex.domain_keys()
             for fv in self.fields.values():
                 words = fv.words
                 # no word that is (or starts) a domain word, nor a CJK one: no domain word
@@ -319,7 +332,7 @@ def _run_after(nf: str, j: int) -> str:
     k = j
     if k < len(nf) and _SEP_CH.match(nf[k]) and k + 1 < len(nf) and _KATA_CH.match(nf[k + 1]):
         k += 1
-    m = re.match(f"[{_KATA}ー]+", nf[k:])
+    m = _KATA_RUN.match(nf[k:])
     return (nf[j:k] + m.group()) if m else ""
 
 
@@ -327,7 +340,7 @@ def _run_before(nf: str, s: int) -> str:
     k = s
     if k > 0 and _SEP_CH.match(nf[k - 1]) and k > 1 and _KATA_CH.match(nf[k - 2]):
         k -= 1
-    m = re.search(f"[{_KATA}ー]+$", nf[:k])
+    m = _KATA_RUN_END.search(nf[:k])
     return m.group() if m else ""
 
 
@@ -335,12 +348,12 @@ def kana_key(s: str) -> str:
     """A katakana word as compared for known splits: NFKC, ヴ folded, separators dropped, but long
     vowels kept (マネ is not マネー)."""
     s = _SEP_CH.sub("", unicodedata.normalize("NFKC", s))
-    return re.sub("ヴ[ァィェォュ]?", lambda m: _VU.get(m.group(), m.group()), s)
+    return _VU_RE.sub(lambda m: _VU.get(m.group(), m.group()), s)
 
 
 def _long_key(s: str) -> str:
     """kana_key, with a hyphen after a katakana taken for the long vowel it often stands for."""
-    s = re.sub(f"(?<=[{_KATA}])[\\-‐]", "ー", unicodedata.normalize("NFKC", s))
+    s = _KATA_HYPHEN.sub("ー", unicodedata.normalize("NFKC", s))
     return kana_key(s)
 
 
@@ -457,14 +470,12 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
             if tail in (",", ")", ""):
                 out.append(other_thing(f"a town of that name elsewhere: '{name}, "
                                    f"{p[toks[j][1]:toks[k][2]]}'"))
-        m = re.match(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", p[end:end + 6], re.I)
-        if m and not re.match(r"\s*\d{1,2}\s*[-–:]\s*\d", p[end:end + 10]):
+        m = _SEQUEL.match(p[end:end + 6])
+        if m and not _SCORE_AFTER.match(p[end:end + 10]):
             out.append(other_thing(f"a title with a sequel number: '{name}{m.group()}'"))
-    if re.match(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b", p[end:end + 10]) or \
-            re.search(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$", p[max(0, start - 10):start]):
+    if _FIXTURE_AFTER.match(p[end:end + 10]) or _FIXTURE_BEFORE.search(p[max(0, start - 10):start]):
         out.append(against(f"a match score next to '{name}' (a sports fixture)"))
-    if re.match(r"\s*(vs\.?|v\.?|versus)\s", p[end:end + 10], re.I) or \
-            re.search(r"\b(vs\.?|v\.?|versus)\s*$", p[max(0, start - 10):start], re.I):
+    if _VS_AFTER.match(p[end:end + 10]) or _VS_BEFORE.search(p[max(0, start - 10):start]):
         out.append(against(f"'{name}' in a fixture (vs)"))
     if i > 0:
         k = i - 1
@@ -490,7 +501,7 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
     st = lex.street_after.cjk_prefix(after)
     if st:
         out.append(other_thing(f"a street: '{fv.show(start, end)}{st}'", "reject"))
-    if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
+    if _CJK_SEQUEL.match(after) and not _CJK_SCORE.match(after):
         out.append(other_thing(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
     if before.endswith(("の", "市", "県", "町", "村", "州", "郡")):
         local = lex.ja_local.cjk_suffix(before.rstrip("の"))
@@ -517,9 +528,17 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     j = fv.index_at(end)
     i = fv.index_at(start)
     near: list[str] = []
-    for name, ws in lex.domains.items():
-        # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
-        hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+    # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
+    hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+    first, last, any_cjk = lex.domain_keys()
+    # no domain word can start after the name or end before it: no domain is looked up
+    if first.isdisjoint(words[j:j + 2] if hyphen else words[j:j + 1]) \
+            and not (i > 0 and words[i - 1] in last) \
+            and (any_cjk is None or not any_cjk.match(fv.folded[end:end + 8])):
+        domains = {}
+    else:
+        domains = lex.domains
+    for name, ws in domains.items():
         for k in ((j, j + 1) if hyphen else (j,)):
             w = ws.starts(words, k) if k < len(words) else None
             if w:

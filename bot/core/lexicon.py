@@ -139,19 +139,21 @@ class Lexicon:
     places: WordSet
     _domain_keys: tuple | None = field(default=None, repr=False, compare=False)
 
-    def domain_keys(self) -> tuple[frozenset[str], re.Pattern | None]:
-        """What any domain word of a text holds: one of these tokens (a single word, or a
-        phrase's first token), or (CJK) a match of the pattern. A text with neither has none."""
+    def domain_keys(self) -> tuple[frozenset[str], frozenset[str], re.Pattern | None]:
+        """What a domain word (of any domain) starts and ends with, as a token: a single word
+        or a phrase's first token; a single word or a phrase's last token; and (CJK) a pattern
+        matching each CJK domain word. A text with none of them holds no domain word."""
         keys = self._domain_keys
         if keys is None:
-            words: set[str] = set()
+            first: set[str] = set()
+            last: set[str] = set()
             cjk: set[str] = set()
             for ws in self.domains.values():
-                words.update(ws.single)
-                words.update(m[0] for m in ws.multi)
+                first.update(ws.single, (m[0] for m in ws.multi))
+                last.update(ws.single, (m[-1] for m in ws.multi))
                 cjk.update(ws.cjk)
             rx = re.compile("|".join(map(re.escape, sorted(cjk)))) if cjk else None
-            keys = self._domain_keys = (frozenset(words), rx)
+            keys = self._domain_keys = (frozenset(first), frozenset(last), rx)
         return keys
 
     @classmethod

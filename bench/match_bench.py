@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.adapters.config import load_config  # noqa: E402
+from bot.cli import GC_THRESHOLD  # noqa: E402
 from bot.core import normalize  # noqa: E402
 from bot.core.dedup import Deduper  # noqa: E402
 from bot.core.matcher import Matcher  # noqa: E402
@@ -513,8 +514,12 @@ def main() -> None:
     args = ap.parse_args()
 
     pinned = "not pinned" if args.no_pin else pin_one_core()
+    # the cyclic GC as every sokuho process runs it (bot/cli.py sets these thresholds before any
+    # command; the service keeps the GC on)
+    gc.set_threshold(*GC_THRESHOLD)
     print(f"match_bench  {datetime.now().strftime('%Y-%m-%d %H:%M')}  Python "
-          f"{platform.python_version()}  cpus={os.cpu_count()}  {pinned}  GC on (as in the service)")
+          f"{platform.python_version()}  cpus={os.cpu_count()}  {pinned}  GC on, thresholds "
+          f"{GC_THRESHOLD} (as in the service)")
     watchlists = load_config(WATCHLISTS).watchlists
     n_alias = sum(len(w.all_aliases()) for w in watchlists.values())
     print(f"watchlists: {len(watchlists)} shipped ({', '.join(watchlists)}), {n_alias} aliases")

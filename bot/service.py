@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.adapters.config import ConfigError
 from bot.adapters.console import ConsoleSink
 from bot.adapters.store import StoreError
-from bot.app import App
+from bot.app import App, reclaim_dead
 from bot.ops import health
 from bot.ops.metrics import Metrics
 from bot.ops.sdnotify import Notifier, watchdog_loop
@@ -36,6 +36,7 @@ START_EXTEND = 300.0   # seconds of extra start-up time asked of systemd (EXTEND
 STOP_EXTEND = 40.0     # and of stop time: the sink waits up to 20 s for sends in flight
 MAX_FUTURE = 6 * 3600  # a next poll further ahead than this (plus the interval) means the clock went back
 STUCK_AFTER = 600.0    # a cycle in which no feed finished for this long is stuck: stop WATCHDOG=1
+RECLAIM_EVERY = 60.0   # seconds between looks for dead instances of this host holding feed leases
 
 
 class Service:
@@ -54,6 +55,7 @@ class Service:
         self._tasks: set[asyncio.Task] = set()
         self.last_cycle: CycleReport | None = None
         self.progress = health.Progress(STUCK_AFTER)
+        self._reclaimed_at = float("-inf")       # monotonic time of the last reclaim_dead
         self._stuck_logged: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -189,6 +191,7 @@ class Service:
             return
         now = self.clock()
         self._heartbeat(now)
+        self._reclaim()
         self.progress.cycle_started(time.monotonic())
         done = lambda _outcome: self.progress.feed_done(time.monotonic())   # noqa: E731
         self.app.pipeline.on_outcome.append(done)
@@ -209,6 +212,15 @@ class Service:
             self.app.store.heartbeat(self.app.instance, now, ",".join(["poll", *roles]))
         except Exception as e:
             log.warning("heartbeat not recorded: %s", e)
+
+    def _reclaim(self) -> None:
+        """Now and then, the feed leases of instances of this host that died since (a `poll
+        --once` killed mid-cycle beside this service) go back at once, as at start-up, instead
+        of after SOKUHO_LEASE."""
+        t = time.monotonic()
+        if t - self._reclaimed_at >= RECLAIM_EVERY:
+            self._reclaimed_at = t
+            reclaim_dead(self.app.store)
 
     def _after_cycle(self, report: CycleReport) -> None:
         m = self.metrics

@@ -181,3 +181,37 @@ async def test_poll_once_killed_mid_cycle_leaves_no_leases_for_the_next_run(
     with Store.open(database) as s:
         assert s.leases() == {}
         assert s.instances() == []
+
+
+# --- a running service: a sibling killed while it runs -------------------------------------------
+
+async def test_a_running_service_takes_back_the_leases_of_a_sibling_killed_meanwhile(tmp_path):
+    """App.open reclaims at start; a service running for days must also notice a `poll --once`
+    of this host killed beside it, not poll that one's feeds only after the lease expires."""
+    from bot.app import App
+    from bot.service import Service
+    from bot.settings import Settings
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "cuba.yaml").write_text("name: cuba\naliases:\n  en: [Cuba]\n", encoding="utf-8")
+    (tmp_path / "f.xml").write_bytes(make_rss([{"title": "Cuba story", "guid": "1"}]))
+    (wl / "feeds.yaml").write_text(f"feeds:\n  - {{name: f, url: '{tmp_path / 'f.xml'}'}}\n")
+    svc = Service(Settings(watchlists=wl, state=tmp_path / "st"))
+    svc.app = await App.open(svc.settings, parser_kind="inline")
+    svc.sink = type("S", (), {"notify_admins": staticmethod(lambda t: asyncio.sleep(0))})()
+    try:
+        gone = _sleeper()
+        ident = procs.identity(gone.pid)
+        gone.kill()
+        gone.wait()
+        now = datetime.now(timezone.utc)
+        store = svc.app.store
+        store.register_instance("killed", host=HOST, pid=gone.pid, command="poll", now=now,
+                                proc=ident)
+        assert len(store.claim_feeds("killed", now, 3600.0)) == 1       # held for an hour
+        await svc._cycle()
+        assert svc.last_cycle is not None and svc.last_cycle.count("ok") == 1
+        assert "killed" not in store.leases()
+        assert "killed" not in {i["name"] for i in store.instances()}
+    finally:
+        await svc.app.close()

@@ -101,15 +101,16 @@ class Matcher:
 
     # ------------------------------------------------------------------ api
     def match(self, entry: Entry, prepped: tuple[str, str] | None = None, *,
-              words: set[bytes] | None = None) -> list[Hit]:
+              words: set[bytes] | None = None, folded: str | None = None) -> list[Hit]:
         """Hits of every watchlist. `prepped`: (prep(title), prep(summary)) when already known;
-        `words`: the Latin words of both (normalize.ascii_words of them lower-cased), as a set."""
+        `words`: the Latin words of both (normalize.ascii_words of them lower-cased), as a set;
+        `folded`: both lower-cased, joined by " " (PhraseIndex.may_find)."""
         if prepped is None:
             prepped = (prep(entry.title) if entry.title else "",
                        prep(entry.summary) if entry.summary else "")
         # no alias (exact or typo) anywhere: no hit, whatever else the item holds (_resolve)
         if not self.index.may_find((prepped[0] if entry.title else "",
-                                    prepped[1] if entry.summary else ""), words):
+                                    prepped[1] if entry.summary else ""), words, folded):
             return []
         occ, prepped = self._scan(entry, prepped)
         return self._resolve(entry, prepped, occ, None)

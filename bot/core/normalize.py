@@ -151,7 +151,9 @@ _VU = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴ�
 _VU_RE = re.compile("ヴ[ァィェォュ]?")
 _KANA = "ァ-ヺ"
 # middle dots, equals signs and hyphens inside katakana names: ディアス・カネル = ディアスカネル
-_KANA_SEP = re.compile(f"(?<=[{_KANA}ー])[・=゠\\-‐](?=[{_KANA}])")
+# (the separator first, then a look back at the kana before it: re skips to each separator
+# instead of trying a look-behind at every position)
+_KANA_SEP = re.compile(f"[・=゠\\-‐](?<=[{_KANA}ー][・=゠\\-‐])(?=[{_KANA}])")
 
 
 def _kana_fold(s: str) -> str:
@@ -165,6 +167,9 @@ def _kana_fold(s: str) -> str:
 
 
 _ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,}")
+# what every _ACRONYM match holds (".S." of "U.S."): a literal-first pattern, which re finds by
+# skipping to each "." instead of trying _ACRONYM's word boundary at every position
+_ACRONYM_HINT = re.compile(r"\.[A-Z]\.")
 
 
 def _acronym(m: re.Match) -> str:
@@ -218,6 +223,10 @@ def nfkc(s: str) -> str:
     """unicodedata.normalize("NFKC", s), normalising only the runs NFKC changes."""
     if unicodedata.is_normalized("NFKC", s):
         return s
+    if "\u3000" in s:     # the ideographic space, often all that Japanese text needs
+        s = s.replace("\u3000", " ")
+        if unicodedata.is_normalized("NFKC", s):
+            return s
     s = _nfkc_runs().sub(_nfkc_match, s)
     return s if unicodedata.is_normalized("NFKC", s) else unicodedata.normalize("NFKC", s)
 
@@ -264,7 +273,7 @@ def _prep(s: str) -> str:
 
 
 def _acronyms(s: str) -> str:
-    if "." in s and _ACRONYM.search(s):
+    if "." in s and _ACRONYM_HINT.search(s) is not None:
         s = _ACRONYM.sub(_acronym, s)   # U.S. -> US, U.N. -> UN
     return s
 

@@ -159,31 +159,29 @@ class PhraseIndex:
                         for outer in cjk}
 
     # ------------------------------------------------------------------ search
-    def may_find(self, prepped: tuple[str, ...], words: set[bytes] | None = None) -> bool:
+    def may_find(self, prepped: tuple[str, ...], words: set[bytes] | None = None,
+                 folded: str | None = None) -> bool:
         """False only when `find` gives no occurrence of a primary phrase, exact or typo, in any
         of the prepped texts: the common case (no candidate at all) costs a few C calls over the
         texts joined (a line feed between them is a boundary for every kind of phrase: no
         phrase is found across it that `find` would not find in one text). `words`: the Latin
-        words of all the texts (set(ascii_words(...)) of them lower-cased), when known."""
-        folded = "\n".join([p.lower() for p in prepped])
+        words of all the texts (set(ascii_words(...)) of them lower-cased), when known;
+        `folded`: the texts lower-cased and joined by " " or a line feed, when known (a phrase
+        found across that boundary only makes the answer "maybe", never a wrong "no")."""
+        if folded is None and (words is None or not all(map(str.isascii, prepped))):
+            folded = "\n".join([p.lower() for p in prepped])     # (ASCII text: the words say all)
         if words is None:
             words = set(ascii_words(folded))
         rest = words.difference(self._quiet)     # new words, typos, primary phrases' words
         if rest:
-            new = rest.difference(self._fuzzy_seen)
-            cache = self._typo_cache(rest)
-            if new:
-                quiet = self._quiet
-                if len(quiet) > _FUZZY_CACHE_MAX:
-                    quiet = self._quiet = set()
-                quiet.update(w for w in new if w not in cache and w not in self._primary_words)
-            if not cache.keys().isdisjoint(rest):
+            cache = self._typo_cache(rest, quiet=True)
+            if cache and not cache.keys().isdisjoint(rest):
                 return True
             for w in self._primary_words.keys() & rest:
                 for toks in self._primary_words[w]:
                     if toks <= words:
                         return True
-        if not folded.isascii() and self._primary_cjk_ac is not None:
+        if folded is not None and self._primary_cjk_ac is not None and not folded.isascii():
             kana = False
             for _end, primary in self._primary_cjk_ac.iter(folded):
                 if primary:
@@ -254,8 +252,12 @@ class PhraseIndex:
             found.sort(key=lambda f: (f[0], f[1]))
             out.extend(f[3] for f in found)
 
-    def _typo_cache(self, words) -> dict[bytes, list[tuple[Phrase, str, float]]]:
-        """The typo cache, every one of `words` looked up (new words once each)."""
+    def _typo_cache(self, words, quiet: bool = False
+                    ) -> dict[bytes, list[tuple[Phrase, str, float]]]:
+        """The typo cache, every one of `words` looked up (new words once each). `quiet`
+        (may_find): the words this call looked up that have no typo hit and are no primary
+        phrase's word join the quiet set (only once looked up: a word another thread is
+        still looking up is in the seen set but not yet in the cache)."""
         seen, cache = self._fuzzy_seen, self._fuzzy_cache
         if not seen.issuperset(words):
             if len(seen) > _FUZZY_CACHE_MAX:
@@ -267,6 +269,12 @@ class PhraseIndex:
                 lst = buckets.get((w[0], len(w)))
                 if lst is not None and w not in first and not w.isdigit():
                     self._fuzzy(w, lst, cache)
+            if quiet:
+                q = self._quiet
+                if len(q) > _FUZZY_CACHE_MAX:
+                    q = self._quiet = set()
+                new = new.difference(self._primary_words)      # (set - dict: a loop over new)
+                q.update(new.difference(cache) if cache else new)
         return cache
 
     @staticmethod

@@ -30,6 +30,7 @@ if TYPE_CHECKING:   # imported when a matcher is built: the main process of a po
 
 SUMMARY_KEPT = 400     # characters of the prepped summary the duplicate check reads
 HEAD = 300             # ... and the language guess
+assert HEAD <= SUMMARY_KEPT     # (prepare: a summary the head holds whole is kept whole)
 
 _versions = itertools.count(1)
 
@@ -53,13 +54,24 @@ def prepare(entry: Entry, matcher: Matcher) -> Prepared:
     head = f"{tp} {sp[:HEAD]}"
     folded = head.lower()
     # a summary the head holds whole: the language guess and the matcher read the same words
-    words = set(ascii_words(folded)) if len(sp) <= HEAD else None
+    # and the same folded text
+    if len(sp) <= HEAD:
+        words = set(ascii_words(folded))
+        both = folded
+    else:
+        words = both = None
     lang = detect_lang(head, default=entry.lang, folded=folded, words=words)
     if lang != entry.lang:
         entry = replace(entry, lang=lang)
-    hits = matcher.match(entry, (tp, sp), words=words)
-    sp = sp[:SUMMARY_KEPT]
-    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=sp.lower()))
+    hits = matcher.match(entry, (tp, sp), words=words, folded=both)
+    if both is not None and len(folded) == len(head):
+        # the head held the whole summary (shorter than SUMMARY_KEPT) and lower() kept every
+        # length: the summary's part of it is sp.lower() (lower() reads no context across " ")
+        fs = folded[len(tp) + 1:]
+    else:
+        sp = sp[:SUMMARY_KEPT]
+        fs = sp.lower()
+    return Prepared(lang, hits, dedup_prepare(entry, tp, sp, hits, folded_summary=fs))
 
 
 class Preparer:

@@ -121,3 +121,30 @@ def test_probes_tied_on_rarity_are_taken_in_term_order():
     for cls in (Deduper, Reference):
         got = _decide(cls, [copy_of, other, new], probe=2)
         assert got[2].duplicate_of == "a" and got[2].reason == "similar", (cls, got[2])
+
+
+def _probes_reference(df, title, k):
+    """The probe choice as _near made it before (sorted set intersection, then a stable sort by
+    df, cut at k)."""
+    probes = sorted(df.keys() & set(title))
+    if len(probes) > k:
+        probes = sorted(probes, key=df.__getitem__)[:k]
+    return probes
+
+
+# CJK bigrams and Latin stems alike; few df values, so that rarity ties are the rule
+_FEATS = st.sampled_from(["政府", "首相", "日本", "会談", "ベネ", "ネズ", "maduro", "court", "cuba",
+                          "havana", "a", "b", "ab", "z9", "12", "ß", "é"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_FEATS, st.integers(1, 3)), st.lists(_FEATS, unique=True),
+       st.sampled_from([frozenset, tuple]), st.integers(1, 9))
+def test_probes_are_the_k_rarest_in_term_order(df, feats, kind, k):
+    """dedup._probes (filtered and sorted in place) picks the same probes in the same order as
+    the sorted-intersection form, whatever order the headline's features come in (a frozenset
+    here, a tuple in an indexed Sig), with ties on rarity everywhere."""
+    title = kind(feats)
+    assert dedup._probes(df, title, k) == _probes_reference(df, title, k)
+    assert dedup._probes(df, title[::-1] if kind is tuple else title, k) == \
+        _probes_reference(df, title, k)

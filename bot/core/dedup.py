@@ -395,6 +395,21 @@ def _add_sig(post: dict, df: dict, terms, sig: Sig, cap: int) -> None:
     _count_elements(df, terms)
 
 
+def _probes(df: dict, title, k: int) -> list:
+    """The features of `title` the index holds (`df`: how many of its items hold each), in term
+    order; when more than `k`, the `k` rarest, ties in term order. What _near looks up. (Only
+    features already in the index can find anything, and the rarest are the best probes. In
+    the order of the features themselves, not of the set, which varies between processes: a
+    signature made in a parser worker finds and ranks candidates the same.) Filtered in C into
+    a list (no intermediate set), sorted in place."""
+    probes = list(filter(df.__contains__, title))
+    probes.sort()
+    if len(probes) > k:
+        probes.sort(key=df.__getitem__)     # rarest first (stable: ties stay in term order)
+        del probes[k:]
+    return probes
+
+
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
@@ -471,15 +486,9 @@ class Deduper:
             return DupVerdict(same.root, "title", 1.0)
         df, post = self._df, self._post
         title = sig.title
-        # only features already in the index can find anything (intersected in C); the rarest
-        # are the best probes. In the order of the features themselves, not of the set (which
-        # varies between processes: a signature made in a parser worker finds and ranks
-        # candidates the same)
-        probes = sorted(df.keys() & title)
+        probes = _probes(df, title, self.probe)
         if not probes:
             return DupVerdict(None)
-        if len(probes) > self.probe:
-            probes = sorted(probes, key=df.__getitem__)[: self.probe]     # rarest first
         # every probe's newest postings in one list, counted in one C call (the same counts,
         # first seen in the same order)
         cap = self.max_postings

@@ -228,7 +228,9 @@ class PhraseIndex:
     def _find_latin(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
         found: list[tuple[int, int, int, Occurrence]] = []     # (start, order, -, occurrence)
         same_len = len(folded) == len(prepped)
-        if self._latin_ac is not None:
+        # the haystack's tokens (a phrase's tokens are whole ones of them, its first included)
+        words = ascii_words(folded)
+        if self._latin_ac is not None and not self._first.isdisjoint(words):
             hay = folded.encode("ascii", "replace").translate(_HAY)
             squeezed = _SQUEEZE.sub(b" ", hay) if b"  " in hay else hay
             hits = list(self._latin_ac.iter("|" + squeezed.decode("ascii") + "|"))
@@ -246,7 +248,6 @@ class PhraseIndex:
                         found.append((start, order, 0, Occurrence(p, start, stop,
                                                                   prepped[start:stop], "exact")))
         if self._fuzzy_by:
-            words = ascii_words(folded)
             # this text's own references: parser threads may share the index, and a full cache
             # is replaced, not cleared, so a text never sees it emptied half-way
             cache = self._typo_cache(words)        # cache: the words near an alias

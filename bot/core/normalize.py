@@ -274,7 +274,7 @@ _FOLD_LATIN1 = bytes(ord(_FOLD.get(c) or chr(c)) if chr(c) not in _FOLD_LONG els
                      for c in range(256))
 
 
-_FOLD_LONG_BYTES = re.compile(b"[" + re.escape("".join(_FOLD_LONG).encode("latin-1")) + b"]")
+_FOLD_LONG_DEL = "".join(_FOLD_LONG).encode("latin-1")
 
 
 def _fold_accents(s: str) -> str:
@@ -286,10 +286,13 @@ def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
         s = nfkc(s)
         b = s.encode("latin-1", "ignore") if s[:1] <= "\xff" else b""   # (CJK text: no)
-        if len(b) == len(s) and _FOLD_LONG_BYTES.search(b) is None:
+        if len(b) == len(s):
             # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
-            # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes
-            return _acronyms(b.translate(_FOLD_LATIN1).decode("latin-1"))
+            # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes, in the
+            # same pass that drops the _FOLD_LONG characters (none dropped: the text had none)
+            t = b.translate(_FOLD_LATIN1, _FOLD_LONG_DEL)
+            if len(t) == len(b):
+                return _acronyms(t.decode("latin-1"))
         if _unmask_or_fold(s):      # (most CJK text: neither)
             if _UNMASK_CHARS.search(s) is not None:
                 s = _unmask(s)

@@ -244,3 +244,14 @@ _BEYOND_BMP = [c for c in N.INVISIBLE | frozenset(N.CONFUSABLE_LATIN) if ord(c) 
 @example("キ😀")
 def test_unmask_or_fold_pre_check_equals_the_exact_class(s):
     assert N._unmask_or_fold(s) == (N._UNMASK_OR_FOLD.search(s) is not None)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=16)
+       | st.text(alphabet="aé ª²½µ¨¯´¸¹º¼¾\u00a0\u00adßæÆþÞ.U.S", max_size=16))
+@example("Año ½ más")
+@example("Caf\u00e9\u00a0«x»")
+@example("e\u00b4")
+def test_prep_of_latin1_text_equals_the_plain_chain(s):
+    from tests.test_phrases import reference_prep
+    assert N._prep(s) == reference_prep(s)

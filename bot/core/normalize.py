@@ -275,6 +275,10 @@ _FOLD_LATIN1 = bytes(ord(_FOLD.get(c) or chr(c)) if chr(c) not in _FOLD_LONG els
 
 
 _FOLD_LONG_DEL = "".join(_FOLD_LONG).encode("latin-1")
+# ... and the Latin-1 characters NFKC changes (NBSP, ª, ², ½, ´...): Latin-1 text without any
+# is its own NFKC (no Latin-1 character composes with another), so it needs no NFKC check
+_NFKC_OR_LONG_DEL = _FOLD_LONG_DEL + bytes(
+    c for c in range(0x80, 0x100) if unicodedata.normalize("NFKC", chr(c)) != chr(c))
 
 
 def _fold_accents(s: str) -> str:
@@ -284,6 +288,12 @@ def _fold_accents(s: str) -> str:
 
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
+        if s[:1] <= "\xff":
+            b = s.encode("latin-1", "ignore")
+            if len(b) == len(s):    # Latin-1 text with nothing for NFKC: what the path below gives
+                t = b.translate(_FOLD_LATIN1, _NFKC_OR_LONG_DEL)
+                if len(t) == len(b):
+                    return _acronyms(t.decode("latin-1"))
         s = nfkc(s)
         b = s.encode("latin-1", "ignore") if s[:1] <= "\xff" else b""   # (CJK text: no)
         if len(b) == len(s):

@@ -16,6 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from operator import itemgetter
 
 from bot.core.lexicon import Lexicon, lexicon
 from bot.core.model import Entry
@@ -28,7 +29,22 @@ _KATA_CH = re.compile(f"[{_KATA}ー]")
 _SEPS = "・=゠\\-‐"
 _SEP_CH = re.compile(f"[{_SEPS}]")
 _UNFOLD = {"バ": "(?:バ|ヴァ)", "ビ": "(?:ビ|ヴィ)", "ベ": "(?:ベ|ヴェ)", "ボ": "(?:ボ|ヴォ)", "ブ": "(?:ブ|ヴ)"}
+_LETTERS4 = re.compile(r"[^\W\d_]{4,}")           # words of 4+ letters (FieldView.shape)
+_ASCII_LETTERS4 = re.compile(r"[A-Za-z]{4,}")      # ... in ASCII text
 _SENT_END = re.compile(r"[.!?:;\"'«»“”‘’(\[「『【]\s*$")
+# (the checks' patterns, compiled once)
+_KATA_RUN = re.compile(f"[{_KATA}ー]+")
+_KATA_RUN_END = re.compile(f"[{_KATA}ー]+$")
+_VU_RE = re.compile("ヴ[ァィェォュ]?")
+_KATA_HYPHEN = re.compile(f"(?<=[{_KATA}])[\\-‐]")
+_SEQUEL = re.compile(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", re.I)
+_SCORE_AFTER = re.compile(r"\s*\d{1,2}\s*[-–:]\s*\d")
+_FIXTURE_AFTER = re.compile(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b")
+_FIXTURE_BEFORE = re.compile(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$")
+_VS_AFTER = re.compile(r"\s*(vs\.?|v\.?|versus)\s", re.I)
+_VS_BEFORE = re.compile(r"\b(vs\.?|v\.?|versus)\s*$", re.I)
+_CJK_SEQUEL = re.compile(r"\s*[0-9]{1,2}(?![0-9])")
+_CJK_SCORE = re.compile(r"\s*[0-9]{1,2}\s*[-–:対]")
 _SCORE = re.compile(r"(?<![\d.,/:-])\d{1,2}\s?[-–]\s?\d{1,2}(?![\d.,/:%-])")
 COMMON_ZIPF = 1.5            # a fuzzy candidate this frequent in some language is a word of its own
 _WORD_LANGS = ("en", "es", "pt", "fr", "de", "it")
@@ -84,6 +100,7 @@ class FieldView:
         self._words: list[str] = []
         self._starts: list[int] = []     # token starts (and the text's length last)
         self._nf: str | None = None
+        self._nf_long: str | None = None
         self._case: tuple[bool, bool] | None = None
 
     @property
@@ -110,13 +127,22 @@ class FieldView:
             self._nf = nfkc(self.original)
         return self._nf
 
+    @property
+    def nf_long(self) -> str:
+        """nf with every separator character (・=゠-‐) made a long vowel ー (see surface)."""
+        if self._nf_long is None:
+            self._nf_long = self.nf.translate(_TO_LONG)
+        return self._nf_long
+
     def shape(self) -> tuple[bool, bool]:
         """(all caps, title case) of the Latin words of this field."""
         if self._case is None:
-            words = re.findall(r"[^\W\d_]{4,}", self.prepped)
-            letters = [w for w in words if w.isascii() or w.isalpha()]
-            caps = sum(1 for w in letters if w[0].isupper())
-            upper = sum(1 for w in letters if w.isupper())
+            if self.prepped.isascii():          # (ASCII letters: [^\W\d_] is [A-Za-z])
+                letters = _ASCII_LETTERS4.findall(self.prepped)
+            else:
+                letters = [w for w in _LETTERS4.findall(self.prepped) if w.isascii() or w.isalpha()]
+            caps = sum(map(str.isupper, map(itemgetter(0), letters)))
+            upper = sum(map(str.isupper, letters))
             n = len(letters)
             self._case = (n >= 2 and upper == n, n >= 3 and caps >= 0.8 * n and upper < n)
         return self._case
@@ -150,22 +176,33 @@ class FieldView:
         if not target:
             return None
         nth = self.prepped[:start].count(target)
-        rx = _tolerant(target)
-        for k, m in enumerate(rx.finditer(self.nf)):
+        if _SEP_SET.isdisjoint(target):
+            # no separator in the target: no character of it matches one, so the separators
+            # may all be one (ー, in a copy of nf) and the pattern ー{0,2} between its
+            # characters: the same matches, and a pattern that compiles ten times faster
+            rx, nf = _tolerant(target, _LONG_SEP), self.nf_long
+        else:
+            rx, nf = _tolerant(target), self.nf
+        for k, m in enumerate(rx.finditer(nf)):
             if k == nth:
                 return m.start(), m.end()
         return None
 
 
+_SEP_ANY = f"[ー{_SEPS}]{{0,2}}"     # 0-2 separators (a long vowel, a middle dot, a hyphen...)
+_LONG_SEP = "ー{0,2}"                 # the same where every separator was made a ー
+_SEP_SET = frozenset("ー" + _SEPS.replace("\\", ""))     # ー・=゠-‐
+_TO_LONG = str.maketrans(dict.fromkeys(_SEP_SET, "ー"))
+
+
 @lru_cache(maxsize=4096)
-def _tolerant(target: str) -> re.Pattern:
+def _tolerant(target: str, sep: str = _SEP_ANY) -> re.Pattern:
     parts = []
     for ch in target:
         p = _UNFOLD.get(ch) or re.escape(ch)
         if ch.isascii() and ch.isalpha():
             p = f"[{re.escape(ch)}{re.escape(''.join(_ACCENTED.get(ch.lower(), '')))}]"
         parts.append(p)
-    sep = f"[ー{_SEPS}]{{0,2}}"
     return re.compile(sep.join(parts), re.I)
 
 
@@ -198,8 +235,13 @@ class ItemView:
         """Domain lexicon words found anywhere in the item, by domain."""
         if self._domains is None:
             out: dict[str, list[str]] = {}
+            any_word, _last, any_cjk = self.lex.domain_keys()
             for fv in self.fields.values():
                 words = fv.words
+                # no word that is (or starts) a domain word, nor a CJK one: no domain word
+                if any_word.isdisjoint(words) and (
+                        fv.folded.isascii() or any_cjk is None or not any_cjk.search(fv.folded)):
+                    continue
                 for name, ws in self.lex.domains.items():
                     found = ws.find(words, fv.folded)
                     if found:
@@ -290,7 +332,7 @@ def _run_after(nf: str, j: int) -> str:
     k = j
     if k < len(nf) and _SEP_CH.match(nf[k]) and k + 1 < len(nf) and _KATA_CH.match(nf[k + 1]):
         k += 1
-    m = re.match(f"[{_KATA}ー]+", nf[k:])
+    m = _KATA_RUN.match(nf[k:])
     return (nf[j:k] + m.group()) if m else ""
 
 
@@ -298,7 +340,7 @@ def _run_before(nf: str, s: int) -> str:
     k = s
     if k > 0 and _SEP_CH.match(nf[k - 1]) and k > 1 and _KATA_CH.match(nf[k - 2]):
         k -= 1
-    m = re.search(f"[{_KATA}ー]+$", nf[:k])
+    m = _KATA_RUN_END.search(nf[:k])
     return m.group() if m else ""
 
 
@@ -306,12 +348,12 @@ def kana_key(s: str) -> str:
     """A katakana word as compared for known splits: NFKC, ヴ folded, separators dropped, but long
     vowels kept (マネ is not マネー)."""
     s = _SEP_CH.sub("", unicodedata.normalize("NFKC", s))
-    return re.sub("ヴ[ァィェォュ]?", lambda m: _VU.get(m.group(), m.group()), s)
+    return _VU_RE.sub(lambda m: _VU.get(m.group(), m.group()), s)
 
 
 def _long_key(s: str) -> str:
     """kana_key, with a hyphen after a katakana taken for the long vowel it often stands for."""
-    s = re.sub(f"(?<=[{_KATA}])[\\-‐]", "ー", unicodedata.normalize("NFKC", s))
+    s = _KATA_HYPHEN.sub("ー", unicodedata.normalize("NFKC", s))
     return kana_key(s)
 
 
@@ -428,14 +470,12 @@ def _place_uses(fv: FieldView, start: int, end: int, i: int, j: int, lex: Lexico
             if tail in (",", ")", ""):
                 out.append(other_thing(f"a town of that name elsewhere: '{name}, "
                                    f"{p[toks[j][1]:toks[k][2]]}'"))
-        m = re.match(r"\s*(\d{1,2}|ii|iii|iv)\b(?!\d|[.,]\d)", p[end:end + 6], re.I)
-        if m and not re.match(r"\s*\d{1,2}\s*[-–:]\s*\d", p[end:end + 10]):
+        m = _SEQUEL.match(p[end:end + 6])
+        if m and not _SCORE_AFTER.match(p[end:end + 10]):
             out.append(other_thing(f"a title with a sequel number: '{name}{m.group()}'"))
-    if re.match(r"\s*\d{1,2}\s*[-–]\s*\d{1,2}\b", p[end:end + 10]) or \
-            re.search(r"\b\d{1,2}\s*[-–]\s*\d{1,2}\s*$", p[max(0, start - 10):start]):
+    if _FIXTURE_AFTER.match(p[end:end + 10]) or _FIXTURE_BEFORE.search(p[max(0, start - 10):start]):
         out.append(against(f"a match score next to '{name}' (a sports fixture)"))
-    if re.match(r"\s*(vs\.?|v\.?|versus)\s", p[end:end + 10], re.I) or \
-            re.search(r"\b(vs\.?|v\.?|versus)\s*$", p[max(0, start - 10):start], re.I):
+    if _VS_AFTER.match(p[end:end + 10]) or _VS_BEFORE.search(p[max(0, start - 10):start]):
         out.append(against(f"'{name}' in a fixture (vs)"))
     if i > 0:
         k = i - 1
@@ -461,7 +501,7 @@ def cjk_place_uses(fv: FieldView, start: int, end: int, lex: Lexicon) -> list[Fi
     st = lex.street_after.cjk_prefix(after)
     if st:
         out.append(other_thing(f"a street: '{fv.show(start, end)}{st}'", "reject"))
-    if re.match(r"\s*[0-9]{1,2}(?![0-9])", after) and not re.match(r"\s*[0-9]{1,2}\s*[-–:対]", after):
+    if _CJK_SEQUEL.match(after) and not _CJK_SCORE.match(after):
         out.append(other_thing(f"a title with a sequel number: '{fv.show(start, end)}{after[:2].strip()}'"))
     if before.endswith(("の", "市", "県", "町", "村", "州", "郡")):
         local = lex.ja_local.cjk_suffix(before.rstrip("の"))
@@ -488,9 +528,17 @@ def domain_evidence(item: ItemView, fv: FieldView, start: int, end: int) -> list
     j = fv.index_at(end)
     i = fv.index_at(start)
     near: list[str] = []
-    for name, ws in lex.domains.items():
-        # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
-        hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+    # the next word, or the one after a hyphenated word ("Cuban-style coffee", "-born catcher")
+    hyphen = j < len(words) and fv.prepped[end:fv.tokens[j][1]] == "-"
+    first, last, any_cjk = lex.domain_keys()
+    # no domain word can start after the name or end before it: no domain is looked up
+    if first.isdisjoint(words[j:j + 2] if hyphen else words[j:j + 1]) \
+            and not (i > 0 and words[i - 1] in last) \
+            and (any_cjk is None or not any_cjk.match(fv.folded[end:end + 8])):
+        domains = {}
+    else:
+        domains = lex.domains
+    for name, ws in domains.items():
         for k in ((j, j + 1) if hyphen else (j,)):
             w = ws.starts(words, k) if k < len(words) else None
             if w:

@@ -137,6 +137,24 @@ class Lexicon:
     actors: WordSet
     name_heads: frozenset[str]
     places: WordSet
+    _domain_keys: tuple | None = field(default=None, repr=False, compare=False)
+
+    def domain_keys(self) -> tuple[frozenset[str], frozenset[str], re.Pattern | None]:
+        """What a domain word (of any domain) starts and ends with, as a token: a single word
+        or a phrase's first token; a single word or a phrase's last token; and (CJK) a pattern
+        matching each CJK domain word. A text with none of them holds no domain word."""
+        keys = self._domain_keys
+        if keys is None:
+            first: set[str] = set()
+            last: set[str] = set()
+            cjk: set[str] = set()
+            for ws in self.domains.values():
+                first.update(ws.single, (m[0] for m in ws.multi))
+                last.update(ws.single, (m[-1] for m in ws.multi))
+                cjk.update(ws.cjk)
+            rx = re.compile("|".join(map(re.escape, sorted(cjk)))) if cjk else None
+            keys = self._domain_keys = (frozenset(first), frozenset(last), rx)
+        return keys
 
     @classmethod
     def from_data(cls, d: dict) -> "Lexicon":

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 
 from bot.core.dedup import add_postings, drop_postings
@@ -145,6 +145,24 @@ def conflict(a: Features, b: Features) -> str:
 _second = itemgetter(1)
 
 
+class _Idf(dict):
+    """df -> the idf of a term seen in df reports, log(1 + n / (df + 1)), for one n: a cache
+    read in C, worked out on a miss."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def __missing__(self, df: int) -> float:
+        x = self[df] = math.log(1.0 + self.n / (df + 1))
+        return x
+
+
+_IDF: dict[int, _Idf] = {}      # weigh()'s idf tables, by report count (n)
+
+
 def _strongest(wa: dict, wb: dict, shared) -> list:
     """The shared terms, strongest first; ties by the term itself (not by set order, which
     varies per process)."""
@@ -185,18 +203,26 @@ class StoryIndex:
         if f.w is not None:
             return f
         n = max(self._n[lang], self.min_docs)
-        df, log = self._df, math.log
-        w = {}
-        title, topic, names = f.title_terms, f.topic, f.names
-        for t in f.terms:
-            x = log(1.0 + n / (df.get(t, 0) + 1))
-            if t in title:
-                x *= 2.0
-            if t in topic:
-                x *= 0.3
-            elif t in names:
-                x *= 1.5
-            w[t] = x
+        idf = _IDF.get(n)
+        if idf is None:
+            if len(_IDF) >= 64:
+                _IDF.clear()
+            idf = _IDF[n] = _Idf(n)
+        terms = f.terms
+        # each term's rarity, in C (the idf of each df worked out once per n), in term order;
+        # then the same multiplications as term by term: x2 in the headline, then x0.3 for
+        # the watched subject's words or else x1.5 for a name
+        w = dict(zip(terms, map(idf.__getitem__, map(self._df.get, terms, repeat(0)))))
+        topic = f.topic
+        for t in f.title_terms:
+            if t in w:
+                w[t] *= 2.0
+        for t in topic:
+            if t in w:
+                w[t] *= 0.3
+        for t in f.names:
+            if t in w and t not in topic:
+                w[t] *= 1.5
         # fsum: correctly rounded, so the same whatever the order of the terms (a set's order
         # differs between processes and between a set built here and one decoded from the store)
         f.w, f.wsum = w, math.fsum(w.values())

@@ -69,6 +69,9 @@ _OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "em
                  "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
 _HINT_AT = max(min(o.find(h) for h in _OFFICE_HINTS if h in o) for o in _OFFICE)
 _found = partial(le, 0)
+# what a holder's words before its office word are made of (_HOLDER's first two branches)
+_HOLDER_CHARS = ("'" + "".join(map(chr, range(0x41, 0x5B))) + "".join(map(chr, range(0x61, 0x7B)))
+                 + "".join(map(chr, range(0x30A1, 0x30FB))))
 _OFFICE_AT = re.compile(_OFF)
 # characters that (?i:) folds onto ASCII letters though lower() does not (and the one whose
 # lower() is longer): in a text holding one, positions in the lower-cased text are not the text's
@@ -91,7 +94,13 @@ def _holders(text: str, lang, low: str | None = None) -> set:
         m = _OFFICE_AT.search(low, max(min(at) - _HINT_AT, 0))
         if m is None:
             return out
-        start = text.rfind(" ", 0, max(m.start() - 1, 0)) + 1
+        # a holder's words before the office word: Latin letters and "'" then one space
+        # (Brazil's president), or katakana (デンマーク首相): the search starts where the run of
+        # such characters before the first office word begins
+        k = m.start()
+        if k and text[k - 1] == " ":
+            k -= 1
+        start = len(text[:k].rstrip(_HOLDER_CHARS))
     else:
         start = 0
     get = _OFFICE.get

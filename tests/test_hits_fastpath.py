@@ -74,8 +74,9 @@ def test_surface_equals_the_one_pattern_search(original, prepped):
     """Every span of the prepped text (or of an unrelated text standing for it) is found where
     the old single-pattern search found it."""
     fv = ev.FieldView(original, prep(original) if prepped is None else prepped)
-    for s, e in _all_spans(fv):
-        assert fv.surface(s, e) == ref_surface(fv, s, e), (original, fv.prepped, s, e)
+    for _ in range(2):          # (asked again: the answers remembered)
+        for s, e in _all_spans(fv):
+            assert fv.surface(s, e) == ref_surface(fv, s, e), (original, fv.prepped, s, e)
 
 
 # ------------------------------------------------------------------ StoryIndex.weigh

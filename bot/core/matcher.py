@@ -277,8 +277,9 @@ class Matcher:
         lv = {id(c): level(c) for c in cands}
         # a context word that is itself a rejected or doubtful name ("Tony Havana") backs nothing up
         shaky = dropped + [(c.f, c.o) for c in cands if c not in clean]
-        wl_context = [(cf, co) for cf, co in wl_context
-                      if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
+        if wl_context and shaky:
+            wl_context = [(cf, co) for cf, co in wl_context
+                          if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
         news = None
         kept: list[_Cand] = []
         for c in cands:

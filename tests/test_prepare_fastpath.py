@@ -5,6 +5,8 @@
 * the quiet set (words may_find skips) only takes words whose typo look-up is complete;
 * the acronym pre-check of normalize never skips a text _ACRONYM would change, and the kana
   separator fold (separator first) equals the look-behind pattern;
+* prep's test for characters to unmask or fold (BMP table + anything beyond) equals the exact
+  character class;
 * prepare() hands the duplicate check the summary lower-cased, whether it takes it from the
   folded head or lower-cases it again.
 """
@@ -130,3 +132,115 @@ def _matcher():
         from bot.adapters.config import load_config
         _M.append(Matcher(load_config(ROOT / "watchlists").watchlists))
     return _M[0]
+
+
+# ------------------------------------------------------------------ canonical_url's fast path
+_SIMPLE_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:")
+_QUERY_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~=&")
+
+
+def canonical_url_reference(url: str) -> str:
+    """canonical_url as it was written with character sets (before the one regex)."""
+    from bot.core.urlclean import _canonical_slow, _plain_query
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if url.startswith(("https://", "http://")):
+        base, q, query = url.partition("?")
+        if _SIMPLE_OK.issuperset(base) and (not q or _QUERY_OK.issuperset(query)):
+            rest = base[base.index("//") + 2:]
+            host, slash, path = rest.partition("/")
+            if host and ":" not in host and "//" not in path:
+                path = "/" + path.rstrip("/") if path.strip("/") else "/"
+                base = "https://" + host.lower().rstrip(".") + path
+                if query:
+                    query = _plain_query(query)
+                    if query is None:
+                        return _canonical_slow(url)
+                    if query:
+                        return base + "?" + query
+                return base
+    return _canonical_slow(url)
+
+
+_url_pieces = st.sampled_from(
+    ["https://", "http://", "HTTP://", "www.", "News.Example", ".", ":", ":443", "/", "//", "a",
+     "B", "0", "-", "_", "~", "?", "&", "=", "#", "%20", "+", "@", "é", " ", "\n",
+     "utm_source=rss", "fbclid=x", "p=2", "a=1", "k=", "q=x=y"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_url_pieces, max_size=14))
+@example(["https://", "a", "//", "a"])
+@example(["https://", "a", "/", "a", "//", "a"])
+@example(["http://", "News.Example", ".", "?", "p=2", "&", "utm_source=rss"])
+@example(["https://", "a", ":443", "/", "a"])
+@example(["https://", "a", "?", "q=x=y"])
+@example(["https://", "a", "/", ":", "/"])
+def test_canonical_url_equals_the_character_set_version(parts):
+    from bot.core.urlclean import canonical_url
+    url = "".join(parts)
+    assert canonical_url(url) == canonical_url_reference(url)
+
+
+# ------------------------------------------------------------------ may_find's katakana check
+@st.composite
+def kana_runs_text(draw):
+    """A one-edit typo of a shipped typo-tolerant katakana alias among other katakana runs that
+    hold the aliases' edge kana too (decoys before and after), in the title or the summary."""
+    m = _matcher()
+    kana = _shipped_kana()
+    alias = draw(st.sampled_from(kana))
+    i = draw(st.integers(0, len(alias)))
+    op = draw(st.integers(0, 3))
+    c = draw(st.sampled_from("ンアシェ"))
+    typo = [alias[:i] + c + alias[i:], alias[:i] + c + alias[i + 1:], alias[:i] + alias[i + 1:],
+            alias[:i] + alias[i + 1:i + 2] + alias[i:i + 1] + alias[i + 2:]][op]
+    keys = m.index._may_kana_keys
+    decoys = [draw(st.sampled_from(keys)) + draw(st.sampled_from(["", "ア", "ンタ", "ロス"]))
+              for _ in range(draw(st.integers(0, 3)))]
+    parts = decoys + [typo] + [draw(st.sampled_from(keys)) for _ in range(draw(st.integers(0, 2)))]
+    sep = draw(st.sampled_from(["、", "の", "と", " "]))
+    text = sep.join(parts)
+    return (text, "") if draw(st.booleans()) else ("米国", text)
+
+
+_KANA: list = []
+
+
+def _shipped_kana() -> list[str]:
+    if not _KANA:
+        from bot.adapters.config import load_config
+        w = load_config(ROOT / "watchlists").watchlists
+        _KANA.extend(sorted({prep(a.text) for wl in w.values() for _l, a in wl.all_aliases()
+                             if a.match != "exact" and len(prep(a.text)) >= 5
+                             and all("ァ" <= c <= "ヺ" for c in prep(a.text))}))
+    return _KANA
+
+
+@settings(max_examples=600, deadline=None)
+@given(kana_runs_text())
+def test_may_find_checks_the_katakana_run_that_holds_the_typo(pair):
+    title, summary = pair
+    m = _matcher()
+    want = any(o.phrase.ref.role == "alias" for t in pair for o in m.index.find(t))
+    tp, sp = prep(title), prep(summary)
+    folded = f"{tp} {sp}".lower()
+    if want:
+        assert m.index.may_find((tp, sp), set(ascii_words(folded)), folded)
+        assert m.index.may_find((tp, sp))
+
+
+# ------------------------------------------------------------------ prep's "anything to fold?" test
+_BEYOND_BMP = [c for c in N.INVISIBLE | frozenset(N.CONFUSABLE_LATIN) if ord(c) > 0xFFFF]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(alphabet=st.sampled_from(
+    ["a", "キ", "国", " ", "é", "“", "\u200b", "\u00ad", "а", "Α", "😀", "𝐀", "\U0010fffd"]
+    + _BEYOND_BMP + sorted(N.INVISIBLE)[:8] + [chr(c) for c in sorted(N._FOLD)[::40]]),
+    max_size=12))
+@example("\U0001d20d")
+@example("キ😀")
+def test_unmask_or_fold_pre_check_equals_the_exact_class(s):
+    assert N._unmask_or_fold(s) == (N._UNMASK_OR_FOLD.search(s) is not None)

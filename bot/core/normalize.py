@@ -236,6 +236,33 @@ _UNMASK_CHARS = re.compile("[" + "".join(
 _FOLD_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FOLD)) + "]")
 _UNMASK_OR_FOLD = re.compile("[" + "".join(re.escape(c) for c in sorted(
     INVISIBLE | frozenset(CONFUSABLE_LATIN) | {chr(c) for c in _FOLD})) + "]")
+
+
+def _class(cps, extra: str = "") -> str:
+    """A regex character class of the code points `cps`, consecutive ones as ranges."""
+    ranges: list[list[int]] = []
+    for cp in sorted(cps):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in ranges) + extra + "]"
+
+
+# _UNMASK_OR_FOLD's BMP characters and every character beyond the BMP: re tests a BMP set in one
+# table look-up, while each character beyond it is one more test for every character of the text
+# (4 look-alikes beyond the BMP made the exact class cost 2x on Japanese text). Exact when it
+# finds a BMP character; one beyond it (an emoji) sends the text to _UNMASK_OR_FOLD.
+_UNMASK_OR_FOLD_BMP = re.compile(_class(
+    [ord(c) for c in INVISIBLE | frozenset(CONFUSABLE_LATIN) if ord(c) <= 0xFFFF] + list(_FOLD),
+    "\U00010000-\U0010ffff"))
+
+
+def _unmask_or_fold(s: str) -> bool:
+    """Whether `s` holds a character _unmask or the accent fold changes (_UNMASK_OR_FOLD)."""
+    m = _UNMASK_OR_FOLD_BMP.search(s)
+    return m is not None and (m.group() <= "\uffff" or _UNMASK_OR_FOLD.search(s) is not None)
 # _FOLD as a list indexed by code point: str.translate finds every character without the
 # KeyError a dict raises for each unmapped one (2x faster on accented text)
 _FOLD_LIST: list[int | str | None] = list(range(max(_FOLD) + 1))
@@ -263,7 +290,7 @@ def _prep(s: str) -> str:
             # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
             # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes
             return _acronyms(b.translate(_FOLD_LATIN1).decode("latin-1"))
-        if _UNMASK_OR_FOLD.search(s) is not None:      # (most CJK text: neither)
+        if _unmask_or_fold(s):      # (most CJK text: neither)
             if _UNMASK_CHARS.search(s) is not None:
                 s = _unmask(s)
             s = _fold_accents(s)
@@ -367,11 +394,18 @@ def ascii_words(folded: str) -> list[bytes]:
     return folded.encode("ascii", "replace").translate(ASCII_WORDS).split()
 
 
+# each stop word's languages as a vector of byte-wide counters (language i: bits 8i..8i+7):
+# the sum over an item's stop words holds every language's count (at most 255 words each)
+_STOP_VEC = {w: sum(1 << 8 * i for i, s in enumerate(_STOP_BYTES) if w in s) for w in _STOP_ANY}
+assert len(_LANGS) == 6 and max(map(len, _STOP_BYTES)) < 256
+
+
 def _latin_lang(folded: str, default: str | None, words: set[bytes] | None = None) -> str | None:
     stop = _STOP_ANY.intersection(ascii_words(folded) if words is None else words)
     if not stop:
         return default
-    counts = [len(stop & s) for s in _STOP_BYTES]                     # set operations, in C
+    v = sum(map(_STOP_VEC.__getitem__, stop))                         # one C loop
+    counts = [v & 255, v >> 8 & 255, v >> 16 & 255, v >> 24 & 255, v >> 32 & 255, v >> 40]
     top = max(counts)
     if default in _LANGS and counts[_LANGS.index(default)] == top:
         return default

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import ahocorasick
+import ahocorasick_rs
 
 from rapidfuzz.distance import OSA
 
@@ -140,8 +141,8 @@ class PhraseIndex:
         self._kana: tuple[dict[str, list[tuple[Phrase, float]]], set[str]] = ({}, set())
         cjk = list(self._cjk)
         self._cjk_ac = _automaton({s: s for s in cjk})
-        # may_find's automaton: primary phrases (True; one nested in another is a key of its
-        # own, a substring of the text too), and (False) what every katakana run within one
+        # may_find's automata: one of the primary phrases (one nested in another is a key of
+        # its own, a substring of the text too), and one of what every katakana run within one
         # edit of a typo-tolerant alias (5+ kana) holds: the alias's first or last two kana
         # (three for 7+ kana: one edit leaves the first three or the last three in place)
         keys: dict[str, bool] = {}
@@ -150,7 +151,14 @@ class PhraseIndex:
             keys[alias[:k]] = keys[alias[-k:]] = False
         keys.update((s, True) for s in cjk if any(primary is None or primary(p)
                                                    for p in self._cjk[s]))
-        self._primary_cjk_ac = _automaton(keys)
+        # (ahocorasick_rs over UTF-8 bytes: its scan costs a fraction of pyahocorasick's
+        # per-character trie walk; UTF-8 is self-synchronising, so a key's bytes are found
+        # exactly where the key is; a key both primary and kana is only primary)
+        self._may_kana_keys = [k for k, v in keys.items() if v is False]
+        self._may_primary, self._may_kana = (
+            ahocorasick_rs.BytesAhoCorasick([k.encode("utf-8", "surrogatepass") for k in ks])
+            if ks else None
+            for ks in ([k for k, v in keys.items() if v is True], self._may_kana_keys))
         # phrases inside a longer phrase, which the leftmost-longest scan finds instead
         # (キューバ in キューバリブレ)
         self._nested = {outer: [(outer.find(inner, i), inner)
@@ -181,15 +189,20 @@ class PhraseIndex:
                 for toks in self._primary_words[w]:
                     if toks <= words:
                         return True
-        if folded is not None and self._primary_cjk_ac is not None and not folded.isascii():
-            kana = False
-            for _end, primary in self._primary_cjk_ac.iter(folded):
-                if primary:
-                    return True
-                kana = True
-            if kana and self._cjk_ac is not None:
-                runs = _KATAKANA_RUN.findall(folded)
-                if runs and not self._kana_cache(set(runs))[1].isdisjoint(runs):
+        if folded is not None and (self._may_primary is not None or self._may_kana is not None) \
+                and not folded.isascii():
+            b = folded.encode("utf-8", "surrogatepass")
+            if self._may_primary is not None and self._may_primary.find_matches_as_indexes(b):
+                return True
+            # a katakana alias's first or last kana: only a katakana run holding one (the run
+            # holds any key found in it, and a key missed for overlapping a key found lies in
+            # the same run) can be within one edit of an alias
+            found = self._may_kana.find_matches_as_indexes(b) if self._may_kana else None
+            if found:
+                keys = self._may_kana_keys
+                found = {keys[i] for i, _s, _e in found}
+                runs = {r for r in _KATAKANA_RUN.findall(folded) if any(k in r for k in found)}
+                if runs and not self._kana_cache(runs)[1].isdisjoint(runs):
                     return True
         return False
 

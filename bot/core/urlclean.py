@@ -6,6 +6,7 @@ parameters are sorted.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -23,9 +24,10 @@ def is_tracking(name: str) -> bool:
     return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
 
 
-_SIMPLE_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/:")
-# a query of these only: parse_qsl unquotes nothing in it and urlencode quotes nothing back
-_QUERY_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~=&")
+# the fast path's URLs: http(s)://host[/path][?query], the host of unreserved characters (no
+# port, no userinfo), the path of those, "/" and ":", and the query (if any) of unreserved
+# characters, "=" and "&" only: parse_qsl unquotes nothing in it and urlencode quotes nothing back
+_SIMPLE = re.compile(r"https?://([A-Za-z0-9._~-]+)(?:/([A-Za-z0-9._~/:-]*))?(?:\?([A-Za-z0-9._~=&-]*))?")
 
 
 def canonical_url(url: str) -> str:
@@ -35,21 +37,23 @@ def canonical_url(url: str) -> str:
         return ""
     # fast path for the common case: http(s), no fragment, escapes, port or userinfo, and a
     # query (if any) of plain names and values; what it returns is what _canonical_slow would
-    if url.startswith(("https://", "http://")):
-        base, q, query = url.partition("?")
-        if _SIMPLE_OK.issuperset(base) and (not q or _QUERY_OK.issuperset(query)):
-            rest = base[base.index("//") + 2:]
-            host, slash, path = rest.partition("/")
-            if host and ":" not in host and "//" not in path:
-                path = "/" + path.rstrip("/") if path.strip("/") else "/"
-                base = "https://" + host.lower().rstrip(".") + path
-                if query:
-                    query = _plain_query(query)
-                    if query is None:
-                        return _canonical_slow(url)
-                    if query:
-                        return base + "?" + query
-                return base
+    m = _SIMPLE.fullmatch(url)
+    if m is not None:
+        host, path, query = m.groups()
+        if path is None:
+            path = "/"
+        elif "//" in path:
+            return _canonical_slow(url)
+        else:
+            path = "/" + path.rstrip("/") if path.strip("/") else "/"
+        base = "https://" + host.lower().rstrip(".") + path
+        if query:
+            query = _plain_query(query)
+            if query is None:
+                return _canonical_slow(url)
+            if query:
+                return base + "?" + query
+        return base
     return _canonical_slow(url)
 
 

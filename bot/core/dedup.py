@@ -410,6 +410,37 @@ def _probes(df: dict, title, k: int) -> list:
     return probes
 
 
+def _candidates(post: dict, probes: list, cap: int):
+    """The Sigs the probes' newest `cap` postings hold (a probe's postings: a list, or one Sig),
+    in the order first seen; with more than two probes only those holding two or more (one
+    shared rare feature is not enough).
+
+    Every probe's postings but the last in one list, counted in one C call; then the last
+    probe's, only where they add to a Sig already counted: a Sig first seen there holds one probe
+    (a Sig is posted once under each of its features), so it is never a candidate, and leaving it
+    out keeps the count dict small (fewer table resizes)."""
+    lists = list(map(post.get, probes))
+    need_two = len(lists) > 2
+    last = lists.pop() if need_two else None
+    flat: list = []
+    extend, append = flat.extend, flat.append
+    for lst in lists:
+        if lst.__class__ is list:
+            extend(lst[-cap:] if len(lst) > cap else lst)
+        elif lst is not None:                   # one Sig
+            append(lst)
+    counts: dict[Sig, int] = {}
+    _count_elements(counts, flat)
+    if not need_two:
+        return counts
+    if last.__class__ is list:
+        _count_elements(counts, filter(counts.__contains__,
+                                       last[-cap:] if len(last) > cap else last))
+    elif last in counts:
+        counts[last] += 1
+    return [c for c, n in counts.items() if n > 1]
+
+
 class Deduper:
     """In-memory duplicate index. `check` decides, `add` remembers; `process` does both."""
 
@@ -489,25 +520,10 @@ class Deduper:
         probes = _probes(df, title, self.probe)
         if not probes:
             return DupVerdict(None)
-        # every probe's newest postings in one list, counted in one C call (the same counts,
-        # first seen in the same order)
-        cap = self.max_postings
-        flat: list = []
-        extend, append = flat.extend, flat.append
-        for lst in map(post.get, probes):
-            if lst.__class__ is list:
-                extend(lst[-cap:] if len(lst) > cap else lst)
-            elif lst is not None:               # one Sig
-                append(lst)
-        counts: dict[Sig, int] = {}
-        _count_elements(counts, flat)
-        if not counts:
+        cands = _candidates(post, probes, self.max_postings)
+        if not cands:
             return DupVerdict(None)
         lang, t, window = sig.lang, sig.t, self.window
-        if len(probes) > 2:                     # need two shared probes
-            cands = [c for c, n in counts.items() if n > 1]
-        else:
-            cands = counts
         best: tuple[float, Sig | None, str] = (0.0, None, "")
         # similar()'s first test, inlined: most candidates share too few headline words, and
         # rejecting them here (the same arithmetic) saves a call each

@@ -148,3 +148,46 @@ def test_probes_are_the_k_rarest_in_term_order(df, feats, kind, k):
     assert dedup._probes(df, title, k) == _probes_reference(df, title, k)
     assert dedup._probes(df, title[::-1] if kind is tuple else title, k) == \
         _probes_reference(df, title, k)
+
+
+def _candidates_reference(post, probes, cap):
+    """The candidates as _near found them before: every probe's newest postings in one list,
+    counted, first seen first; with more than two probes those counted twice or more."""
+    flat = []
+    for lst in map(post.get, probes):
+        if lst.__class__ is list:
+            flat.extend(lst[-cap:])
+        elif lst is not None:
+            flat.append(lst)
+    counts = {}
+    for s in flat:
+        counts[s] = counts.get(s, 0) + 1
+    return [s for s, n in counts.items() if n > 1] if len(probes) > 2 else list(counts)
+
+
+class _Posted:
+    """A posted item (hashed by identity, as a Sig)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __repr__(self):
+        return f"S{self.n}"
+
+
+_POOL = [_Posted(i) for i in range(14)]
+# a term's postings: a list of distinct items (a Sig is posted once under each feature), or
+# one item alone (as _add_sig keeps the first)
+_postings = st.one_of(st.sampled_from(_POOL),
+                      st.lists(st.sampled_from(_POOL), min_size=1, max_size=40, unique=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.integers(0, 11), _postings),
+       st.lists(st.integers(0, 13), max_size=9, unique=True), st.sampled_from([1, 2, 3, 16]))
+def test_candidates_are_the_counted_ones_in_first_seen_order(post, probes, cap):
+    """dedup._candidates (the last probe's postings only added to Sigs already counted) gives
+    the same candidates in the same order as counting every probe's postings, with probes
+    missing from the postings, single items, long and short lists, any cap."""
+    got = dedup._candidates(post, probes, cap)
+    assert list(got) == _candidates_reference(post, probes, cap)

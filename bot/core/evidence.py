@@ -101,6 +101,7 @@ class FieldView:
         self._starts: list[int] = []     # token starts (and the text's length last)
         self._nf: str | None = None
         self._nf_long: str | None = None
+        self._surfaces: dict[tuple[int, int], tuple[int, int] | None] = {}
         self._case: tuple[bool, bool] | None = None
 
     @property
@@ -169,7 +170,15 @@ class FieldView:
     # ---------------------------------------------------------------- original text spans
     def surface(self, start: int, end: int) -> tuple[int, int] | None:
         """Where prepped[start:end] is in the NFKC original (self.nf): kana folds undone
-        (long vowels, middle dots, ヴ), so the item's own spelling can be shown and checked."""
+        (long vowels, middle dots, ヴ), so the item's own spelling can be shown and checked.
+        (Asked for once per span: the checks and the hit's shown text ask for the same.)"""
+        key = (start, end)
+        found = self._surfaces.get(key, False)
+        if found is False:
+            found = self._surfaces[key] = self._surface(start, end)
+        return found
+
+    def _surface(self, start: int, end: int) -> tuple[int, int] | None:
         if len(self.nf) == len(self.prepped) and fold(self.nf[start:end]) == self.folded[start:end]:
             return start, end
         target = self.prepped[start:end]

@@ -62,7 +62,7 @@ class WordSet:
     def find(self, tokens: list[str], folded: str) -> list[str]:
         """Every word of the set in a text given as folded tokens and folded text."""
         single = self.single
-        out = [] if single.isdisjoint(tokens) else [t for t in tokens if t in single]
+        out = [] if single.isdisjoint(tokens) else list(filter(single.__contains__, tokens))
         if self.multi and not self._by_first.keys().isdisjoint(tokens):
             for m in self.multi:
                 k = len(m)

@@ -163,10 +163,11 @@ class Matcher:
         live: dict[str, list[Occurrence]] = {}
         for f, lst in occ.items():
             keep = []
+            mask = masked[f]
             for o in lst:
                 if o.phrase.ref.role == "exclude":
                     continue
-                x = next((t for s, e, t in masked[f] if s < o.end and o.start < e), None)
+                x = next((t for s, e, t in mask if s < o.end and o.start < e), None) if mask else None
                 if x is None:
                     keep.append(o)
                 elif o.phrase.ref.role == "alias":
@@ -184,7 +185,8 @@ class Matcher:
                     group_veto.setdefault(o.phrase.ref.group, o.phrase.text)
         vetoed = {(f, o.start, o.end): group_veto[o.phrase.ref.group]
                   for f, lst in live.items() for o in lst
-                  if o.phrase.ref.role == "alias" and o.phrase.ref.group in group_veto}
+                  if o.phrase.ref.role == "alias" and o.phrase.ref.group in group_veto} \
+            if group_veto else {}
 
         # 2. candidates: vetoes, context requirements, then the general checks
         cands: list[_Cand] = []
@@ -245,20 +247,23 @@ class Matcher:
 
         # one name in one item names one thing: when an occurrence is another person, a town, a
         # street or a company, the other occurrences of the same name are doubtful too
-        other_things = {fold(o.text): why for (f, o), why in zip(dropped, dropped_why)}
-        other_things.update({fold(o.text): why for f, o, why in doubted_names})
-        for c in cands:
-            why = other_things.get(fold(c.o.text))
-            if why is not None and not any(x.names_other for x in c.con):
-                c.con.append(ev.against(f"the item names something else with it ({why})"))
+        if dropped or doubted_names:
+            other_things = {fold(o.text): why for (f, o), why in zip(dropped, dropped_why)}
+            other_things.update({fold(o.text): why for f, o, why in doubted_names})
+            for c in cands:
+                why = other_things.get(fold(c.o.text))
+                if why is not None and not any(x.names_other for x in c.con):
+                    c.con.append(ev.against(f"the item names something else with it ({why})"))
         # a shorter alias inside a longer one (Zemblan in "Zemblan president") follows the longer one
-        inside_dropped = [c for c in cands if any(
-            df == c.f and _inside(c.o, do) for df, do in dropped)]
-        for c in inside_dropped:
-            reject(c, c.f, f"part of the longer alias {c.o.phrase.text!r} was rejected")
-        cands = [c for c in cands if c not in inside_dropped]
-        cands = [c for c in cands if not any(
-            x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
+        if dropped:
+            inside_dropped = [c for c in cands if any(
+                df == c.f and _inside(c.o, do) for df, do in dropped)]
+            for c in inside_dropped:
+                reject(c, c.f, f"part of the longer alias {c.o.phrase.text!r} was rejected")
+            cands = [c for c in cands if c not in inside_dropped]
+        if len(cands) > 1:          # (one candidate lies inside no other)
+            cands = [c for c in cands if not any(
+                x is not c and x.f == c.f and _inside(c.o, x.o) for x in cands)]
         # 3. other evidence of this watchlist. A "doubt" needs a name that stands on its own or a
         # context word; a "weak" doubt or a typo also takes a name with only weak doubts (a typo'd
         # name beside "Mexico's president"); a "soft" doubt (a capital at the start of a sentence)
@@ -272,8 +277,9 @@ class Matcher:
         lv = {id(c): level(c) for c in cands}
         # a context word that is itself a rejected or doubtful name ("Tony Havana") backs nothing up
         shaky = dropped + [(c.f, c.o) for c in cands if c not in clean]
-        wl_context = [(cf, co) for cf, co in wl_context
-                      if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
+        if wl_context and shaky:
+            wl_context = [(cf, co) for cf, co in wl_context
+                          if not any(sf == cf and _overlap(so, co) for sf, so in shaky)]
         news = None
         kept: list[_Cand] = []
         for c in cands:

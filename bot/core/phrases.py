@@ -206,20 +206,22 @@ class PhraseIndex:
             prepped = prep(text)
         folded = prepped.lower()
         out: list[Occurrence] = []
-        self._find_latin(folded, prepped, out)
+        # an occurrence shows what the item says ("Díaz", "キューバ"), not its folded form, when
+        # the spans agree (the same length): its text is cut from `shown`
+        shown = text if len(text) == len(prepped) else prepped
+        self._find_latin(folded, prepped, out, shown)
         if self._cjk_ac is not None and not folded.isascii():
-            self._find_cjk(folded, prepped, out)
-        if out and len(text) == len(prepped) and text != prepped:
-            # show what the item says ("Díaz", "キューバ"), not its folded form, when spans agree
-            out = [Occurrence(o.phrase, o.start, o.end, text[o.start:o.end], o.kind, o.score)
-                   for o in out]
-        elif out and text != prepped:
+            self._find_cjk(folded, prepped, out, shown)
+        if out and shown is not text:
             out = [o if o.kind == "fuzzy" or fold(o.text) != fold(o.phrase.text) else
                    Occurrence(o.phrase, o.start, o.end, o.phrase.text, o.kind, o.score)
                    for o in out]
         return out
 
-    def _find_latin(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
+    def _find_latin(self, folded: str, prepped: str, out: list[Occurrence],
+                    shown: str | None = None) -> None:
+        if shown is None:
+            shown = prepped
         found: list[tuple[int, int, int, Occurrence]] = []     # (start, order, -, occurrence)
         same_len = len(folded) == len(prepped)
         # the haystack's tokens (a phrase's tokens are whole ones of them, its first included)
@@ -240,7 +242,7 @@ class PhraseIndex:
                                                                                cased):
                             continue
                         found.append((start, order, 0, Occurrence(p, start, stop,
-                                                                  prepped[start:stop], "exact")))
+                                                                  shown[start:stop], "exact")))
         if self._fuzzy_by:
             # this text's own references: parser threads may share the index, and a full cache
             # is replaced, not cleared, so a text never sees it emptied half-way
@@ -254,7 +256,7 @@ class PhraseIndex:
                     for j, (p, _alias, score) in enumerate(hit):
                         if p.case_sensitive and same_len and not prepped[start].isupper():
                             continue
-                        found.append((start, j, 0, Occurrence(p, start, end, prepped[start:end],
+                        found.append((start, j, 0, Occurrence(p, start, end, shown[start:end],
                                                               "fuzzy", score)))
         if found:
             found.sort(key=lambda f: (f[0], f[1]))
@@ -320,7 +322,10 @@ class PhraseIndex:
         if res:
             cache[word] = res
 
-    def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence]) -> None:
+    def _find_cjk(self, folded: str, prepped: str, out: list[Occurrence],
+                  shown: str | None = None) -> None:
+        if shown is None:
+            shown = prepped
         found_spans = []
         hits = list(self._cjk_ac.iter(folded))
         if hits:
@@ -332,11 +337,11 @@ class PhraseIndex:
                     continue
                 b = a + len(s)
                 for p in self._cjk[s]:
-                    out.append(Occurrence(p, a, b, prepped[a:b], "exact"))
+                    out.append(Occurrence(p, a, b, shown[a:b], "exact"))
                 for off, inner in self._nested.get(s, ()):
                     i = a + off
                     for p in self._cjk[inner]:
-                        out.append(Occurrence(p, i, i + len(inner), prepped[i:i + len(inner)],
+                        out.append(Occurrence(p, i, i + len(inner), shown[i:i + len(inner)],
                                               "exact"))
                 found_spans.append((a, b))
                 pos = b
@@ -354,7 +359,7 @@ class PhraseIndex:
             if any(s < b and a < e for s, e in found_spans):
                 continue
             for p, score in cache[run]:
-                out.append(Occurrence(p, a, b, prepped[a:b], "fuzzy", score))
+                out.append(Occurrence(p, a, b, shown[a:b], "fuzzy", score))
 
     def _kana_cache(self, runs: set[str]):
         """(run -> near aliases, the runs with any), every one of `runs` looked up."""

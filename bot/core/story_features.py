@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
-from operator import add, is_not, le
+from operator import add, is_not
 
 import Stemmer
 
@@ -68,7 +68,7 @@ _HOLDER = re.compile(
 _OFFICE_HINTS = ("presiden", "minist", "premier", "canciller", "ambassador", "embajador",
                  "secretary of state", "首相", "大統領", "外相", "国防相", "大使", "国務長官")
 _HINT_AT = max(min(o.find(h) for h in _OFFICE_HINTS if h in o) for o in _OFFICE)
-_found = partial(le, 0)
+_HINT_FIRST = re.compile("|".join(map(re.escape, _OFFICE_HINTS)))
 # what a holder's words before its office word are made of (_HOLDER's first two branches)
 _HOLDER_CHARS = ("'" + "".join(map(chr, range(0x41, 0x5B))) + "".join(map(chr, range(0x61, 0x7B)))
                  + "".join(map(chr, range(0x30A1, 0x30FB))))
@@ -88,10 +88,10 @@ def _holders(text: str, lang, low: str | None = None) -> set:
         # letter (?i:)-equal to its lower-case), not before the first hint less _HINT_AT; a
         # holder's words before the office hold no " " but the last (\b([A-Z][a-z]+)(?:'s)?
         # office, katakana+office): the search starts past the space before them
-        at = list(filter(_found, map(low.find, _OFFICE_HINTS)))
-        if not at:
+        hint = _HINT_FIRST.search(low)        # (the first hint: one pass, not one per hint)
+        if hint is None:
             return out
-        m = _OFFICE_AT.search(low, max(min(at) - _HINT_AT, 0))
+        m = _OFFICE_AT.search(low, max(hint.start() - _HINT_AT, 0))
         if m is None:
             return out
         # a holder's words before the office word: Latin letters and "'" then one space

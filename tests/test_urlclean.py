@@ -44,11 +44,25 @@ def test_fast_path_gives_what_the_general_path_gives(parts):
     assert canonical_url(url) == expected
 
 
+# the same, from a well-formed start: a path of the fast path's characters ("//" right after the
+# host, empty segments, dots), then any of the pieces above (queries plain and tracking, escapes)
+_path_pieces = st.sampled_from(["/", "//", "a", "B", "0", "-", ".", "~", "_", ":"])
+
+
+@given(st.sampled_from(["https://", "http://"]), st.sampled_from(["x.example", "X.Example."]),
+       st.lists(_path_pieces, max_size=8), st.lists(_url_pieces, max_size=6))
+def test_fast_path_after_a_host_gives_what_the_general_path_gives(scheme, host, path, rest):
+    from bot.core.urlclean import _canonical_slow
+    url = scheme + host + "".join(path) + "".join(rest)
+    assert canonical_url(url) == _canonical_slow.__wrapped__(url.strip())
+
+
 def test_fast_path_examples():
     from bot.core.urlclean import _canonical_slow
     for url in ("https://www.x.example/en/2026/a-b-3?utm_source=rss&utm_medium=feed",
                 "http://X.example?b=2&a=1&a=&c", "https://x.example/a/?=v&&k=v=w",
                 "https://x.example/?", "https://x.example/a?utm_x=1&Fbclid=2",
-                "https://x.example./a//b?z=1"):
+                "https://x.example./a//b?z=1", "https://x.example//a", "https://x.example//a?b=1",
+                "https://x.example///", "https://x.example//"):
         assert canonical_url(url) == _canonical_slow.__wrapped__(url)
     assert canonical_url("http://X.example?b=2&a=1&a=&c") == "https://x.example/?a=&a=1&b=2&c="

@@ -42,7 +42,7 @@ def canonical_url(url: str) -> str:
         host, path, query = m.groups()
         if path is None:
             path = "/"
-        elif "//" in path:
+        elif "//" in path or path[:1] == "/":          # (a "//" right after the host too)
             return _canonical_slow(url)
         else:
             path = "/" + path.rstrip("/") if path.strip("/") else "/"

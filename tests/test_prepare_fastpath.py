@@ -140,7 +140,8 @@ _QUERY_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 
 def canonical_url_reference(url: str) -> str:
-    """canonical_url as it was written with character sets (before the one regex)."""
+    """canonical_url as it was written with character sets (before the one regex), with the
+    later fix: a "//" right after the host goes to the general path too."""
     from bot.core.urlclean import _canonical_slow, _plain_query
     url = (url or "").strip()
     if not url:
@@ -150,7 +151,7 @@ def canonical_url_reference(url: str) -> str:
         if _SIMPLE_OK.issuperset(base) and (not q or _QUERY_OK.issuperset(query)):
             rest = base[base.index("//") + 2:]
             host, slash, path = rest.partition("/")
-            if host and ":" not in host and "//" not in path:
+            if host and ":" not in host and "//" not in path and not path.startswith("/"):
                 path = "/" + path.rstrip("/") if path.strip("/") else "/"
                 base = "https://" + host.lower().rstrip(".") + path
                 if query:

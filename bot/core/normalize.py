@@ -286,23 +286,30 @@ def _fold_accents(s: str) -> str:
     return s if _FOLD_CHARS.search(s) is None else s.translate(_FOLD_LIST)
 
 
+def _latin1_folded(s: str, drop: bytes) -> str | None:
+    """Latin-1 text (most Spanish, French...) with none of the `drop` characters: its accents
+    folded as bytes, in the same pass that checks for them; None for any other text."""
+    if s[:1] > "\xff":                  # (CJK text: no)
+        return None
+    b = s.encode("latin-1", "ignore")
+    if len(b) != len(s):
+        return None
+    t = b.translate(_FOLD_LATIN1, drop)
+    return t.decode("latin-1") if len(t) == len(b) else None
+
+
 def _prep(s: str) -> str:
     if not s.isascii():                 # ASCII needs neither NFKC nor accent/kana folding
-        if s[:1] <= "\xff":
-            b = s.encode("latin-1", "ignore")
-            if len(b) == len(s):    # Latin-1 text with nothing for NFKC: what the path below gives
-                t = b.translate(_FOLD_LATIN1, _NFKC_OR_LONG_DEL)
-                if len(t) == len(b):
-                    return _acronyms(t.decode("latin-1"))
+        # nothing for NFKC either: what the path below gives, without the NFKC check
+        t = _latin1_folded(s, _NFKC_OR_LONG_DEL)
+        if t is not None:
+            return _acronyms(t)
         s = nfkc(s)
-        b = s.encode("latin-1", "ignore") if s[:1] <= "\xff" else b""   # (CJK text: no)
-        if len(b) == len(s):
-            # Latin-1 text (most Spanish, French...): no look-alikes, no kana, and no invisible
-            # character but the soft hyphen (in _FOLD_LONG): accents folded as bytes, in the
-            # same pass that drops the _FOLD_LONG characters (none dropped: the text had none)
-            t = b.translate(_FOLD_LATIN1, _FOLD_LONG_DEL)
-            if len(t) == len(b):
-                return _acronyms(t.decode("latin-1"))
+        # no look-alikes, no kana, and no invisible character but the soft hyphen (in
+        # _FOLD_LONG, which the general path below folds)
+        t = _latin1_folded(s, _FOLD_LONG_DEL)
+        if t is not None:
+            return _acronyms(t)
         if _unmask_or_fold(s):      # (most CJK text: neither)
             if _UNMASK_CHARS.search(s) is not None:
                 s = _unmask(s)
